@@ -1,0 +1,174 @@
+//! Backends: how items are run at a given throttle. Each one runs a point — a budget of items at
+//! exactly `throttle` in flight — and returns what its workers recorded. They know nothing of
+//! reports; the sweep wraps every execution with CPU and memory measurement.
+
+pub mod async_tokio;
+pub mod inflight;
+pub mod thread;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_utils::CachePadded;
+use serde::{Deserialize, Serialize};
+
+use crate::error::SpecError;
+use crate::measure::WorkerStats;
+use crate::workload::{Workload, WorkloadSpec};
+
+/// How much work one point does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Budget {
+    /// Exactly this many items.
+    Items(u64),
+    /// As many items as fit in this time; items in flight at the end are finished and counted.
+    #[serde(with = "humantime_serde_compat")]
+    Duration(Duration),
+}
+
+mod humantime_serde_compat {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Completed items per worker slot, read by the progress display while a point runs. Each
+/// worker writes only its own padded counter, so progress costs no contention.
+pub struct PointProgress {
+    done: Vec<CachePadded<AtomicU64>>,
+}
+
+impl PointProgress {
+    pub fn new(slots: usize) -> Self {
+        PointProgress {
+            done: (0..slots.max(1))
+                .map(|_| CachePadded::new(AtomicU64::new(0)))
+                .collect(),
+        }
+    }
+
+    #[inline]
+    pub fn set(&self, slot: usize, completed: u64) {
+        if let Some(counter) = self.done.get(slot) {
+            counter.store(completed, Ordering::Relaxed);
+        }
+    }
+
+    #[inline]
+    pub fn add(&self, slot: usize, n: u64) {
+        if let Some(counter) = self.done.get(slot) {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.done.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// Everything a backend needs to run one point.
+pub struct PointJob<'a> {
+    pub workload: &'a Arc<dyn Workload>,
+    /// The spec the workload was built from, for backends that rebuild it elsewhere.
+    pub spec: &'a WorkloadSpec,
+    pub throttle: usize,
+    pub budget: Budget,
+    /// Items run before the clock starts, at the same throttle, not measured.
+    pub warmup: u64,
+    pub timeout: Option<Duration>,
+    pub trace: bool,
+    pub progress: Arc<PointProgress>,
+    /// Set on Ctrl-C: stop claiming new items.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// What a backend measured for one point.
+#[derive(Debug, Default)]
+pub struct Execution {
+    pub stats: WorkerStats,
+    /// From the moment every worker was ready to the moment the last one finished.
+    pub wall: Duration,
+    pub max_inflight: usize,
+    /// Median time from spawning a process to its item starting (process-per-item only).
+    pub startup: Option<Duration>,
+    /// Sum of the peak RSS of the child processes, in bytes (process backends only).
+    pub children_peak_rss: Option<u64>,
+}
+
+/// One way of running items.
+pub trait Backend: Send + Sync {
+    fn kind(&self) -> BackendKind;
+
+    fn execute(&self, job: &PointJob<'_>) -> anyhow::Result<Execution>;
+}
+
+/// The backends known by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    Sequential,
+    Thread,
+    Async,
+}
+
+impl BackendKind {
+    pub const ALL: &'static [BackendKind] = &[
+        BackendKind::Sequential,
+        BackendKind::Thread,
+        BackendKind::Async,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Sequential => "sequential",
+            BackendKind::Thread => "thread",
+            BackendKind::Async => "async",
+        }
+    }
+
+    /// Builds the backend.
+    pub fn create(self) -> anyhow::Result<Box<dyn Backend>> {
+        Ok(match self {
+            BackendKind::Sequential => Box::new(thread::ThreadBackend::sequential()),
+            BackendKind::Thread => Box::new(thread::ThreadBackend::pool()),
+            BackendKind::Async => Box::new(async_tokio::AsyncBackend::new()?),
+        })
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for BackendKind {
+    type Err = SpecError;
+
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        BackendKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == s.trim())
+            .ok_or_else(|| SpecError::UnknownBackend {
+                name: s.trim().to_string(),
+                known: BackendKind::ALL
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+}

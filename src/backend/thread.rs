@@ -1,0 +1,340 @@
+//! `thread` and `sequential`: exactly N OS threads (1 for sequential) pulling item numbers from
+//! one atomic counter. The per-item path is a fetch-add, two clock reads, the item, and a record
+//! into the worker's own histogram.
+//!
+//! With a per-item timeout, the calling thread doubles as a watchdog: an item past its limit is
+//! recorded `timed_out`, its thread is abandoned (a thread cannot be killed; it is not reused and
+//! exits once the item returns) and a fresh thread takes its place, so N stay in flight.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Barrier, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use crossbeam_utils::CachePadded;
+
+use super::inflight::InflightTracker;
+use super::{Backend, BackendKind, Budget, Execution, PointJob, PointProgress};
+use crate::measure::timeline::TraceEvent;
+use crate::measure::WorkerStats;
+use crate::workload::{ItemError, ItemResult, Runner, Workload};
+
+/// A slot whose item was abandoned at the timeout.
+const ABANDONED: u64 = u64::MAX;
+
+pub struct ThreadBackend {
+    sequential: bool,
+}
+
+impl ThreadBackend {
+    /// One thread, one item at a time: the baseline.
+    pub fn sequential() -> Self {
+        ThreadBackend { sequential: true }
+    }
+
+    pub fn pool() -> Self {
+        ThreadBackend { sequential: false }
+    }
+}
+
+impl Backend for ThreadBackend {
+    fn kind(&self) -> BackendKind {
+        if self.sequential {
+            BackendKind::Sequential
+        } else {
+            BackendKind::Thread
+        }
+    }
+
+    fn execute(&self, job: &PointJob<'_>) -> anyhow::Result<Execution> {
+        let workers = if self.sequential { 1 } else { job.throttle };
+        run_pool(job, workers)
+    }
+}
+
+/// State shared by the workers of one point.
+struct Shared {
+    workload: Arc<dyn Workload>,
+    next_item: CachePadded<AtomicU64>,
+    next_warmup: CachePadded<AtomicU64>,
+    items: u64,
+    warmup: u64,
+    duration: Option<Duration>,
+    timeout: Option<Duration>,
+    trace: bool,
+    ready: Barrier,
+    started: OnceLock<Instant>,
+    inflight: InflightTracker,
+    progress: Arc<PointProgress>,
+    stop: Arc<AtomicBool>,
+}
+
+/// What a timed worker publishes so the watchdog can see a stuck item.
+struct Slot {
+    /// 0 when idle, `ABANDONED` once timed out, else 1 + the item's start in µs since `started`.
+    running_since: AtomicU64,
+    item: AtomicU64,
+    stats: Mutex<WorkerStats>,
+}
+
+impl Slot {
+    fn new() -> Arc<Slot> {
+        Arc::new(Slot {
+            running_since: AtomicU64::new(0),
+            item: AtomicU64::new(0),
+            stats: Mutex::new(WorkerStats::new()),
+        })
+    }
+}
+
+/// A worker's last word: its index, its record (empty when kept in a slot) and when it ended.
+struct Done {
+    stats: WorkerStats,
+    finished: Instant,
+}
+
+fn run_pool(job: &PointJob<'_>, workers: usize) -> anyhow::Result<Execution> {
+    let (items, duration) = match job.budget {
+        Budget::Items(n) => (n, None),
+        Budget::Duration(d) => (u64::MAX, Some(d)),
+    };
+    let shared = Arc::new(Shared {
+        workload: job.workload.clone(),
+        next_item: CachePadded::new(AtomicU64::new(0)),
+        next_warmup: CachePadded::new(AtomicU64::new(0)),
+        items,
+        warmup: job.warmup,
+        duration,
+        timeout: job.timeout,
+        trace: job.trace,
+        ready: Barrier::new(workers + 1),
+        started: OnceLock::new(),
+        inflight: InflightTracker::new(workers),
+        progress: job.progress.clone(),
+        stop: job.stop.clone(),
+    });
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    // (slot, progress index, thread) per worker ever started in this point.
+    let mut handles: Vec<(Option<Arc<Slot>>, usize, JoinHandle<()>)> = Vec::with_capacity(workers);
+    for index in 0..workers {
+        let slot = job.timeout.map(|_| Slot::new());
+        let handle = spawn_worker(&shared, index, slot.clone(), true, done_tx.clone())?;
+        handles.push((slot, index, handle));
+    }
+    shared.ready.wait();
+    let started = *shared.started.get_or_init(Instant::now);
+
+    let mut stats = WorkerStats::new();
+    let mut last_end = started;
+    let mut live = workers;
+    let poll = job
+        .timeout
+        .map(|t| (t / 10).clamp(Duration::from_millis(1), Duration::from_millis(10)));
+    while live > 0 {
+        let message = match poll {
+            None => done_rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(every) => done_rx.recv_timeout(every),
+        };
+        match message {
+            Ok(done) => {
+                live -= 1;
+                last_end = last_end.max(done.finished);
+                stats.merge(done.stats);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                anyhow::bail!("a worker thread vanished without reporting")
+            }
+        }
+        if let Some(limit) = job.timeout {
+            let now = Instant::now();
+            let now_us = now.duration_since(started).as_micros() as u64;
+            let mut replacements = Vec::new();
+            for (slot, index, _) in &handles {
+                let Some(slot) = slot else { continue };
+                let since = slot.running_since.load(Ordering::Acquire);
+                if since == 0
+                    || since == ABANDONED
+                    || now_us.saturating_sub(since - 1) <= limit.as_micros() as u64
+                {
+                    continue;
+                }
+                if slot
+                    .running_since
+                    .compare_exchange(since, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    let item = slot.item.load(Ordering::Acquire);
+                    lock(&slot.stats).record_timeout(item, limit);
+                    shared.progress.add(*index, 1);
+                    last_end = last_end.max(now);
+                    replacements.push(*index);
+                }
+            }
+            for index in replacements {
+                // The abandoned thread is not reused: a new one keeps N items in flight.
+                let slot = Slot::new();
+                let handle =
+                    spawn_worker(&shared, index, Some(slot.clone()), false, done_tx.clone())?;
+                handles.push((Some(slot), index, handle));
+            }
+        }
+    }
+    for (slot, _, handle) in handles {
+        if let Some(slot) = slot {
+            let abandoned = slot.running_since.load(Ordering::Acquire) == ABANDONED;
+            stats.merge(std::mem::take(&mut *lock(&slot.stats)));
+            if abandoned {
+                continue; // still inside its stuck item: leave it be
+            }
+        }
+        let _ = handle.join();
+    }
+    Ok(Execution {
+        stats,
+        wall: last_end.saturating_duration_since(started),
+        max_inflight: shared.inflight.max(),
+        startup: None,
+        children_peak_rss: None,
+    })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn spawn_worker(
+    shared: &Arc<Shared>,
+    index: usize,
+    slot: Option<Arc<Slot>>,
+    original: bool,
+    done: mpsc::Sender<Done>,
+) -> anyhow::Result<JoinHandle<()>> {
+    let shared = shared.clone();
+    std::thread::Builder::new()
+        .name(format!("tb-worker-{index}"))
+        .spawn(move || {
+            // An abandoned worker says nothing: the watchdog already counted it out and replaced it.
+            let abandoned = |slot: &Option<Arc<Slot>>| {
+                slot.as_ref()
+                    .is_some_and(|s| s.running_since.load(Ordering::Acquire) == ABANDONED)
+            };
+            match catch_unwind(AssertUnwindSafe(|| {
+                work(&shared, index, slot.as_deref(), original)
+            })) {
+                Ok(Some((stats, finished))) => {
+                    let _ = done.send(Done { stats, finished });
+                }
+                Ok(None) => {}
+                Err(_) if abandoned(&slot) => {}
+                Err(_) => {
+                    let _ = done.send(Done {
+                        stats: WorkerStats::new(),
+                        finished: Instant::now(),
+                    });
+                }
+            }
+        })
+        .context("cannot start a worker thread")
+}
+
+/// One worker's life: build its runner, warm up, wait for the others, then run items until the
+/// budget is spent. Returns its record (empty when the record lives in `slot`) and its end time,
+/// or `None` when the watchdog abandoned it.
+fn work(
+    shared: &Shared,
+    index: usize,
+    slot: Option<&Slot>,
+    original: bool,
+) -> Option<(WorkerStats, Instant)> {
+    let mut stats = WorkerStats::new();
+    let mut runner = shared.workload.runner();
+    if original {
+        if let Ok(r) = runner.as_mut() {
+            while shared.next_warmup.fetch_add(1, Ordering::Relaxed) < shared.warmup {
+                let _ = run_guarded(r.as_mut(), u64::MAX);
+            }
+        }
+        shared.ready.wait();
+    }
+    let started = *shared.started.get_or_init(Instant::now);
+    let deadline = shared.duration.map(|d| started + d);
+    let mut completed = 0u64;
+    let mut last_end = started;
+    loop {
+        if shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let item = shared.next_item.fetch_add(1, Ordering::Relaxed);
+        if item >= shared.items {
+            break;
+        }
+        let entered = shared.inflight.enter();
+        let begin = Instant::now();
+        let mark = slot.map(|s| {
+            let mark = begin.duration_since(started).as_micros() as u64 + 1;
+            s.item.store(item, Ordering::Relaxed);
+            s.running_since.store(mark, Ordering::Release);
+            mark
+        });
+        let outcome = match runner.as_mut() {
+            Ok(r) => run_guarded(r.as_mut(), item),
+            Err(setup) => Err(ItemError::new("setup", setup.to_string())),
+        };
+        let end = Instant::now();
+        shared.inflight.leave(entered);
+        last_end = end;
+        let error = outcome.as_ref().err().map(|e| e.kind.clone());
+        let record = |stats: &mut WorkerStats| {
+            let ended = stats.finish(item, end - begin, Some(outcome), shared.timeout);
+            if shared.trace {
+                let event = TraceEvent::new(
+                    item,
+                    index as u64,
+                    (begin, end),
+                    started,
+                    ended,
+                    error.as_deref(),
+                );
+                stats.trace_item(event);
+            }
+        };
+        match (slot, mark) {
+            (Some(s), Some(mark)) => {
+                if s.running_since
+                    .compare_exchange(mark, 0, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+                {
+                    return None; // the watchdog gave up on this item and replaced us
+                }
+                record(&mut lock(&s.stats));
+            }
+            _ => record(&mut stats),
+        }
+        completed += 1;
+        shared.progress.set(index, completed);
+        if deadline.is_some_and(|d| end >= d) {
+            break;
+        }
+    }
+    Some((stats, last_end))
+}
+
+/// Runs one item; a panic inside the workload is a failed item, not a dead worker.
+#[inline]
+fn run_guarded(runner: &mut dyn Runner, item: u64) -> ItemResult {
+    match catch_unwind(AssertUnwindSafe(|| runner.run(item))) {
+        Ok(outcome) => outcome,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_string());
+            Err(ItemError::new("panic", message))
+        }
+    }
+}

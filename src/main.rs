@@ -1,0 +1,60 @@
+//! The `throttlebench` binary: parse the command line, call the library, map the outcome to an
+//! exit code (0 ok, 1 regression/SLO failure, 2 bad input or error, 130 interrupted).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use throttlebench::cli::{Cli, Command};
+use throttlebench::commands::{self, Exit};
+use throttlebench::workload::Registry;
+
+fn main() -> ExitCode {
+    quiet_panics();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("{first} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let registry = Registry::builtin();
+    let outcome = match cli.command {
+        Command::Run(args) => commands::run::run(args, &registry),
+        Command::Workloads => {
+            print!("{}", commands::workloads::render(&registry));
+            Ok(Exit::Ok)
+        }
+    };
+    match outcome {
+        Ok(exit) => ExitCode::from(exit as u8),
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A panic inside a workload item is recorded as a failed item; it must not also spray a
+/// message and a backtrace over the terminal. Anywhere else, one line says what happened.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let worker = std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("tb-"));
+        if !worker {
+            let message = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            eprintln!("error: internal error: {message}");
+        }
+    }));
+}

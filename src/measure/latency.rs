@@ -1,0 +1,308 @@
+//! Per-worker outcome record: a latency histogram (HdrHistogram, microseconds, 3 significant
+//! digits), outcome counts by error kind, and a few sample failures. Each worker owns one; they
+//! are merged after the point, so the per-item path takes no shared lock.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use base64::Engine;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use super::timeline::{Outcome, TraceEvent, TRACE_CAP_PER_WORKER};
+use crate::workload::{ItemError, ItemResult};
+
+/// Latencies above a day are recorded as a day: a bound on histogram size.
+const MAX_LATENCY_US: u64 = 86_400_000_000;
+
+/// Sample failures kept per worker; counts stay exact beyond it.
+const FAILURE_SAMPLES_PER_WORKER: usize = 20;
+
+/// One failed or timed-out item, kept as an example for `failures.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub item: u64,
+    pub kind: String,
+    pub message: String,
+}
+
+/// What one worker saw during one point.
+#[derive(Debug, Clone)]
+pub struct WorkerStats {
+    /// Latency of successful items, in microseconds.
+    pub latency: Histogram<u64>,
+    pub ok: u64,
+    pub failed: u64,
+    pub timed_out: u64,
+    /// Failed and timed-out items by error kind.
+    pub errors: BTreeMap<String, u64>,
+    pub failures: Vec<Failure>,
+    /// Sum of every item's time, successful or not (for Little's law).
+    pub busy: Duration,
+    /// Per-item events, only with `--trace`.
+    pub trace: Vec<TraceEvent>,
+}
+
+impl Default for WorkerStats {
+    fn default() -> Self {
+        WorkerStats::new()
+    }
+}
+
+impl WorkerStats {
+    pub fn new() -> Self {
+        WorkerStats {
+            // Auto-resizing: memory grows with the largest latency seen, not a preset range.
+            latency: Histogram::new(3).expect("3 significant digits is a valid precision"),
+            ok: 0,
+            failed: 0,
+            timed_out: 0,
+            errors: BTreeMap::new(),
+            failures: Vec::new(),
+            busy: Duration::ZERO,
+            trace: Vec::new(),
+        }
+    }
+
+    /// Records one finished item. The success path is a histogram increment and two adds.
+    #[inline]
+    pub fn record(&mut self, item: u64, took: Duration, outcome: Result<(), ItemError>) {
+        self.busy += took;
+        match outcome {
+            Ok(()) => {
+                self.ok += 1;
+                // Auto-resizing record: it grows to fit (saturating_record would clamp instead).
+                let _ = self
+                    .latency
+                    .record((took.as_micros() as u64).min(MAX_LATENCY_US));
+            }
+            Err(err) => {
+                self.failed += 1;
+                self.note_error(item, &err.kind, err.message);
+            }
+        }
+    }
+
+    /// Records one finished item and says how it ended. `None` (cancelled at the limit) and any
+    /// outcome that took longer than `limit` count as timed out.
+    #[inline]
+    pub fn finish(
+        &mut self,
+        item: u64,
+        took: Duration,
+        outcome: Option<ItemResult>,
+        limit: Option<Duration>,
+    ) -> Outcome {
+        match (outcome, limit) {
+            (Some(_), Some(limit)) | (None, Some(limit)) if took > limit => {
+                self.record_timeout(item, limit);
+                Outcome::TimedOut
+            }
+            (None, _) => {
+                self.record_timeout(item, limit.unwrap_or(took));
+                Outcome::TimedOut
+            }
+            (Some(Ok(())), _) => {
+                self.record(item, took, Ok(()));
+                Outcome::Ok
+            }
+            (Some(Err(err)), _) => {
+                self.record(item, took, Err(err));
+                Outcome::Failed
+            }
+        }
+    }
+
+    /// Notes one item in the trace, up to the per-worker cap.
+    #[cold]
+    pub fn trace_item(&mut self, event: TraceEvent) {
+        if self.trace.len() < TRACE_CAP_PER_WORKER {
+            self.trace.push(event);
+        }
+    }
+
+    /// Records an item abandoned at the per-item timeout.
+    pub fn record_timeout(&mut self, item: u64, limit: Duration) {
+        self.timed_out += 1;
+        self.busy += limit;
+        self.note_error(
+            item,
+            "timeout",
+            format!("item {item} exceeded the {limit:?} timeout"),
+        );
+    }
+
+    fn note_error(&mut self, item: u64, kind: &str, message: String) {
+        match self.errors.get_mut(kind) {
+            Some(count) => *count += 1,
+            None => {
+                self.errors.insert(kind.to_string(), 1);
+            }
+        }
+        if self.failures.len() < FAILURE_SAMPLES_PER_WORKER {
+            self.failures.push(Failure {
+                item,
+                kind: kind.to_string(),
+                message,
+            });
+        }
+    }
+
+    pub fn completed(&self) -> u64 {
+        self.ok + self.failed + self.timed_out
+    }
+
+    /// Adds another worker's record into this one.
+    pub fn merge(&mut self, other: WorkerStats) {
+        // Both histograms auto-resize, so adding never fails for lack of range.
+        let _ = self.latency.add(&other.latency);
+        self.ok += other.ok;
+        self.failed += other.failed;
+        self.timed_out += other.timed_out;
+        for (kind, count) in other.errors {
+            *self.errors.entry(kind).or_insert(0) += count;
+        }
+        let room = (FAILURE_SAMPLES_PER_WORKER * 5).saturating_sub(self.failures.len());
+        self.failures.extend(other.failures.into_iter().take(room));
+        self.busy += other.busy;
+        self.trace.extend(other.trace);
+    }
+
+    pub fn merged(all: impl IntoIterator<Item = WorkerStats>) -> WorkerStats {
+        all.into_iter().fold(WorkerStats::new(), |mut acc, s| {
+            acc.merge(s);
+            acc
+        })
+    }
+}
+
+/// Encodes a histogram as compressed HdrHistogram V2, base64: the portable form stored in
+/// `results.json` and sent by worker processes.
+pub fn encode_histogram(h: &Histogram<u64>) -> String {
+    let mut bytes = Vec::new();
+    if V2DeflateSerializer::new().serialize(h, &mut bytes).is_err() {
+        return String::new();
+    }
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Decodes what `encode_histogram` wrote; `None` when it is not a histogram.
+pub fn decode_histogram(text: &str) -> Option<Histogram<u64>> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    Deserializer::new().deserialize(&mut bytes.as_slice()).ok()
+}
+
+/// Milliseconds of a microsecond histogram value.
+pub fn us_to_ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+/// The HdrHistogram percentile distribution text format (`.hgrm`), values in milliseconds.
+pub fn hgrm_text(h: &Histogram<u64>) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>12} {:>14} {:>10} {:>14}\n",
+        "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
+    );
+    if h.is_empty() {
+        return out;
+    }
+    let mut last_count = 0;
+    for v in h.iter_quantiles(1) {
+        let q = v.quantile_iterated_to();
+        last_count = v.count_since_last_iteration() + last_count;
+        let inverse = if q < 1.0 {
+            format!("{:>14.2}", 1.0 / (1.0 - q))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{:>12.3} {:>14.12} {:>10} {}",
+            us_to_ms(v.value_iterated_to()),
+            q,
+            last_count,
+            inverse
+        );
+    }
+    let _ = writeln!(
+        out,
+        "#[Mean    = {:>12.3}, StdDeviation   = {:>12.3}]",
+        h.mean() / 1000.0,
+        h.stdev() / 1000.0
+    );
+    let _ = writeln!(
+        out,
+        "#[Max     = {:>12.3}, Total count    = {:>12}]",
+        us_to_ms(h.max()),
+        h.len()
+    );
+    let _ = writeln!(
+        out,
+        "#[Buckets = {:>12}, SubBuckets     = {:>12}]",
+        h.buckets(),
+        (2 * 10u64.pow(u32::from(h.sigfig()))).next_power_of_two()
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_adds_counts_histograms_and_error_kinds() {
+        let mut a = WorkerStats::new();
+        a.record(0, Duration::from_millis(1), Ok(()));
+        a.record(
+            1,
+            Duration::from_millis(2),
+            Err(ItemError::new("io", "boom")),
+        );
+        let mut b = WorkerStats::new();
+        b.record(2, Duration::from_millis(3), Ok(()));
+        b.record_timeout(3, Duration::from_millis(50));
+        b.record(
+            4,
+            Duration::from_millis(2),
+            Err(ItemError::new("io", "again")),
+        );
+        a.merge(b);
+        assert_eq!((a.ok, a.failed, a.timed_out), (2, 2, 1));
+        assert_eq!(a.latency.len(), 2);
+        assert_eq!(a.errors["io"], 2);
+        assert_eq!(a.errors["timeout"], 1);
+        assert_eq!(a.busy, Duration::from_millis(58));
+        assert_eq!(a.failures.len(), 3);
+    }
+
+    #[test]
+    fn histograms_round_trip_through_base64() {
+        let mut s = WorkerStats::new();
+        for ms in 1..=100 {
+            s.record(ms, Duration::from_millis(ms), Ok(()));
+        }
+        let back = decode_histogram(&encode_histogram(&s.latency)).unwrap();
+        assert_eq!(back, s.latency);
+        assert!(decode_histogram("not a histogram").is_none());
+    }
+
+    #[test]
+    fn hgrm_text_ends_with_totals() {
+        let mut s = WorkerStats::new();
+        for ms in 1..=10 {
+            s.record(ms, Duration::from_millis(ms), Ok(()));
+        }
+        let text = hgrm_text(&s.latency);
+        assert!(text.contains("Total count    =           10"), "{text}");
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with("10.00")),
+            "{text}"
+        );
+    }
+}

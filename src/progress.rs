@@ -1,0 +1,200 @@
+//! Sweep progress for people: an indicatif bar with ETA on a terminal, one plain line per point
+//! when output is not a terminal, nothing with `--quiet` (errors still go to stderr).
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::backend::{Budget, PointProgress};
+use crate::report::table::number;
+use crate::results::{PointResult, SweepResult};
+use crate::spec::RunSpec;
+use crate::sweep::{PlannedPoint, SweepListener};
+use crate::warning::Warning;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    Bar,
+    Lines,
+    Quiet,
+}
+
+impl ProgressMode {
+    /// A bar on a terminal, lines otherwise, nothing when quiet.
+    pub fn detect(quiet: bool) -> Self {
+        if quiet {
+            ProgressMode::Quiet
+        } else if std::io::stderr().is_terminal() {
+            ProgressMode::Bar
+        } else {
+            ProgressMode::Lines
+        }
+    }
+}
+
+pub struct ProgressListener {
+    mode: ProgressMode,
+    total_points: usize,
+    done_points: usize,
+    items_per_point: Option<u64>,
+    bar: Option<ProgressBar>,
+    /// Items of finished points, and the point now running.
+    base: Arc<AtomicU64>,
+    current: Arc<Mutex<Option<Arc<PointProgress>>>>,
+    stop: Arc<AtomicBool>,
+    ticker: Option<JoinHandle<()>>,
+}
+
+impl ProgressListener {
+    pub fn new(mode: ProgressMode) -> Self {
+        ProgressListener {
+            mode,
+            total_points: 0,
+            done_points: 0,
+            items_per_point: None,
+            bar: None,
+            base: Arc::new(AtomicU64::new(0)),
+            current: Arc::new(Mutex::new(None)),
+            stop: Arc::new(AtomicBool::new(false)),
+            ticker: None,
+        }
+    }
+
+    fn finish_bar(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.ticker.take() {
+            let _ = t.join();
+        }
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl SweepListener for ProgressListener {
+    fn sweep_start(&mut self, plan: &[PlannedPoint], spec: &RunSpec) -> anyhow::Result<()> {
+        self.total_points = plan.len();
+        self.items_per_point = match spec.sweep.budget {
+            Budget::Items(n) => Some(n),
+            Budget::Duration(_) => None,
+        };
+        if self.mode != ProgressMode::Bar {
+            return Ok(());
+        }
+        let (length, template) = match self.items_per_point {
+            Some(n) => (
+                n * plan.len() as u64,
+                "{spinner} {elapsed_precise} [{bar:32}] {pos}/{len} items, ETA {eta}  {msg}",
+            ),
+            None => (
+                plan.len() as u64,
+                "{spinner} {elapsed_precise} [{bar:32}] {pos}/{len} points, ETA {eta}  {msg}",
+            ),
+        };
+        let bar = ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        if self.items_per_point.is_some() {
+            let (bar2, base, current, stop) = (
+                bar.clone(),
+                self.base.clone(),
+                self.current.clone(),
+                self.stop.clone(),
+            );
+            self.ticker = std::thread::Builder::new()
+                .name("tb-progress".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let running = current
+                            .lock()
+                            .ok()
+                            .and_then(|c| c.as_ref().map(|p| p.total()))
+                            .unwrap_or(0);
+                        bar2.set_position(base.load(Ordering::Relaxed) + running);
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                })
+                .ok();
+        }
+        bar.enable_steady_tick(Duration::from_millis(120));
+        self.bar = Some(bar);
+        Ok(())
+    }
+
+    fn point_start(&mut self, _index: usize, point: &PlannedPoint, progress: &Arc<PointProgress>) {
+        if let Ok(mut current) = self.current.lock() {
+            *current = Some(progress.clone());
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!(
+                "{} at throttle {} (rep {})",
+                point.backend, point.throttle, point.repetition
+            ));
+        }
+    }
+
+    fn point_done(&mut self, p: &PointResult, _sweep: &SweepResult) -> anyhow::Result<()> {
+        self.done_points += 1;
+        if let Ok(mut current) = self.current.lock() {
+            *current = None;
+        }
+        let line = format!(
+            "[{}/{}] {} at throttle {}: {} items/s, speedup {:.2}×, p99 {} ms{}",
+            self.done_points,
+            self.total_points,
+            p.backend,
+            p.throttle,
+            number(p.throughput_per_s),
+            p.speedup,
+            number(p.lat_p99_ms),
+            if p.failed + p.timed_out > 0 {
+                format!(", {} failed", p.failed + p.timed_out)
+            } else {
+                String::new()
+            }
+        );
+        match self.mode {
+            ProgressMode::Bar => {
+                if let Some(bar) = &self.bar {
+                    match self.items_per_point {
+                        Some(n) => {
+                            self.base.fetch_add(n, Ordering::Relaxed);
+                            bar.set_position(self.base.load(Ordering::Relaxed));
+                        }
+                        None => bar.inc(1),
+                    }
+                    bar.println(line);
+                }
+            }
+            ProgressMode::Lines => eprintln!("{line}"),
+            ProgressMode::Quiet => {}
+        }
+        Ok(())
+    }
+
+    fn warning(&mut self, warning: &Warning) {
+        match (&self.bar, self.mode) {
+            (_, ProgressMode::Quiet) => {}
+            (Some(bar), _) => bar.println(format!("warning: {warning}")),
+            (None, _) => eprintln!("warning: {warning}"),
+        }
+    }
+
+    fn sweep_done(&mut self, _sweep: &SweepResult) -> anyhow::Result<()> {
+        self.finish_bar();
+        Ok(())
+    }
+}
+
+impl Drop for ProgressListener {
+    fn drop(&mut self) {
+        self.finish_bar();
+    }
+}

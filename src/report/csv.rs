@@ -1,0 +1,119 @@
+//! `results.csv` (one row per point, the schema in DESIGN.md) and `failures.csv` (sample failed
+//! items). The column list is a contract: new columns go at the end, none is ever renamed.
+
+use super::Exporter;
+use crate::results::{PointResult, SweepResult};
+
+pub const COLUMNS: [&str; 26] = [
+    "workload",
+    "backend",
+    "throttle",
+    "repetition",
+    "items",
+    "ok",
+    "failed",
+    "timed_out",
+    "wall_s",
+    "throughput_per_s",
+    "speedup",
+    "efficiency",
+    "lat_mean_ms",
+    "lat_p50_ms",
+    "lat_p90_ms",
+    "lat_p99_ms",
+    "lat_p999_ms",
+    "lat_max_ms",
+    "cpu_user_s",
+    "cpu_sys_s",
+    "rss_before_mb",
+    "rss_after_mb",
+    "mem_delta_mb",
+    "peak_rss_mb",
+    "max_inflight",
+    "startup_ms",
+];
+
+/// One CSV row of a point, in `COLUMNS` order.
+pub fn row(p: &PointResult) -> Vec<String> {
+    let f = |x: f64, decimals: usize| format!("{x:.decimals$}");
+    vec![
+        p.workload.clone(),
+        p.backend.to_string(),
+        p.throttle.to_string(),
+        p.repetition.to_string(),
+        p.items.to_string(),
+        p.ok.to_string(),
+        p.failed.to_string(),
+        p.timed_out.to_string(),
+        f(p.wall_s, 6),
+        f(p.throughput_per_s, 3),
+        f(p.speedup, 4),
+        f(p.efficiency, 4),
+        f(p.lat_mean_ms, 3),
+        f(p.lat_p50_ms, 3),
+        f(p.lat_p90_ms, 3),
+        f(p.lat_p99_ms, 3),
+        f(p.lat_p999_ms, 3),
+        f(p.lat_max_ms, 3),
+        f(p.cpu_user_s, 3),
+        f(p.cpu_sys_s, 3),
+        f(p.rss_before_mb, 2),
+        f(p.rss_after_mb, 2),
+        f(p.mem_delta_mb, 2),
+        f(p.peak_rss_mb, 2),
+        p.max_inflight.to_string(),
+        p.startup_ms.map(|x| f(x, 3)).unwrap_or_default(),
+    ]
+}
+
+pub struct ResultsCsv;
+
+impl Exporter for ResultsCsv {
+    fn file_name(&self) -> &'static str {
+        "results.csv"
+    }
+
+    fn serialize(&self, sweep: &SweepResult) -> anyhow::Result<Vec<u8>> {
+        let mut out = ::csv::Writer::from_writer(Vec::new());
+        out.write_record(COLUMNS)?;
+        for point in &sweep.points {
+            out.write_record(row(point))?;
+        }
+        Ok(out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+    }
+}
+
+pub const FAILURE_COLUMNS: [&str; 6] = [
+    "backend",
+    "throttle",
+    "repetition",
+    "item",
+    "error_kind",
+    "message",
+];
+
+pub struct FailuresCsv;
+
+impl Exporter for FailuresCsv {
+    fn file_name(&self) -> &'static str {
+        "failures.csv"
+    }
+
+    fn serialize(&self, sweep: &SweepResult) -> anyhow::Result<Vec<u8>> {
+        let mut out = ::csv::Writer::from_writer(Vec::new());
+        out.write_record(FAILURE_COLUMNS)?;
+        for p in &sweep.points {
+            for f in &p.failures {
+                out.write_record([
+                    p.backend.to_string(),
+                    p.throttle.to_string(),
+                    p.repetition.to_string(),
+                    f.item.to_string(),
+                    f.kind.clone(),
+                    f.message.clone(),
+                ])?;
+            }
+        }
+        Ok(out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+    }
+}

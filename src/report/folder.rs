@@ -1,0 +1,219 @@
+//! The run folder: created (and proven writable) before anything runs, then filled as the sweep
+//! goes — a flushed CSV row, the histogram and an atomically rewritten `results.json` after every
+//! point — and completed with the final files when the sweep ends.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::csv::{row, FailuresCsv, ResultsCsv, COLUMNS};
+use super::json::ResultsJson;
+use super::table::SummaryMarkdown;
+use super::{write_atomic, Exporter};
+use crate::backend::BackendKind;
+use crate::measure::latency::{decode_histogram, hgrm_text};
+use crate::results::{PointResult, SweepResult};
+use crate::spec::RunSpec;
+use crate::sweep::{PlannedPoint, SweepListener};
+
+/// Makes a name safe to use in a file name: letters, digits, `-`, `_` and `.` only.
+pub fn sanitize(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let trimmed = cleaned.trim_matches('.').to_string();
+    if trimmed.is_empty() {
+        "run".to_string()
+    } else {
+        trimmed.chars().take(64).collect()
+    }
+}
+
+/// `reports/<name>-<YYYYmmdd-HHMMSS>`, with `-2`, `-3`… when two runs start in the same second.
+pub fn default_folder(root: &Path, name: &str) -> PathBuf {
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    let base = root.join(format!("{}-{stamp}", sanitize(name)));
+    let mut candidate = base.clone();
+    let mut n = 2;
+    while candidate.exists() {
+        candidate = PathBuf::from(format!("{}-{n}", base.display()));
+        n += 1;
+    }
+    candidate
+}
+
+/// Writes one run's files.
+pub struct RunFolder {
+    dir: PathBuf,
+    csv: Option<File>,
+    items_jsonl: Option<File>,
+}
+
+impl RunFolder {
+    /// Creates the folder and checks that it can be written, before any measuring starts. An
+    /// existing folder that already holds a run is refused rather than overwritten.
+    pub fn create(dir: &Path) -> anyhow::Result<RunFolder> {
+        if dir.join("results.csv").exists() || dir.join("results.json").exists() {
+            anyhow::bail!(
+                "output folder {} already holds a run; choose another --out",
+                dir.display()
+            );
+        }
+        std::fs::create_dir_all(dir.join("histograms"))
+            .with_context(|| format!("cannot create output folder {}", dir.display()))?;
+        let probe = dir.join(".write-test");
+        std::fs::write(&probe, b"ok")
+            .with_context(|| format!("output folder {} is not writable", dir.display()))?;
+        let _ = std::fs::remove_file(probe);
+        Ok(RunFolder {
+            dir: dir.to_path_buf(),
+            csv: None,
+            items_jsonl: None,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn write(&self, exporter: &dyn Exporter, sweep: &SweepResult) -> anyhow::Result<()> {
+        write_atomic(
+            &self.dir.join(exporter.file_name()),
+            &exporter.serialize(sweep)?,
+        )
+    }
+
+    /// Rewrites the merged histogram of every repetition of (backend, throttle).
+    fn write_histogram(
+        &self,
+        backend: BackendKind,
+        throttle: usize,
+        sweep: &SweepResult,
+    ) -> anyhow::Result<()> {
+        let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
+        for p in sweep
+            .points
+            .iter()
+            .filter(|p| p.backend == backend && p.throttle == throttle)
+        {
+            if let Some(h) = decode_histogram(&p.histogram) {
+                match merged.as_mut() {
+                    Some(m) => {
+                        let _ = m.add(&h);
+                    }
+                    None => merged = Some(h),
+                }
+            }
+        }
+        if let Some(h) = merged {
+            let path = self
+                .dir
+                .join("histograms")
+                .join(format!("{backend}-{throttle}.hgrm"));
+            write_atomic(&path, hgrm_text(&h).as_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn append_trace(&mut self, point: &PointResult) -> anyhow::Result<()> {
+        if point.trace.is_empty() {
+            return Ok(());
+        }
+        if self.items_jsonl.is_none() {
+            let path = self.dir.join("items.jsonl");
+            self.items_jsonl = Some(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+            );
+        }
+        let file = self.items_jsonl.as_mut().expect("opened above");
+        let mut buffer = Vec::with_capacity(point.trace.len() * 120);
+        for event in &point.trace {
+            let mut line = serde_json::to_value(event)?;
+            if let Some(map) = line.as_object_mut() {
+                map.insert("backend".into(), point.backend.name().into());
+                map.insert("throttle".into(), point.throttle.into());
+                map.insert("repetition".into(), point.repetition.into());
+            }
+            serde_json::to_writer(&mut buffer, &line)?;
+            buffer.push(b'\n');
+        }
+        file.write_all(&buffer)?;
+        file.flush()?;
+        Ok(())
+    }
+}
+
+impl SweepListener for RunFolder {
+    fn sweep_start(&mut self, _plan: &[PlannedPoint], _spec: &RunSpec) -> anyhow::Result<()> {
+        let path = self.dir.join("results.csv");
+        let mut file =
+            File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        let mut header = ::csv::Writer::from_writer(Vec::new());
+        header.write_record(COLUMNS)?;
+        file.write_all(&header.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
+        file.sync_data()?;
+        self.csv = Some(file);
+        Ok(())
+    }
+
+    fn point_done(&mut self, point: &PointResult, sweep: &SweepResult) -> anyhow::Result<()> {
+        if let Some(file) = self.csv.as_mut() {
+            let mut line = ::csv::Writer::from_writer(Vec::new());
+            line.write_record(row(point))?;
+            file.write_all(&line.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+                .context("cannot append to results.csv")?;
+            // On disk before the next point starts: a crash loses at most the point in progress.
+            file.sync_data().context("cannot append to results.csv")?;
+        }
+        self.write_histogram(point.backend, point.throttle, sweep)?;
+        self.append_trace(point)?;
+        self.write(&ResultsJson, sweep)
+    }
+
+    fn sweep_done(&mut self, sweep: &SweepResult) -> anyhow::Result<()> {
+        self.csv = None;
+        self.items_jsonl = None;
+        // Final rows: later baseline repetitions may have moved every speedup.
+        self.write(&ResultsCsv, sweep)?;
+        self.write(&ResultsJson, sweep)?;
+        self.write(&SummaryMarkdown, sweep)?;
+        if sweep.points.iter().any(|p| !p.failures.is_empty()) {
+            self.write(&FailuresCsv, sweep)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_made_safe_for_paths() {
+        assert_eq!(sanitize("../../etc/passwd"), "_.._etc_passwd");
+        assert_eq!(sanitize("<script>"), "_script_");
+        assert_eq!(sanitize("demo-1.2"), "demo-1.2");
+        assert_eq!(sanitize(".."), "run");
+    }
+
+    #[test]
+    fn a_folder_holding_a_run_is_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("results.csv"), "x").unwrap();
+        let err = RunFolder::create(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("already holds a run"), "{err}");
+    }
+}

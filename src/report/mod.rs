@@ -1,0 +1,43 @@
+//! Reports: every file a run writes, each produced by an exporter that turns results into bytes
+//! (so each is testable and `-` can mean stdout), plus the run folder that streams them to disk.
+
+pub mod csv;
+pub mod folder;
+pub mod json;
+pub mod table;
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::results::SweepResult;
+
+/// Turns a sweep into the bytes of one file.
+pub trait Exporter {
+    /// The file's name inside the run folder.
+    fn file_name(&self) -> &'static str;
+    fn serialize(&self, sweep: &SweepResult) -> anyhow::Result<Vec<u8>>;
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
+/// reader never sees half a file and a crash leaves the old one intact.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(folder)
+        .with_context(|| format!("cannot write in {}", folder.display()))?;
+    temp.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    temp.as_file()
+        .sync_data()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    temp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! The results table — one row per (backend, throttle), repetitions folded into medians — as
+//! aligned console text and as a markdown table (`summary.md`).
+
+use super::Exporter;
+use crate::results::{Summary, SweepResult};
+
+pub const HEADERS: [&str; 12] = [
+    "backend",
+    "throttle",
+    "items",
+    "items/s",
+    "speedup (×)",
+    "efficiency (%)",
+    "p50 (ms)",
+    "p99 (ms)",
+    "CPU (s)",
+    "Δmem (MB)",
+    "peak RSS (MB)",
+    "failed",
+];
+
+fn cells(s: &Summary) -> Vec<String> {
+    vec![
+        s.backend.to_string(),
+        s.throttle.to_string(),
+        s.items.to_string(),
+        number(s.throughput_per_s),
+        format!("{:.2}", s.speedup),
+        format!("{:.0}", s.efficiency * 100.0),
+        number(s.lat_p50_ms),
+        number(s.lat_p99_ms),
+        format!("{:.2}", s.cpu_s),
+        format!("{:+.1}", s.mem_delta_mb),
+        format!("{:.1}", s.peak_rss_mb),
+        if s.timed_out > 0 {
+            format!("{} (+{} timed out)", s.failed, s.timed_out)
+        } else {
+            s.failed.to_string()
+        },
+    ]
+}
+
+/// Three significant figures, without scientific notation.
+pub fn number(x: f64) -> String {
+    let a = x.abs();
+    if a >= 100.0 || a == 0.0 {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else if a >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+pub fn rows(sweep: &SweepResult) -> Vec<Vec<String>> {
+    sweep.summaries().iter().map(cells).collect()
+}
+
+/// Aligned plain text: text columns left, numbers right.
+pub fn console(sweep: &SweepResult) -> String {
+    let rows = rows(sweep);
+    let mut widths: Vec<usize> = HEADERS.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let pad = " ".repeat(widths[i] - c.chars().count());
+                if i == 0 {
+                    format!("{c}{pad}")
+                } else {
+                    format!("{pad}{c}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut out = line(HEADERS.to_vec());
+    out.push('\n');
+    out.push_str(
+        &widths
+            .iter()
+            .map(|w| "─".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("  "),
+    );
+    out.push('\n');
+    for row in &rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+        out.push('\n');
+    }
+    out
+}
+
+/// A GitHub-flavoured markdown table.
+pub fn markdown(sweep: &SweepResult) -> String {
+    let escape = |c: &str| c.replace('|', "\\|");
+    let mut out = format!("| {} |\n", HEADERS.join(" | "));
+    out.push_str(&format!(
+        "|{}\n",
+        HEADERS
+            .iter()
+            .enumerate()
+            .map(|(i, _)| if i == 0 { ":---|" } else { "---:|" })
+            .collect::<String>()
+    ));
+    for row in rows(sweep) {
+        out.push_str(&format!(
+            "| {} |\n",
+            row.iter()
+                .map(|c| escape(c))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        ));
+    }
+    out
+}
+
+/// `summary.md`: a heading, the table, and the warnings, ready to paste into a pull request.
+pub struct SummaryMarkdown;
+
+impl Exporter for SummaryMarkdown {
+    fn file_name(&self) -> &'static str {
+        "summary.md"
+    }
+
+    fn serialize(&self, sweep: &SweepResult) -> anyhow::Result<Vec<u8>> {
+        let s = &sweep.spec;
+        let mut out = format!("### throttlebench: {}\n\n", s.name.replace(['<', '>'], ""));
+        let baseline = sweep
+            .baseline_throughput_per_s
+            .map(number)
+            .unwrap_or_else(|| "—".into());
+        out.push_str(&format!(
+            "Workload `{}` · sequential baseline {} items/s · {} · {} cores\n\n",
+            s.workload.kind, baseline, sweep.environment.cpu_model, sweep.environment.cores
+        ));
+        out.push_str(&markdown(sweep));
+        if !sweep.warnings.is_empty() {
+            out.push_str("\n**Warnings**\n\n");
+            for w in &sweep.warnings {
+                out.push_str(&format!("- {w}\n"));
+            }
+        }
+        Ok(out.into_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_keep_three_figures() {
+        assert_eq!(number(1234.5), "1234");
+        assert_eq!(number(12.345), "12.3");
+        assert_eq!(number(1.2345), "1.23");
+        assert_eq!(number(0.012345), "0.012");
+        assert_eq!(number(0.0), "0");
+    }
+}
