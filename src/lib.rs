@@ -17,6 +17,7 @@
 //! }
 //! ```
 
+pub mod analysis;
 pub mod backend;
 pub mod cli;
 pub mod commands;

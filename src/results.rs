@@ -82,6 +82,9 @@ pub struct SweepResult {
     /// True when the sweep was stopped (Ctrl-C) before every point ran.
     #[serde(default)]
     pub interrupted: bool,
+    /// What the points mean: scalability fit, knee, recommendation. Filled after the sweep.
+    #[serde(default)]
+    pub analysis: Option<crate::analysis::Analysis>,
 }
 
 pub const FORMAT_VERSION: u32 = 1;

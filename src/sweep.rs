@@ -121,6 +121,7 @@ pub fn run(
         points: Vec::new(),
         warnings: Vec::new(),
         interrupted: false,
+        analysis: None,
     };
     let warn = |sweep: &mut SweepResult, listener: &mut dyn SweepListener, w: Warning| {
         let text = w.to_string();

@@ -76,6 +76,13 @@ pub trait Workload: Send + Sync {
     fn nature(&self) -> Nature {
         Nature::IoBound
     }
+
+    /// The spec a worker process should rebuild this workload from, when it differs from the
+    /// one the user wrote (e.g. an HTTP workload whose built-in server was started here and
+    /// whose URL workers must be given). `None`: the user's spec as it is.
+    fn spec_for_workers(&self) -> Option<WorkloadSpec> {
+        None
+    }
 }
 
 /// Runs items, one at a time, for one in-flight slot.
