@@ -26,7 +26,7 @@ pub enum SpecError {
         param: String,
         accepted: String,
     },
-    #[error("parameter '{param}' of workload kind '{kind}' {why}")]
+    #[error("parameter '{param}' of workload kind '{kind}': {why}")]
     BadParam {
         kind: String,
         param: String,

@@ -209,7 +209,7 @@ impl Params {
         SpecError::BadParam {
             kind: self.kind.clone(),
             param: name.to_string(),
-            why: format!("is required and must be {expected}"),
+            why: format!("missing; expects {expected}"),
         }
     }
 }
