@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use throttlebench::backend::retry::RetryPolicy;
 use throttlebench::backend::{BackendKind, Budget, PointJob, PointProgress};
 use throttlebench::measure::WorkerStats;
 use throttlebench::workload::{Registry, WorkloadSpec};
@@ -41,6 +42,7 @@ fn point_overhead(c: &mut Criterion) {
                         budget: Budget::Items(ITEMS),
                         warmup: 0,
                         timeout: None,
+                        retry: RetryPolicy::none(),
                         trace: false,
                         progress: Arc::new(PointProgress::new(throttle)),
                         stop: Arc::new(AtomicBool::new(false)),

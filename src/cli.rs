@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a sweep: the sequential baseline, then each backend at each throttle.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List workload kinds and their parameters with defaults.
     Workloads,
 }
@@ -55,6 +55,12 @@ pub struct RunArgs {
     /// Per-item timeout (e.g. 5s); an item past it is recorded as timed out.
     #[arg(long, value_name = "TIME")]
     pub timeout: Option<String>,
+    /// Attempts per item after a failure (exponential backoff with jitter).
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Wait before the first retry; doubled for each further one (e.g. 100ms).
+    #[arg(long, value_name = "TIME")]
+    pub retry_backoff: Option<String>,
     /// Record every item's start and end in items.jsonl.
     #[arg(long)]
     pub trace: bool,
@@ -64,6 +70,12 @@ pub struct RunArgs {
     /// Output folder (default: reports/<name>-<timestamp>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace the run already in the --out folder.
+    #[arg(long)]
+    pub force: bool,
+    /// Continue an interrupted run in this folder, skipping the points it already holds.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["spec", "kind", "params", "backends", "limits", "items", "duration", "repeat", "warmup", "timeout", "trace", "name", "out", "force", "retries", "retry_backoff"])]
+    pub resume: Option<PathBuf>,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,

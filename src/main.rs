@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     };
     let registry = Registry::builtin();
     let outcome = match cli.command {
-        Command::Run(args) => commands::run::run(args, &registry),
+        Command::Run(args) => commands::run::run(*args, &registry),
         Command::Workloads => {
             print!("{}", commands::workloads::render(&registry));
             Ok(Exit::Ok)

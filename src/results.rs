@@ -40,6 +40,9 @@ pub struct PointResult {
     pub peak_rss_mb: f64,
     pub max_inflight: usize,
     pub startup_ms: Option<f64>,
+    /// Items that needed more than one attempt (`--retries`).
+    #[serde(default)]
+    pub retried: u64,
     /// Beyond the CSV: failed and timed-out items by error kind.
     #[serde(default)]
     pub errors: BTreeMap<String, u64>,
@@ -113,6 +116,7 @@ pub struct Summary {
     pub items: u64,
     pub failed: u64,
     pub timed_out: u64,
+    pub retried: u64,
     pub throughput_per_s: f64,
     pub speedup: f64,
     pub efficiency: f64,
@@ -177,6 +181,7 @@ fn summarize(backend: BackendKind, throttle: usize, reps: &[&PointResult]) -> Su
         items: reps.iter().map(|p| p.items).sum(),
         failed: reps.iter().map(|p| p.failed).sum(),
         timed_out: reps.iter().map(|p| p.timed_out).sum(),
+        retried: reps.iter().map(|p| p.retried).sum(),
         throughput_per_s: mid,
         speedup: med(|p| p.speedup),
         efficiency: med(|p| p.efficiency),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::backend::retry::RetryPolicy;
 use crate::backend::{BackendKind, Budget};
 use crate::error::SpecError;
 use crate::workload::params::parse_cli_value;
@@ -44,6 +45,9 @@ pub struct SweepSettings {
     pub timeout: Option<Duration>,
     #[serde(default)]
     pub trace: bool,
+    /// Attempts per item beyond the first, with exponential backoff.
+    #[serde(default = "RetryPolicy::none")]
+    pub retry: RetryPolicy,
 }
 
 impl Default for SweepSettings {
@@ -56,6 +60,7 @@ impl Default for SweepSettings {
             warmup: 0,
             timeout: None,
             trace: false,
+            retry: RetryPolicy::none(),
         }
     }
 }
@@ -92,6 +97,8 @@ pub struct Overrides {
     pub timeout: Option<String>,
     pub trace: bool,
     pub name: Option<String>,
+    pub retries: Option<u32>,
+    pub retry_backoff: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -115,6 +122,8 @@ struct RawSweep {
     warmup: Option<Spanned<i64>>,
     timeout: Option<Spanned<String>>,
     trace: Option<bool>,
+    retries: Option<Spanned<i64>>,
+    retry_backoff: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -268,6 +277,15 @@ pub fn parse(
         sweep.timeout = Some(parse_timeout(t.get_ref()).map_err(|e| at(span, e.to_string()))?);
     }
     sweep.trace = s.trace.unwrap_or(false);
+    if let Some(r) = s.retries {
+        let span = r.span();
+        sweep.retry.retries = checked_retries(*r.get_ref()).map_err(|e| at(span, e.to_string()))?;
+    }
+    if let Some(b) = s.retry_backoff {
+        let span = b.span();
+        sweep.retry.backoff =
+            parse_duration(b.get_ref(), "retry_backoff").map_err(|e| at(span, e.to_string()))?;
+    }
 
     let name = raw
         .name
@@ -337,6 +355,12 @@ fn apply(spec: &mut RunSpec, o: &Overrides, registry: &Registry) -> Result<(), S
         spec.sweep.timeout = Some(parse_timeout(t)?);
     }
     spec.sweep.trace |= o.trace;
+    if let Some(r) = o.retries {
+        spec.sweep.retry.retries = checked_retries(i64::from(r))?;
+    }
+    if let Some(b) = &o.retry_backoff {
+        spec.sweep.retry.backoff = parse_duration(b, "retry backoff")?;
+    }
     if let Some(name) = &o.name {
         spec.name = name.clone();
     }
@@ -449,6 +473,15 @@ fn checked_items(n: i64) -> Result<u64, SpecError> {
         return Err(SpecError::invalid(format!("items {n} is above the maximum of {MAX_ITEMS} per point (use --duration for long runs)")));
     }
     Ok(n as u64)
+}
+
+fn checked_retries(n: i64) -> Result<u32, SpecError> {
+    if !(0..=100).contains(&n) {
+        return Err(SpecError::invalid(format!(
+            "retries must be between 0 and 100, got {n}"
+        )));
+    }
+    Ok(n as u32)
 }
 
 fn checked_repeat(n: i64) -> Result<u32, SpecError> {

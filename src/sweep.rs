@@ -108,10 +108,7 @@ pub fn run(
     listener: &mut dyn SweepListener,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<SweepResult> {
-    let workload = registry.build(&spec.workload)?;
-    let plan = plan(spec);
-    listener.sweep_start(&plan, spec)?;
-    let mut sweep = SweepResult {
+    let fresh = SweepResult {
         format_version: FORMAT_VERSION,
         spec: spec.clone(),
         environment: Environment::detect(),
@@ -123,6 +120,31 @@ pub fn run(
         interrupted: false,
         analysis: None,
     };
+    resume(fresh, registry, listener, stop)
+}
+
+/// Continues a sweep that was interrupted: the points it already holds are kept (the baseline
+/// too, if it finished) and only the missing ones run.
+pub fn resume(
+    mut sweep: SweepResult,
+    registry: &Registry,
+    listener: &mut dyn SweepListener,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<SweepResult> {
+    let spec = &sweep.spec.clone();
+    let workload = registry.build(&spec.workload)?;
+    let done = |p: &PlannedPoint, sweep: &SweepResult| {
+        sweep.points.iter().any(|r| {
+            r.backend == p.backend && r.throttle == p.throttle && r.repetition == p.repetition
+        })
+    };
+    let plan: Vec<PlannedPoint> = plan(spec)
+        .into_iter()
+        .filter(|p| !done(p, &sweep))
+        .collect();
+    sweep.interrupted = false;
+    sweep.finished_at = None;
+    listener.sweep_start(&plan, spec)?;
     let warn = |sweep: &mut SweepResult, listener: &mut dyn SweepListener, w: Warning| {
         let text = w.to_string();
         if !sweep.warnings.contains(&text) {
@@ -153,10 +175,10 @@ pub fn run(
             sweep.interrupted = true;
             break;
         }
-        if !backends.contains_key(&point.backend) {
-            backends.insert(point.backend, point.backend.create()?);
-        }
-        let backend = &backends[&point.backend];
+        let backend = match backends.entry(point.backend) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(point.backend.create()?),
+        };
         let progress = Arc::new(PointProgress::new(point.throttle));
         listener.point_start(index, point, &progress);
         let measured = measure_point(
@@ -274,6 +296,7 @@ fn measure_point(
         budget: spec.sweep.budget,
         warmup: spec.sweep.warmup,
         timeout: spec.sweep.timeout,
+        retry: spec.sweep.retry,
         trace: spec.sweep.trace,
         progress,
         stop,
@@ -356,6 +379,7 @@ fn point_result(
             0.0
         },
         histogram: encode_histogram(h),
+        retried: s.retried,
         trace: ex.stats.trace,
     }
 }

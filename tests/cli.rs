@@ -10,7 +10,7 @@ fn throttlebench() -> Command {
 
 const DESIGN_COLUMNS: &str = "workload,backend,throttle,repetition,items,ok,failed,timed_out,wall_s,throughput_per_s,\
 speedup,efficiency,lat_mean_ms,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_p999_ms,lat_max_ms,cpu_user_s,cpu_sys_s,\
-rss_before_mb,rss_after_mb,mem_delta_mb,peak_rss_mb,max_inflight,startup_ms";
+rss_before_mb,rss_after_mb,mem_delta_mb,peak_rss_mb,max_inflight,startup_ms,retried";
 
 fn read_rows(dir: &std::path::Path) -> Vec<csv::StringRecord> {
     let mut reader = csv::Reader::from_path(dir.join("results.csv")).unwrap();
@@ -151,7 +151,7 @@ fn failing_items_are_counted_and_the_sweep_goes_on() {
         assert!(failed > 20, "failed {failed}");
     }
     let failures = std::fs::read_to_string(dir.join("failures.csv")).unwrap();
-    assert!(failures.starts_with("backend,throttle,repetition,item,error_kind,message"));
+    assert!(failures.starts_with("backend,throttle,repetition,item,attempt,error_kind,message"));
     assert!(failures.contains("simulated"));
 }
 
@@ -313,4 +313,56 @@ fn an_unwritable_output_folder_is_refused_before_running() {
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
     assert!(stderr.contains("cannot create output folder"), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn retries_recover_flaky_items_and_every_attempt_is_listed() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("run");
+    throttlebench()
+        .args([
+            "run",
+            "--kind",
+            "sleep",
+            "--param",
+            "ms=1",
+            "--param",
+            "flaky_rate=0.3",
+        ])
+        .args([
+            "--retries",
+            "8",
+            "--retry-backoff",
+            "1ms",
+            "--limits",
+            "2",
+            "--items",
+            "60",
+            "--backend",
+            "thread,async",
+            "--out",
+        ])
+        .arg(&dir)
+        .assert()
+        .success();
+    for row in read_rows(&dir) {
+        let (ok, retried): (u64, u64) = (row[5].parse().unwrap(), row[26].parse().unwrap());
+        assert_eq!(
+            ok, 60,
+            "8 retries at 30% flakiness leave nothing failed: {row:?}"
+        );
+        assert!(retried > 5, "{row:?}");
+    }
+    let failures = std::fs::read_to_string(dir.join("failures.csv")).unwrap();
+    assert!(
+        failures.lines().skip(1).all(|l| l.contains(",simulated,")),
+        "{failures}"
+    );
+    assert!(
+        failures
+            .lines()
+            .skip(1)
+            .any(|l| l.split(',').nth(4) == Some("2")),
+        "a second attempt is listed: {failures}"
+    );
 }

@@ -4,6 +4,7 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use throttlebench::backend::retry::RetryPolicy;
 use throttlebench::backend::{BackendKind, Budget, PointJob, PointProgress};
 use throttlebench::measure::memory::{rss_bytes, PeakWatch};
 use throttlebench::workload::{Registry, WorkloadSpec};
@@ -26,6 +27,7 @@ fn ten_million_noop_items_at_throttle_8_grow_rss_by_less_than_16_mb() {
         budget: Budget::Items(ITEMS),
         warmup: 0,
         timeout: None,
+        retry: RetryPolicy::none(),
         trace: false,
         progress: Arc::new(PointProgress::new(8)),
         stop: Arc::new(AtomicBool::new(false)),

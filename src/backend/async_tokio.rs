@@ -63,6 +63,7 @@ async fn run_tasks(job: &PointJob<'_>) -> anyhow::Result<Execution> {
             warmup: job.warmup,
             duration,
             timeout: job.timeout,
+            retry: job.retry,
             trace: job.trace,
             ready: ready.clone(),
             started: start_cell.clone(),
@@ -103,6 +104,7 @@ struct Task {
     warmup: u64,
     duration: Option<Duration>,
     timeout: Option<Duration>,
+    retry: super::retry::RetryPolicy,
     trace: bool,
     ready: Arc<tokio::sync::Barrier>,
     started: Arc<std::sync::OnceLock<Instant>>,
@@ -135,14 +137,21 @@ impl Task {
             }
             let entered = self.inflight.enter();
             let begin = Instant::now();
-            let outcome = match runner.as_mut() {
-                Ok(r) => match self.timeout {
-                    None => Some(guarded(r.run_async(item)).await),
-                    Some(limit) => tokio::time::timeout(limit, guarded(r.run_async(item)))
-                        .await
-                        .ok(),
-                },
-                Err(setup) => Some(Err(ItemError::new("setup", setup.to_string()))),
+            let (outcome, attempts) = match runner.as_mut() {
+                Ok(r) => {
+                    let attempts = self.retry.run_async(&mut stats, item, r.as_mut());
+                    match self.timeout {
+                        None => {
+                            let (outcome, n) = attempts.await;
+                            (Some(outcome), n)
+                        }
+                        Some(limit) => match tokio::time::timeout(limit, attempts).await {
+                            Ok((outcome, n)) => (Some(outcome), n),
+                            Err(_) => (None, 1),
+                        },
+                    }
+                }
+                Err(setup) => (Some(Err(ItemError::new("setup", setup.to_string()))), 1),
             };
             let end = Instant::now();
             self.inflight.leave(entered);
@@ -150,7 +159,7 @@ impl Task {
                 .as_ref()
                 .and_then(|o| o.as_ref().err())
                 .map(|e| e.kind.clone());
-            let ended = stats.finish(item, end - begin, outcome, self.timeout);
+            let ended = stats.finish_attempts(item, end - begin, outcome, self.timeout, attempts);
             last_end = end;
             if self.trace {
                 let event = TraceEvent::new(
@@ -174,7 +183,7 @@ impl Task {
 }
 
 /// A panic inside an item's future is a failed item, not a dead task.
-async fn guarded<F: std::future::Future<Output = ItemResult>>(future: F) -> ItemResult {
+pub(crate) async fn guarded<F: std::future::Future<Output = ItemResult>>(future: F) -> ItemResult {
     match std::panic::AssertUnwindSafe(future).catch_unwind().await {
         Ok(outcome) => outcome,
         Err(_) => Err(ItemError::new("panic", "the item panicked")),

@@ -4,6 +4,7 @@
 
 pub mod async_tokio;
 pub mod inflight;
+pub mod retry;
 pub mod thread;
 
 use std::fmt;
@@ -88,6 +89,8 @@ pub struct PointJob<'a> {
     /// Items run before the clock starts, at the same throttle, not measured.
     pub warmup: u64,
     pub timeout: Option<Duration>,
+    /// Attempts per item beyond the first, and the wait between them.
+    pub retry: retry::RetryPolicy,
     pub trace: bool,
     pub progress: Arc<PointProgress>,
     /// Set on Ctrl-C: stop claiming new items.

@@ -17,6 +17,7 @@ use anyhow::Context;
 use crossbeam_utils::CachePadded;
 
 use super::inflight::InflightTracker;
+use super::retry::RetryPolicy;
 use super::{Backend, BackendKind, Budget, Execution, PointJob, PointProgress};
 use crate::measure::timeline::TraceEvent;
 use crate::measure::WorkerStats;
@@ -64,6 +65,7 @@ struct Shared {
     warmup: u64,
     duration: Option<Duration>,
     timeout: Option<Duration>,
+    retry: RetryPolicy,
     trace: bool,
     ready: Barrier,
     started: OnceLock<Instant>,
@@ -109,6 +111,7 @@ fn run_pool(job: &PointJob<'_>, workers: usize) -> anyhow::Result<Execution> {
         warmup: job.warmup,
         duration,
         timeout: job.timeout,
+        retry: job.retry,
         trace: job.trace,
         ready: Barrier::new(workers + 1),
         started: OnceLock::new(),
@@ -280,9 +283,11 @@ fn work(
             s.running_since.store(mark, Ordering::Release);
             mark
         });
-        let outcome = match runner.as_mut() {
-            Ok(r) => run_guarded(r.as_mut(), item),
-            Err(setup) => Err(ItemError::new("setup", setup.to_string())),
+        let (outcome, attempts) = match runner.as_mut() {
+            Ok(r) => shared
+                .retry
+                .run_blocking(&mut stats, item, || run_guarded(r.as_mut(), item)),
+            Err(setup) => (Err(ItemError::new("setup", setup.to_string())), 1),
         };
         let end = Instant::now();
         shared.inflight.leave(entered);
@@ -290,7 +295,8 @@ fn work(
         claim.adapt(end - begin);
         let error = outcome.as_ref().err().map(|e| e.kind.clone());
         let record = |stats: &mut WorkerStats| {
-            let ended = stats.finish(item, end - begin, Some(outcome), shared.timeout);
+            let ended =
+                stats.finish_attempts(item, end - begin, Some(outcome), shared.timeout, attempts);
             if shared.trace {
                 let event = TraceEvent::new(
                     item,

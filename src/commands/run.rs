@@ -6,7 +6,7 @@ use super::{install_interrupt, Exit};
 use crate::cli::RunArgs;
 use crate::progress::{ProgressListener, ProgressMode};
 use crate::report::folder::{default_folder, RunFolder};
-use crate::report::table;
+use crate::report::{json, table};
 use crate::spec::{self, Overrides, RunSpec};
 use crate::sweep::{self, Listeners};
 use crate::workload::Registry;
@@ -24,6 +24,8 @@ pub fn overrides(args: &RunArgs) -> Overrides {
         timeout: args.timeout.clone(),
         trace: args.trace,
         name: args.name.clone(),
+        retries: args.retries,
+        retry_backoff: args.retry_backoff.clone(),
     }
 }
 
@@ -37,20 +39,31 @@ pub fn resolve_spec(args: &RunArgs, registry: &Registry) -> anyhow::Result<RunSp
 }
 
 pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
-    let spec = resolve_spec(&args, registry)?;
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_folder(Path::new("reports"), &spec.name));
-    let folder = RunFolder::create(&dir)?;
-    let stop = install_interrupt()?;
     let mode = ProgressMode::detect(args.quiet);
-    let mut listeners = Listeners(vec![
-        Box::new(ProgressListener::new(mode)),
-        Box::new(folder),
-    ]);
-    let sweep = sweep::run(&spec, registry, &mut listeners, stop)?;
-    drop(listeners);
+    let progress = Box::new(ProgressListener::new(mode));
+    let (sweep, dir) = match &args.resume {
+        Some(dir) => {
+            let previous = json::load(dir)?;
+            let folder = RunFolder::reopen(dir, &previous)?;
+            let stop = install_interrupt()?;
+            let mut listeners = Listeners(vec![progress, Box::new(folder)]);
+            (
+                sweep::resume(previous, registry, &mut listeners, stop)?,
+                dir.clone(),
+            )
+        }
+        None => {
+            let spec = resolve_spec(&args, registry)?;
+            let dir = args
+                .out
+                .clone()
+                .unwrap_or_else(|| default_folder(Path::new("reports"), &spec.name));
+            let folder = RunFolder::create(&dir, args.force)?;
+            let stop = install_interrupt()?;
+            let mut listeners = Listeners(vec![progress, Box::new(folder)]);
+            (sweep::run(&spec, registry, &mut listeners, stop)?, dir)
+        }
+    };
     if !args.quiet {
         println!("\n{}", table::console(&sweep));
         if sweep.interrupted {

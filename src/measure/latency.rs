@@ -23,8 +23,15 @@ const FAILURE_SAMPLES_PER_WORKER: usize = 20;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Failure {
     pub item: u64,
+    /// Which attempt failed (1 = the first; more with `--retries`).
+    #[serde(default = "first_attempt")]
+    pub attempt: u32,
     pub kind: String,
     pub message: String,
+}
+
+fn first_attempt() -> u32 {
+    1
 }
 
 /// What one worker saw during one point.
@@ -42,6 +49,10 @@ pub struct WorkerStats {
     pub busy: Duration,
     /// Per-item events, only with `--trace`.
     pub trace: Vec<TraceEvent>,
+    /// Items that needed more than one attempt (`--retries`), whatever their final outcome.
+    pub retried: u64,
+    /// The attempt number given to the next failure noted (set by the retry loop).
+    attempt: u32,
 }
 
 impl Default for WorkerStats {
@@ -62,6 +73,8 @@ impl WorkerStats {
             failures: Vec::new(),
             busy: Duration::ZERO,
             trace: Vec::new(),
+            retried: 0,
+            attempt: 1,
         }
     }
 
@@ -82,6 +95,36 @@ impl WorkerStats {
                 self.note_error(item, &err.kind, err.message);
             }
         }
+    }
+
+    /// Notes a failed attempt that will be retried: a sample for `failures.csv`, no count.
+    pub fn note_failed_attempt(&mut self, item: u64, attempt: u32, err: &ItemError) {
+        if self.failures.len() < FAILURE_SAMPLES_PER_WORKER {
+            self.failures.push(Failure {
+                item,
+                attempt,
+                kind: err.kind.to_string(),
+                message: err.message.clone(),
+            });
+        }
+    }
+
+    /// Like `finish`, for an item that took `attempts` attempts.
+    pub fn finish_attempts(
+        &mut self,
+        item: u64,
+        took: Duration,
+        outcome: Option<ItemResult>,
+        limit: Option<Duration>,
+        attempts: u32,
+    ) -> Outcome {
+        if attempts > 1 {
+            self.retried += 1;
+        }
+        self.attempt = attempts.max(1);
+        let ended = self.finish(item, took, outcome, limit);
+        self.attempt = 1;
+        ended
     }
 
     /// Records one finished item and says how it ended. `None` (cancelled at the limit) and any
@@ -143,6 +186,7 @@ impl WorkerStats {
         if self.failures.len() < FAILURE_SAMPLES_PER_WORKER {
             self.failures.push(Failure {
                 item,
+                attempt: self.attempt,
                 kind: kind.to_string(),
                 message,
             });
@@ -167,6 +211,7 @@ impl WorkerStats {
         self.failures.extend(other.failures.into_iter().take(room));
         self.busy += other.busy;
         self.trace.extend(other.trace);
+        self.retried += other.retried;
     }
 
     pub fn merged(all: impl IntoIterator<Item = WorkerStats>) -> WorkerStats {
@@ -215,7 +260,7 @@ pub fn hgrm_text(h: &Histogram<u64>) -> String {
     let mut last_count = 0;
     for v in h.iter_quantiles(1) {
         let q = v.quantile_iterated_to();
-        last_count = v.count_since_last_iteration() + last_count;
+        last_count += v.count_since_last_iteration();
         let inverse = if q < 1.0 {
             format!("{:>14.2}", 1.0 / (1.0 - q))
         } else {

@@ -4,7 +4,7 @@
 use super::Exporter;
 use crate::results::{PointResult, SweepResult};
 
-pub const COLUMNS: [&str; 26] = [
+pub const COLUMNS: [&str; 27] = [
     "workload",
     "backend",
     "throttle",
@@ -31,6 +31,7 @@ pub const COLUMNS: [&str; 26] = [
     "peak_rss_mb",
     "max_inflight",
     "startup_ms",
+    "retried",
 ];
 
 /// One CSV row of a point, in `COLUMNS` order.
@@ -63,6 +64,7 @@ pub fn row(p: &PointResult) -> Vec<String> {
         f(p.peak_rss_mb, 2),
         p.max_inflight.to_string(),
         p.startup_ms.map(|x| f(x, 3)).unwrap_or_default(),
+        p.retried.to_string(),
     ]
 }
 
@@ -79,15 +81,16 @@ impl Exporter for ResultsCsv {
         for point in &sweep.points {
             out.write_record(row(point))?;
         }
-        Ok(out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+        out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
     }
 }
 
-pub const FAILURE_COLUMNS: [&str; 6] = [
+pub const FAILURE_COLUMNS: [&str; 7] = [
     "backend",
     "throttle",
     "repetition",
     "item",
+    "attempt",
     "error_kind",
     "message",
 ];
@@ -109,11 +112,12 @@ impl Exporter for FailuresCsv {
                     p.throttle.to_string(),
                     p.repetition.to_string(),
                     f.item.to_string(),
+                    f.attempt.to_string(),
                     f.kind.clone(),
                     f.message.clone(),
                 ])?;
             }
         }
-        Ok(out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+        out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
     }
 }

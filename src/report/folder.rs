@@ -61,12 +61,16 @@ pub struct RunFolder {
 impl RunFolder {
     /// Creates the folder and checks that it can be written, before any measuring starts. An
     /// existing folder that already holds a run is refused rather than overwritten.
-    pub fn create(dir: &Path) -> anyhow::Result<RunFolder> {
-        if dir.join("results.csv").exists() || dir.join("results.json").exists() {
+    pub fn create(dir: &Path, force: bool) -> anyhow::Result<RunFolder> {
+        let holds_run = dir.join("results.csv").exists() || dir.join("results.json").exists();
+        if holds_run && !force {
             anyhow::bail!(
-                "output folder {} already holds a run; choose another --out",
+                "output folder {} already holds a run; choose another --out, --resume it, or replace it with --force",
                 dir.display()
             );
+        }
+        if holds_run {
+            remove_run_files(dir)?;
         }
         std::fs::create_dir_all(dir.join("histograms"))
             .with_context(|| format!("cannot create output folder {}", dir.display()))?;
@@ -78,6 +82,27 @@ impl RunFolder {
             dir: dir.to_path_buf(),
             csv: None,
             items_jsonl: None,
+        })
+    }
+
+    /// Reopens the folder of an interrupted run to continue it: `results.csv` is first rewritten
+    /// from the points in `results.json` (dropping a row whose point never reached the JSON),
+    /// then appended to as usual.
+    pub fn reopen(dir: &Path, previous: &SweepResult) -> anyhow::Result<RunFolder> {
+        let folder = RunFolder {
+            dir: dir.to_path_buf(),
+            csv: None,
+            items_jsonl: None,
+        };
+        folder.write(&ResultsCsv, previous)?;
+        let path = dir.join("results.csv");
+        let csv = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(RunFolder {
+            csv: Some(csv),
+            ..folder
         })
     }
 
@@ -158,6 +183,9 @@ impl RunFolder {
 
 impl SweepListener for RunFolder {
     fn sweep_start(&mut self, _plan: &[PlannedPoint], _spec: &RunSpec) -> anyhow::Result<()> {
+        if self.csv.is_some() {
+            return Ok(()); // reopened to resume: the header and earlier rows are there
+        }
         let path = self.dir.join("results.csv");
         let mut file =
             File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
@@ -197,6 +225,34 @@ impl SweepListener for RunFolder {
     }
 }
 
+/// Removes the files a run writes (and nothing else) from `dir`, for `--force`.
+fn remove_run_files(dir: &Path) -> anyhow::Result<()> {
+    const FILES: [&str; 7] = [
+        "results.csv",
+        "results.json",
+        "summary.md",
+        "failures.csv",
+        "items.jsonl",
+        "index.html",
+        ".write-test",
+    ];
+    for name in FILES {
+        let path = dir.join(name);
+        if path.exists() {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    for sub in ["histograms", "charts"] {
+        let path = dir.join(sub);
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,7 +269,17 @@ mod tests {
     fn a_folder_holding_a_run_is_not_overwritten() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("results.csv"), "x").unwrap();
-        let err = RunFolder::create(dir.path()).err().unwrap().to_string();
+        let err = RunFolder::create(dir.path(), false)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("already holds a run"), "{err}");
+        std::fs::write(dir.path().join("keep.txt"), "mine").unwrap();
+        RunFolder::create(dir.path(), true).unwrap();
+        assert!(!dir.path().join("results.csv").exists());
+        assert!(
+            dir.path().join("keep.txt").exists(),
+            "--force removes only run files"
+        );
     }
 }

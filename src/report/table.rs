@@ -32,12 +32,20 @@ fn cells(s: &Summary) -> Vec<String> {
         format!("{:.2}", s.cpu_s),
         format!("{:+.1}", s.mem_delta_mb),
         format!("{:.1}", s.peak_rss_mb),
-        if s.timed_out > 0 {
-            format!("{} (+{} timed out)", s.failed, s.timed_out)
-        } else {
-            s.failed.to_string()
-        },
+        failed_cell(s),
     ]
+}
+
+/// Failed items, with timed-out and retried ones when there were any.
+fn failed_cell(s: &Summary) -> String {
+    let mut cell = s.failed.to_string();
+    if s.timed_out > 0 {
+        cell.push_str(&format!(" (+{} timed out)", s.timed_out));
+    }
+    if s.retried > 0 {
+        cell.push_str(&format!(", {} retried", s.retried));
+    }
+    cell
 }
 
 /// Three significant figures, without scientific notation.

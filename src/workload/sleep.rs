@@ -13,6 +13,9 @@ use super::{
 };
 use crate::error::SpecError;
 
+/// Attempts drawn so far, the source of flaky failures' randomness.
+static FLAKY_CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Samples above this are clamped: a heavy tail must not stall a sweep for hours.
 const MAX_SLEEP: Duration = Duration::from_secs(600);
 
@@ -54,6 +57,12 @@ const PARAMS: &[ParamDef] = &[
         "share of items that fail (0..1), chosen by the seed",
     ),
     ParamDef::new(
+        "flaky_rate",
+        ParamType::Float,
+        Some("0"),
+        "share of attempts that fail at random (0..1): failures that --retries can recover",
+    ),
+    ParamDef::new(
         "seed",
         ParamType::Int,
         Some("1"),
@@ -82,6 +91,7 @@ enum Draw {
 pub struct Sleep {
     draw: Draw,
     fail_rate: f64,
+    flaky_rate: f64,
     seed: u64,
 }
 
@@ -130,9 +140,17 @@ impl Sleep {
                 format!("must be between 0 and 1, got {fail_rate}"),
             ));
         }
+        let flaky_rate = p.f64("flaky_rate")?;
+        if !(0.0..=1.0).contains(&flaky_rate) {
+            return Err(p.invalid(
+                "flaky_rate",
+                format!("must be between 0 and 1, got {flaky_rate}"),
+            ));
+        }
         Ok(Sleep {
             draw,
             fail_rate,
+            flaky_rate,
             seed: p.u64("seed")?,
         })
     }
@@ -147,6 +165,13 @@ impl Sleep {
             Draw::LogNormal(lognormal) => lognormal.sample(&mut rng),
         };
         let fails = self.fail_rate > 0.0 && rng.random::<f64>() < self.fail_rate;
+        // Flaky failures differ from attempt to attempt: drawn from a process-wide call count.
+        let flaky = self.flaky_rate > 0.0 && {
+            let call = FLAKY_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            StdRng::seed_from_u64(self.seed ^ call.rotate_left(32) ^ item).random::<f64>()
+                < self.flaky_rate
+        };
+        let fails = fails || flaky;
         let duration = Duration::try_from_secs_f64(seconds)
             .unwrap_or(MAX_SLEEP)
             .min(MAX_SLEEP);
@@ -158,7 +183,7 @@ fn outcome(fails: bool, item: u64) -> ItemResult {
     if fails {
         Err(ItemError::new(
             "simulated",
-            format!("item {item} failed by fail_rate"),
+            format!("item {item} failed (fail_rate or flaky_rate)"),
         ))
     } else {
         Ok(())
