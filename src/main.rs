@@ -30,6 +30,10 @@ fn main() -> ExitCode {
             print!("{}", commands::workloads::render(&registry));
             Ok(Exit::Ok)
         }
+        Command::Worker(args) => {
+            throttlebench::backend::worker::run(args.one, args.spec.as_deref(), &registry)
+                .map(|()| Exit::Ok)
+        }
     };
     match outcome {
         Ok(exit) => ExitCode::from(exit as u8),
