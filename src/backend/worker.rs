@@ -55,6 +55,32 @@ pub fn run(one: Option<u64>, spec: Option<&str>, registry: &Registry) -> anyhow:
     }
 }
 
+/// Runs the worker when the binary was started as `throttlebench worker …`, before the full
+/// command-line parser: an idle worker then touches, and keeps resident, less code. Returns
+/// `None` for any other command line (or an unexpected worker one, which clap then reports).
+pub fn run_if_worker() -> Option<std::process::ExitCode> {
+    let mut args = std::env::args_os().skip(1);
+    if args.next()? != "worker" {
+        return None;
+    }
+    let (mut one, mut spec) = (None, None);
+    while let Some(flag) = args.next() {
+        let value = args.next()?.into_string().ok()?;
+        match flag.to_str()? {
+            "--one" => one = Some(value.parse::<u64>().ok()?),
+            "--spec" => spec = Some(value),
+            _ => return None,
+        }
+    }
+    Some(match run(one, spec.as_deref(), &Registry::builtin()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            std::process::ExitCode::from(2)
+        }
+    })
+}
+
 /// The binary a parent starts as a worker.
 pub fn worker_exe() -> anyhow::Result<std::path::PathBuf> {
     match std::env::var_os(EXE_ENV) {
