@@ -211,10 +211,12 @@ fn ctrl_c_leaves_no_process_behind() {
         let mut child = cmd.spawn().unwrap();
         let pid = child.id();
         let until = Instant::now() + Duration::from_secs(60);
-        while leftovers(pid).is_empty() && Instant::now() < until {
+        let mut seen = false;
+        while !seen && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(5));
+            seen = !leftovers(pid).is_empty();
         }
-        assert!(!leftovers(pid).is_empty(), "{backend}: no child ever seen");
+        assert!(seen, "{backend}: no child ever seen");
         // SAFETY: signalling our own child by pid.
         unsafe { libc::kill(pid as i32, libc::SIGINT) };
         let status = child.wait().unwrap();
@@ -264,7 +266,7 @@ fn one_sweep_compares_thread_process_and_process_per_item() {
             "--kind",
             "sleep",
             "--param",
-            "ms=5",
+            "ms=20",
             "--backend",
             "thread,process,process-per-item",
             "--limits",
@@ -293,7 +295,7 @@ fn one_sweep_compares_thread_process_and_process_per_item() {
             let startup = &row[col("startup_ms")];
             assert_eq!(startup.is_empty(), backend != "process-per-item", "{row:?}");
             let p50: f64 = row[col("lat_p50_ms")].parse().unwrap();
-            assert!(p50 >= 4.0, "{row:?}");
+            assert!(p50 >= 19.0, "{row:?}");
         }
     }
     // At throttle 4 the process backends carry four workers' memory on top of the parent's.
@@ -313,7 +315,7 @@ fn one_sweep_compares_thread_process_and_process_per_item() {
         .unwrap()
     };
     assert!(
-        speed("process", "4") > 2.0 * speed("process", "1"),
+        speed("process", "4") > 1.5 * speed("process", "1"),
         "{rows:?}"
     );
     assert!(leftovers_after_settling(pid).is_empty());

@@ -134,9 +134,12 @@ impl WorkerProc {
             warmup,
         }
         .encode(&mut proc.writer.buf);
-        proc.writer
-            .flush()
-            .context("cannot send the workload to a worker")?;
+        if proc.writer.flush().is_err() {
+            anyhow::bail!(
+                "a worker process exited before it was given the workload{}",
+                exe_hint()
+            );
+        }
         Ok(proc)
     }
 
@@ -153,10 +156,7 @@ impl WorkerProc {
                 }) => anyhow::bail!("a worker process cannot build the workload: {why}"),
                 Next::Frame(_) => anyhow::bail!("a worker process answered out of turn"),
                 Next::Closed => {
-                    anyhow::bail!(
-                    "a worker process exited before it was ready (is {} a throttlebench binary?)",
-                    worker_exe().map(|p| p.display().to_string()).unwrap_or_default()
-                )
+                    anyhow::bail!("a worker process exited before it was ready{}", exe_hint())
                 }
                 Next::Idle if stop.load(Ordering::Relaxed) => anyhow::bail!("interrupted"),
                 Next::Idle => {}
@@ -190,6 +190,14 @@ impl Drop for WorkerProc {
         if !self.reaped {
             kill_and_reap(&mut self.child);
         }
+    }
+}
+
+/// Names the executable started as a worker, for errors about workers that would not start.
+fn exe_hint() -> String {
+    match worker_exe() {
+        Ok(path) => format!(" (is {} a throttlebench binary?)", path.display()),
+        Err(_) => String::new(),
     }
 }
 
