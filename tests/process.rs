@@ -275,6 +275,7 @@ fn one_sweep_compares_thread_process_and_process_per_item() {
             "24",
             "--warmup",
             "2",
+            "--trace",
         ],
         dir.path(),
     );
@@ -318,6 +319,22 @@ fn one_sweep_compares_thread_process_and_process_per_item() {
         speed("process", "4") > 1.5 * speed("process", "1"),
         "{rows:?}"
     );
+    // In the trace, a process backend's worker is the child's pid; times are on the parent's clock.
+    let trace = std::fs::read_to_string(dir.path().join("items.jsonl")).unwrap();
+    let mut workers = std::collections::BTreeSet::new();
+    for line in trace.lines() {
+        let event: Value = serde_json::from_str(line).unwrap();
+        if event["backend"] == "process" && event["throttle"] == 4 {
+            let (start, end) = (
+                event["start_us"].as_i64().unwrap(),
+                event["end_us"].as_i64().unwrap(),
+            );
+            assert!(start >= 0 && end - start >= 19_000, "{line}");
+            workers.insert(event["worker"].as_u64().unwrap());
+        }
+    }
+    assert_eq!(workers.len(), 4, "{workers:?}");
+    assert!(!workers.contains(&u64::from(pid)) && !workers.contains(&0));
     assert!(leftovers_after_settling(pid).is_empty());
 }
 

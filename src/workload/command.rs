@@ -21,8 +21,8 @@ const PARAMS: &[ParamDef] = &[
     ParamDef::new(
         "args",
         ParamType::StrList,
-        Some(""),
-        "arguments; {item} becomes the item number",
+        None,
+        "arguments (default: none); {item} becomes the item number",
     ),
     ParamDef::new(
         "shell",
