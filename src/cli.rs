@@ -22,6 +22,20 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// List workload kinds and their parameters with defaults.
     Workloads,
+    /// Internal: the child side of the process backends.
+    #[command(hide = true)]
+    Worker(WorkerArgs),
+}
+
+/// Arguments of the hidden `worker` subcommand (started by the process backends).
+#[derive(Debug, Args, Default)]
+pub struct WorkerArgs {
+    /// Run this one item and exit (process-per-item), instead of serving items from stdin.
+    #[arg(long, value_name = "ITEM")]
+    pub one: Option<u64>,
+    /// The workload spec as JSON (with --one).
+    #[arg(long, value_name = "JSON")]
+    pub spec: Option<String>,
 }
 
 #[derive(Debug, Args, Default)]

@@ -9,6 +9,9 @@ use throttlebench::commands::{self, Exit};
 use throttlebench::workload::Registry;
 
 fn main() -> ExitCode {
+    if let Some(code) = throttlebench::backend::worker::run_if_worker() {
+        return code;
+    }
     quiet_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -33,6 +36,10 @@ fn main() -> ExitCode {
         Command::Workloads => {
             print!("{}", commands::workloads::render(&registry));
             Ok(Exit::Ok)
+        }
+        Command::Worker(args) => {
+            throttlebench::backend::worker::run(args.one, args.spec.as_deref(), &registry)
+                .map(|()| Exit::Ok)
         }
     };
     match outcome {

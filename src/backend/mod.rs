@@ -3,9 +3,14 @@
 //! reports; the sweep wraps every execution with CPU and memory measurement.
 
 pub mod async_tokio;
+pub mod child;
 pub mod inflight;
+pub mod per_item;
+pub mod process;
+pub mod protocol;
 pub mod retry;
 pub mod thread;
+pub mod worker;
 
 use std::fmt;
 use std::str::FromStr;
@@ -124,6 +129,8 @@ pub enum BackendKind {
     Sequential,
     Thread,
     Async,
+    Process,
+    ProcessPerItem,
 }
 
 impl BackendKind {
@@ -131,6 +138,8 @@ impl BackendKind {
         BackendKind::Sequential,
         BackendKind::Thread,
         BackendKind::Async,
+        BackendKind::Process,
+        BackendKind::ProcessPerItem,
     ];
 
     pub fn name(self) -> &'static str {
@@ -138,6 +147,8 @@ impl BackendKind {
             BackendKind::Sequential => "sequential",
             BackendKind::Thread => "thread",
             BackendKind::Async => "async",
+            BackendKind::Process => "process",
+            BackendKind::ProcessPerItem => "process-per-item",
         }
     }
 
@@ -147,6 +158,8 @@ impl BackendKind {
             BackendKind::Sequential => Box::new(thread::ThreadBackend::sequential()),
             BackendKind::Thread => Box::new(thread::ThreadBackend::pool()),
             BackendKind::Async => Box::new(async_tokio::AsyncBackend::new()?),
+            BackendKind::Process => Box::new(process::ProcessBackend),
+            BackendKind::ProcessPerItem => Box::new(per_item::PerItemBackend),
         })
     }
 }

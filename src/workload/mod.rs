@@ -2,6 +2,7 @@
 //! through a registry, so the same spec can be rebuilt in a worker process, and library users
 //! can register kinds of their own.
 
+pub mod command;
 pub mod cpu;
 pub mod disk;
 pub mod params;
@@ -160,6 +161,7 @@ impl Registry {
         registry.register(cpu::kind());
         registry.register(disk::kind());
         registry.register(noop_kind());
+        registry.register(command::kind());
         registry
     }
 

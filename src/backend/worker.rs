@@ -1,0 +1,240 @@
+//! The child side of the process backends: the hidden `throttlebench worker` subcommand.
+//!
+//! As a pool worker it reads the workload spec, warms up, says `Ready`, then runs the item
+//! numbers it is sent in order and answers each with a `Done` frame. Answers are flushed only
+//! when no further item is already waiting, so a burst of items costs one write. On `Finish` it
+//! sends its latency histogram and its own peak RSS, and exits.
+//!
+//! With `--one ITEM` it runs a single item (the `process-per-item` backend) and writes one
+//! `Done` and one `Stats` frame.
+//!
+//! A worker asks the kernel to kill it when its parent dies, so a killed parent leaves none.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+use anyhow::Context;
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+
+use super::protocol::{encode_done, mono_ns, FrameReader, FrameWriter, FromWorker, ItemDone};
+use super::protocol::{Next, ToWorker};
+use crate::measure::memory::rss_and_peak;
+use crate::workload::{ItemResult, Registry, Runner, Workload, WorkloadSpec};
+
+/// Names the parent's pid in a worker's environment, so a worker can tell whether the parent
+/// died before the worker asked to die with it.
+pub const PARENT_ENV: &str = "THROTTLEBENCH_PARENT_PID";
+
+/// Overrides the executable started as a worker (by default the running one).
+pub const EXE_ENV: &str = "THROTTLEBENCH_EXE";
+
+/// Item number used for warm-up items (as the thread backend does).
+const WARMUP_ITEM: u64 = u64::MAX;
+
+/// Latencies above a day are recorded as a day, as in the parent's records.
+const MAX_LATENCY_US: u64 = 86_400_000_000;
+
+/// Runs the worker subcommand: a pool worker, or a single item with `one`.
+pub fn run(one: Option<u64>, spec: Option<&str>, registry: &Registry) -> anyhow::Result<()> {
+    die_with_parent();
+    // A panicking item is reported as a failed item; the hook must not write to the terminal.
+    std::panic::set_hook(Box::new(|_| {}));
+    let output = File::from(io::stdout().as_fd().try_clone_to_owned()?);
+    match one {
+        Some(item) => {
+            let spec = spec.context("worker --one needs --spec")?;
+            run_one(item, spec.as_bytes(), registry, output)
+        }
+        None => {
+            let input = File::from(io::stdin().as_fd().try_clone_to_owned()?);
+            serve(registry, input, output)
+        }
+    }
+}
+
+/// Runs the worker when the binary was started as `throttlebench worker …`, before the full
+/// command-line parser: an idle worker then touches, and keeps resident, less code. Returns
+/// `None` for any other command line (or an unexpected worker one, which clap then reports).
+pub fn run_if_worker() -> Option<std::process::ExitCode> {
+    let mut args = std::env::args_os().skip(1);
+    if args.next()? != "worker" {
+        return None;
+    }
+    let (mut one, mut spec) = (None, None);
+    while let Some(flag) = args.next() {
+        let value = args.next()?.into_string().ok()?;
+        match flag.to_str()? {
+            "--one" => one = Some(value.parse::<u64>().ok()?),
+            "--spec" => spec = Some(value),
+            _ => return None,
+        }
+    }
+    Some(match run(one, spec.as_deref(), &Registry::builtin()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            std::process::ExitCode::from(2)
+        }
+    })
+}
+
+/// The binary a parent starts as a worker.
+pub fn worker_exe() -> anyhow::Result<std::path::PathBuf> {
+    match std::env::var_os(EXE_ENV) {
+        Some(path) => Ok(path.into()),
+        None => std::env::current_exe().context("cannot find the running executable"),
+    }
+}
+
+fn die_with_parent() {
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number; no memory is passed.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
+    let expected = std::env::var(PARENT_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok());
+    // SAFETY: getppid has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    if expected.is_some_and(|pid| pid != parent) {
+        // The parent died before the request above took effect.
+        std::process::exit(0);
+    }
+}
+
+fn build(spec_json: &[u8], registry: &Registry) -> Result<Arc<dyn Workload>, String> {
+    let spec: WorkloadSpec =
+        serde_json::from_slice(spec_json).map_err(|e| format!("bad workload spec: {e}"))?;
+    registry.build(&spec).map_err(|e| e.to_string())
+}
+
+fn peak_rss() -> u64 {
+    rss_and_peak().map(|(_, hwm)| hwm).unwrap_or(0)
+}
+
+fn run_item(runner: &mut Result<Box<dyn Runner>, String>, item: u64) -> ItemResult {
+    match runner {
+        Ok(r) => run_guarded(r.as_mut(), item),
+        Err(setup) => Err(crate::workload::ItemError::new("setup", setup.clone())),
+    }
+}
+
+/// Runs one item; a panic inside the workload is a failed item, not a dead worker.
+fn run_guarded(runner: &mut dyn Runner, item: u64) -> ItemResult {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runner.run(item))) {
+        Ok(outcome) => outcome,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_string());
+            Err(crate::workload::ItemError::new("panic", message))
+        }
+    }
+}
+
+fn done(item: u64, begin_ns: u64, end_ns: u64, outcome: ItemResult) -> ItemDone {
+    ItemDone {
+        item,
+        begin_ns,
+        end_ns,
+        error: outcome.err().map(|e| (e.kind.into_owned(), e.message)),
+    }
+}
+
+fn serve(registry: &Registry, input: File, output: File) -> anyhow::Result<()> {
+    let mut reader = FrameReader::new(input);
+    let mut writer = FrameWriter::new(output);
+    let pid = std::process::id();
+    let (spec_json, warmup) = match reader.next(ToWorker::decode)? {
+        Next::Frame(ToWorker::Start { spec_json, warmup }) => (spec_json, warmup),
+        _ => return Ok(()), // the parent went away before saying anything
+    };
+    let workload = match build(&spec_json, registry) {
+        Ok(w) => w,
+        Err(why) => {
+            FromWorker::Ready {
+                pid,
+                setup_error: Some(why),
+            }
+            .encode(&mut writer.buf);
+            writer.flush()?;
+            return Ok(());
+        }
+    };
+    let mut runner = workload.runner().map_err(|e| e.to_string());
+    if runner.is_ok() {
+        for _ in 0..warmup {
+            let _ = run_item(&mut runner, WARMUP_ITEM);
+        }
+    }
+    FromWorker::Ready {
+        pid,
+        setup_error: None,
+    }
+    .encode(&mut writer.buf);
+    writer.flush()?;
+
+    let mut latency: Histogram<u64> =
+        Histogram::new(3).context("cannot create a latency histogram")?;
+    loop {
+        let frame = match reader.buffered(ToWorker::decode)? {
+            Some(frame) => frame,
+            None => {
+                // Nothing more queued: send the answers gathered so far, then wait.
+                writer.flush()?;
+                match reader.next(ToWorker::decode)? {
+                    Next::Frame(frame) => frame,
+                    _ => return Ok(()),
+                }
+            }
+        };
+        match frame {
+            ToWorker::Item(item) => {
+                let begin_ns = mono_ns();
+                let outcome = run_item(&mut runner, item);
+                let end_ns = mono_ns();
+                if outcome.is_ok() {
+                    let us = (end_ns.saturating_sub(begin_ns) / 1000).min(MAX_LATENCY_US);
+                    let _ = latency.record(us);
+                }
+                encode_done(&mut writer.buf, &done(item, begin_ns, end_ns, outcome));
+            }
+            ToWorker::Finish => {
+                finish(&mut writer, &latency)?;
+                return Ok(());
+            }
+            ToWorker::Start { .. } => anyhow::bail!("worker was started twice"),
+        }
+    }
+}
+
+fn finish<W: Write>(writer: &mut FrameWriter<W>, latency: &Histogram<u64>) -> io::Result<()> {
+    let mut histogram = Vec::new();
+    if V2DeflateSerializer::new()
+        .serialize(latency, &mut histogram)
+        .is_err()
+    {
+        histogram.clear();
+    }
+    FromWorker::Stats {
+        histogram,
+        peak_rss: peak_rss(),
+    }
+    .encode(&mut writer.buf);
+    writer.flush()
+}
+
+fn run_one(item: u64, spec_json: &[u8], registry: &Registry, output: File) -> anyhow::Result<()> {
+    let mut writer = FrameWriter::new(output);
+    let mut runner = build(spec_json, registry).and_then(|w| w.runner().map_err(|e| e.to_string()));
+    let begin_ns = mono_ns();
+    let outcome = run_item(&mut runner, item);
+    let end_ns = mono_ns();
+    encode_done(&mut writer.buf, &done(item, begin_ns, end_ns, outcome));
+    let empty: Histogram<u64> = Histogram::new(3).context("cannot create a histogram")?;
+    finish(&mut writer, &empty)?;
+    Ok(())
+}
