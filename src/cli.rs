@@ -22,6 +22,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// List workload kinds and their parameters with defaults.
     Workloads,
+    /// Re-render the charts, index.html and tables of a run folder from its results.json.
+    Report(ReportArgs),
     /// Internal: the child side of the process backends.
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -36,6 +38,19 @@ pub struct WorkerArgs {
     /// The workload spec as JSON (with --one).
     #[arg(long, value_name = "JSON")]
     pub spec: Option<String>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ReportArgs {
+    /// The run folder (holding results.json).
+    pub run_dir: PathBuf,
+    /// The traced point the timeline shows, as BACKEND:THROTTLE (default: the highest traced
+    /// throttle of the first backend).
+    #[arg(long, value_name = "BACKEND:THROTTLE")]
+    pub timeline: Option<String>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args, Default)]

@@ -33,6 +33,7 @@ fn main() -> ExitCode {
     let registry = Registry::builtin();
     let outcome = match cli.command {
         Command::Run(args) => commands::run::run(*args, &registry),
+        Command::Report(args) => commands::report::run(args),
         Command::Workloads => {
             print!("{}", commands::workloads::render(&registry));
             Ok(Exit::Ok)

@@ -72,10 +72,7 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
                 sweep.points.len()
             );
         }
-        println!(
-            "Report: {}/ (results.csv, results.json, summary.md)",
-            dir.display()
-        );
+        println!("Report: {}", dir.join("index.html").display());
     }
     Ok(if sweep.interrupted {
         Exit::Interrupted

@@ -221,6 +221,12 @@ impl SweepListener for RunFolder {
         if sweep.points.iter().any(|p| !p.failures.is_empty()) {
             self.write(&FailuresCsv, sweep)?;
         }
+        super::render::render_all(&self.dir, sweep, None).with_context(|| {
+            format!(
+                "results are saved, but the charts failed; retry with `throttlebench report {}`",
+                self.dir.display()
+            )
+        })?;
         Ok(())
     }
 }

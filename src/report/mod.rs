@@ -1,9 +1,13 @@
 //! Reports: every file a run writes, each produced by an exporter that turns results into bytes
 //! (so each is testable and `-` can mean stdout), plus the run folder that streams them to disk.
 
+pub mod charts;
 pub mod csv;
 pub mod folder;
+pub mod html;
+pub mod items;
 pub mod json;
+pub mod render;
 pub mod table;
 
 use std::io::Write;

@@ -1,0 +1,124 @@
+//! Latency p50, p99 and max against throttle on a log scale, one colour per backend and one line
+//! style per percentile; the sequential baseline's values as faint reference lines.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::style::{self, LegendEntry, Mark};
+use super::{Chart, DrawResult, Series};
+use crate::results::Summary;
+
+pub struct Latency<'a>(pub &'a Series);
+
+type Metric = (&'static str, fn(&Summary) -> f64, Mark);
+
+const METRICS: [Metric; 3] = [
+    ("p50", |s| s.lat_p50_ms, Mark::Line),
+    ("p99", |s| s.lat_p99_ms, Mark::Dashed),
+    ("max", |s| s.lat_max_ms, Mark::Dotted),
+];
+
+/// Draws one polyline in the metric's line style.
+fn line<DB: DrawingBackend, C>(
+    chart: &mut ChartContext<'_, DB, C>,
+    points: Vec<(f64, f64)>,
+    color: RGBColor,
+    width: u32,
+    mark: Mark,
+) -> DrawResult<DB>
+where
+    C: plotters::coord::CoordTranslate<From = (f64, f64)>,
+{
+    let style = color.stroke_width(width);
+    match mark {
+        Mark::Dashed => {
+            chart.draw_series(DashedLineSeries::new(points, 10, 6, style))?;
+        }
+        Mark::Dotted => {
+            chart.draw_series(DottedLineSeries::new(points, 0, 7, move |c| {
+                Circle::new(c, 2, color.filled())
+            }))?;
+        }
+        _ => {
+            chart.draw_series(LineSeries::new(points, style))?;
+        }
+    }
+    Ok(())
+}
+
+impl Chart for Latency<'_> {
+    fn stem(&self) -> String {
+        "latency".into()
+    }
+
+    fn title(&self) -> String {
+        "Latency vs throttle (p50, p99, max)".into()
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let series = self.0;
+        let (plot, legend) = style::frame(root, &self.title())?;
+        let x = style::throttle_range(series.throttles());
+        let low = series
+            .all()
+            .map(|s| s.lat_p50_ms)
+            .filter(|v| *v > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        let high = series.max_of(|s| s.lat_max_ms.max(s.lat_p99_ms));
+        let (y0, y1) = if low.is_finite() && high > 0.0 {
+            (low / 1.5, high * 1.5)
+        } else {
+            (0.001, 1.0)
+        };
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(80)
+            .build_cartesian_2d(
+                (x.0..x.1)
+                    .log_scale()
+                    .base(2.0)
+                    .with_key_points(style::throttle_ticks(series.throttles())),
+                (y0..y1)
+                    .log_scale()
+                    .with_key_points(style::log_ticks(y0, y1)),
+            )?;
+        chart
+            .configure_mesh()
+            .x_desc("throttle (items in flight, log scale)")
+            .y_desc("latency (ms, log scale)")
+            .x_label_formatter(&style::throttle_label)
+            .y_label_formatter(&style::value_label)
+            .label_style((style::FONT, style::LABEL_SIZE))
+            .axis_desc_style((style::FONT, style::AXIS_DESC_SIZE))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()?;
+        let mut entries = Vec::new();
+        if let Some(base) = &series.baseline {
+            let color = style::shade(style::backend_color(base.backend), 0.55);
+            for (_, value, mark) in METRICS {
+                let v = value(base);
+                if v > 0.0 {
+                    line(&mut chart, vec![(x.0, v), (x.1, v)], color, 1, mark)?;
+                }
+            }
+            entries.push(LegendEntry::new("sequential (baseline)", color, Mark::Line));
+        }
+        for (backend, list) in &series.backends {
+            let color = style::backend_color(*backend);
+            for (_, value, mark) in METRICS {
+                let points: Vec<(f64, f64)> = list
+                    .iter()
+                    .map(|s| (s.throttle as f64, value(s)))
+                    .filter(|p| p.1 > 0.0)
+                    .collect();
+                line(&mut chart, points, color, 3, mark)?;
+            }
+            entries.push(LegendEntry::new(backend.name(), color, Mark::Line));
+        }
+        for (name, _, mark) in METRICS {
+            entries.push(LegendEntry::new(name, RGBColor(60, 60, 60), mark));
+        }
+        style::draw_legend(&legend, &entries)
+    }
+}

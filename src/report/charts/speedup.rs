@@ -1,0 +1,213 @@
+//! Speedup against throttle, with the ideal line y = min(throttle, items) and, when the analysis
+//! fitted one, each backend's Universal Scalability Law curve.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::style::{self, LegendEntry, Mark};
+use super::{Chart, DrawResult, Series};
+use crate::analysis::UslFit;
+use crate::backend::{BackendKind, Budget};
+use crate::results::SweepResult;
+
+pub struct Speedup<'a> {
+    series: &'a Series,
+    /// Items per point, when the budget is a count (it caps the ideal speedup).
+    items: Option<u64>,
+    /// Fitted curves, as speedup: fitted throughput over the baseline throughput.
+    fits: Vec<(BackendKind, UslFit, f64)>,
+}
+
+impl<'a> Speedup<'a> {
+    pub fn new(sweep: &SweepResult, series: &'a Series) -> Speedup<'a> {
+        let items = match sweep.spec.sweep.budget {
+            Budget::Items(n) => Some(n),
+            Budget::Duration(_) => None,
+        };
+        let baseline = sweep.baseline_throughput_per_s.filter(|b| *b > 0.0);
+        let fits = match (&sweep.analysis, baseline) {
+            (Some(analysis), Some(base)) => analysis
+                .backends
+                .iter()
+                .filter_map(|b| b.usl.map(|fit| (b.backend, fit, base)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        Speedup {
+            series,
+            items,
+            fits,
+        }
+    }
+
+    fn ideal(&self, n: f64) -> f64 {
+        match self.items {
+            Some(items) => n.min(items as f64),
+            None => n,
+        }
+    }
+}
+
+/// `n` throttles spread evenly on the log axis between `lo` and `hi`.
+fn samples(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    let (a, b) = (lo.max(1.0).ln(), hi.max(1.0).ln());
+    (0..=n)
+        .map(|i| (a + (b - a) * i as f64 / n as f64).exp())
+        .collect()
+}
+
+/// Splits a polyline into the pieces that lie at or below `limit`, cutting segments where they
+/// cross it, so a curve leaving the plot stops at its edge instead of being drawn over the title.
+pub fn clip_below(points: &[(f64, f64)], limit: f64) -> Vec<Vec<(f64, f64)>> {
+    let mut pieces = Vec::new();
+    let mut current: Vec<(f64, f64)> = Vec::new();
+    let cross = |(x0, y0): (f64, f64), (x1, y1): (f64, f64)| {
+        let t = (limit - y0) / (y1 - y0);
+        (x0 + (x1 - x0) * t, limit)
+    };
+    for (i, &p) in points.iter().enumerate() {
+        let inside = p.1 <= limit;
+        if i > 0 {
+            let prev = points[i - 1];
+            let was_inside = prev.1 <= limit;
+            if was_inside && !inside {
+                current.push(cross(prev, p));
+                pieces.push(std::mem::take(&mut current));
+            } else if !was_inside && inside {
+                current.push(cross(prev, p));
+            }
+        }
+        if inside {
+            current.push(p);
+        }
+    }
+    if current.len() > 1 {
+        pieces.push(current);
+    }
+    pieces.retain(|piece| piece.len() > 1);
+    pieces
+}
+
+impl Chart for Speedup<'_> {
+    fn stem(&self) -> String {
+        "speedup".into()
+    }
+
+    fn title(&self) -> String {
+        "Speedup over the sequential baseline".into()
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let series = self.series;
+        let (plot, legend) = style::frame(root, &self.title())?;
+        let x = style::throttle_range(series.throttles());
+        let xs = samples(x.0, x.1, 200);
+        let curves: Vec<(BackendKind, Vec<(f64, f64)>)> = self
+            .fits
+            .iter()
+            .map(|(backend, fit, base)| {
+                let points = xs.iter().map(|&n| (n, fit.throughput(n) / base));
+                (*backend, points.filter(|p| p.1.is_finite()).collect())
+            })
+            .collect();
+        let measured = series.max_of(|s| s.speedup);
+        let fitted = curves
+            .iter()
+            .flat_map(|(_, c)| c.iter().map(|p| p.1))
+            .fold(0.0, f64::max);
+        let ideal_max = self.ideal(x.1);
+        // The ideal line is only a reference: when it climbs far above what was measured it is
+        // cut at the top rather than squashing the measured lines into the bottom strip.
+        let data_max = measured.max(fitted.min(measured * 2.0)).max(1.0);
+        let y_max = style::top(if ideal_max <= data_max * 1.6 {
+            ideal_max.max(data_max)
+        } else {
+            data_max
+        });
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(70)
+            .build_cartesian_2d(
+                (x.0..x.1)
+                    .log_scale()
+                    .base(2.0)
+                    .with_key_points(style::throttle_ticks(series.throttles())),
+                0.0..y_max,
+            )?;
+        chart
+            .configure_mesh()
+            .x_desc("throttle (items in flight, log scale)")
+            .y_desc("speedup (× sequential throughput)")
+            .x_label_formatter(&style::throttle_label)
+            .y_label_formatter(&style::value_label)
+            .label_style((style::FONT, style::LABEL_SIZE))
+            .axis_desc_style((style::FONT, style::AXIS_DESC_SIZE))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()?;
+        let ideal: Vec<(f64, f64)> = xs.iter().map(|&n| (n, self.ideal(n))).collect();
+        for piece in clip_below(&ideal, y_max) {
+            chart.draw_series(DashedLineSeries::new(
+                piece,
+                8,
+                6,
+                style::IDEAL.stroke_width(2),
+            ))?;
+        }
+        let mut entries = vec![LegendEntry::new(
+            if self.items.is_some() {
+                "ideal: min(N, items)"
+            } else {
+                "ideal: N"
+            },
+            style::IDEAL,
+            Mark::Dashed,
+        )];
+        for (backend, list) in &series.backends {
+            let color = style::backend_color(*backend);
+            let points: Vec<(f64, f64)> = list
+                .iter()
+                .map(|s| (s.throttle as f64, s.speedup))
+                .collect();
+            chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(3)))?;
+            chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
+            entries.push(LegendEntry::new(backend.name(), color, Mark::Line));
+        }
+        for (backend, curve) in &curves {
+            let color = style::backend_color(*backend);
+            for piece in clip_below(curve, y_max) {
+                chart.draw_series(DottedLineSeries::new(piece, 0, 7, move |c| {
+                    Circle::new(c, 2, color.filled())
+                }))?;
+            }
+            entries.push(LegendEntry::new(
+                format!("{} USL fit", backend.name()),
+                color,
+                Mark::Dotted,
+            ));
+        }
+        style::draw_legend(&legend, &entries)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_curve_is_cut_where_it_leaves_the_plot() {
+        let pieces = clip_below(&[(0.0, 0.0), (2.0, 2.0), (4.0, 0.0)], 1.0);
+        assert_eq!(
+            pieces,
+            vec![vec![(0.0, 0.0), (1.0, 1.0)], vec![(3.0, 1.0), (4.0, 0.0)]]
+        );
+        assert!(clip_below(&[(0.0, 5.0), (1.0, 6.0)], 1.0).is_empty());
+    }
+
+    #[test]
+    fn samples_span_the_axis() {
+        let s = samples(1.0, 64.0, 6);
+        assert!((s[0] - 1.0).abs() < 1e-9 && (s[6] - 64.0).abs() < 1e-9);
+        assert!((s[1] - 2.0).abs() < 1e-9);
+    }
+}
