@@ -22,6 +22,9 @@ pub enum Command {
     Run(RunArgs),
     /// List workload kinds and their parameters with defaults.
     Workloads,
+    /// Find the throttle adaptively: a doubling ramp, then a golden-section search, in far
+    /// fewer runs than a full sweep.
+    Tune(TuneArgs),
 }
 
 #[derive(Debug, Args, Default)]
@@ -67,4 +70,17 @@ pub struct RunArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Service-level objective for the recommendation: p99=200ms (also p50, p90, p999,
+    /// errors=1%), several joined by commas.
+    #[arg(long, value_name = "OBJECTIVES")]
+    pub slo: Option<String>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct TuneArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Highest throttle the search may try.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_limit: usize,
 }

@@ -44,6 +44,9 @@ pub struct SweepSettings {
     pub timeout: Option<Duration>,
     #[serde(default)]
     pub trace: bool,
+    /// Objectives a throttle must meet to be recommended (`p99=200ms,errors=1%`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<crate::analysis::Slo>,
 }
 
 impl Default for SweepSettings {
@@ -56,6 +59,7 @@ impl Default for SweepSettings {
             warmup: 0,
             timeout: None,
             trace: false,
+            slo: None,
         }
     }
 }
@@ -92,6 +96,7 @@ pub struct Overrides {
     pub timeout: Option<String>,
     pub trace: bool,
     pub name: Option<String>,
+    pub slo: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -115,6 +120,7 @@ struct RawSweep {
     warmup: Option<Spanned<i64>>,
     timeout: Option<Spanned<String>>,
     trace: Option<bool>,
+    slo: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -268,6 +274,14 @@ pub fn parse(
         sweep.timeout = Some(parse_timeout(t.get_ref()).map_err(|e| at(span, e.to_string()))?);
     }
     sweep.trace = s.trace.unwrap_or(false);
+    if let Some(text) = s.slo {
+        let span = text.span();
+        sweep.slo = Some(
+            text.get_ref()
+                .parse()
+                .map_err(|e: SpecError| at(span, e.to_string()))?,
+        );
+    }
 
     let name = raw
         .name
@@ -337,6 +351,9 @@ fn apply(spec: &mut RunSpec, o: &Overrides, registry: &Registry) -> Result<(), S
         spec.sweep.timeout = Some(parse_timeout(t)?);
     }
     spec.sweep.trace |= o.trace;
+    if let Some(text) = &o.slo {
+        spec.sweep.slo = Some(text.parse()?);
+    }
     if let Some(name) = &o.name {
         spec.name = name.clone();
     }
@@ -571,6 +588,27 @@ mod tests {
         assert_eq!(parse_limits("3..3").unwrap(), vec![3]);
         assert_eq!(parse_limits("8,1,4,4").unwrap(), vec![1, 4, 8]);
         assert!(parse_limits("8..1").is_err());
+    }
+
+    #[test]
+    fn an_slo_comes_from_the_file_or_the_flag() {
+        let spec =
+            parse_text("[workload]\nkind = \"noop\"\n[sweep]\nslo = \"p99=200ms\"\n").unwrap();
+        assert_eq!(spec.sweep.slo.unwrap().to_string(), "p99=200ms");
+        let err = parse_text("[workload]\nkind = \"noop\"\n[sweep]\nslo = \"p99=soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("t.toml:4:7") && err.contains("p99=200ms"),
+            "{err}"
+        );
+        let o = Overrides {
+            kind: Some("noop".into()),
+            slo: Some("errors=1%".into()),
+            ..Overrides::default()
+        };
+        let spec = from_flags(&o, &Registry::builtin()).unwrap();
+        assert_eq!(spec.sweep.slo.unwrap().to_string(), "errors=1%");
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub fn overrides(args: &RunArgs) -> Overrides {
         timeout: args.timeout.clone(),
         trace: args.trace,
         name: args.name.clone(),
+        slo: args.slo.clone(),
     }
 }
 
@@ -53,6 +54,12 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
     drop(listeners);
     if !args.quiet {
         println!("\n{}", table::console(&sweep));
+        if let Some(analysis) = &sweep.analysis {
+            for line in analysis.lines() {
+                println!("{line}");
+            }
+            println!();
+        }
         if sweep.interrupted {
             println!(
                 "Interrupted: {} points measured and kept.",
