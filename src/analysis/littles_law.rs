@@ -22,6 +22,11 @@ pub struct LittleCheck {
     pub expected: f64,
     /// achieved / expected.
     pub share: f64,
+    /// Whether the point ran long enough to judge: a timed budget, or at least four items per
+    /// slot. With fewer, the drain at the end (slots idle while the last items finish or
+    /// queue) dominates, and a low share says nothing about the throttle.
+    #[serde(default)]
+    pub conclusive: bool,
 }
 
 /// One check per measured point.
@@ -46,13 +51,19 @@ pub fn checks(sweep: &SweepResult) -> Vec<LittleCheck> {
                 achieved: p.achieved_concurrency,
                 expected,
                 share: p.achieved_concurrency / expected,
+                conclusive: match sweep.spec.sweep.budget {
+                    Budget::Items(_) => p.items >= 4 * p.throttle as u64,
+                    Budget::Duration(_) => true,
+                },
             }
         })
         .collect()
 }
 
-/// One note per backend listing the throttles whose median share fell below 90%.
+/// One note per backend listing the throttles whose median share fell below 90%, among the
+/// conclusive points.
 pub fn notes(checks: &[LittleCheck]) -> Vec<String> {
+    let checks: Vec<&LittleCheck> = checks.iter().filter(|c| c.conclusive).collect();
     let mut notes = Vec::new();
     let mut backends: Vec<BackendKind> = checks.iter().map(|c| c.backend).collect();
     backends.dedup();
@@ -68,7 +79,7 @@ pub fn notes(checks: &[LittleCheck]) -> Vec<String> {
         throttles.dedup();
         let mut low = Vec::new();
         for t in throttles {
-            let of = |f: fn(&LittleCheck) -> f64| {
+            let of = |f: fn(&&LittleCheck) -> f64| {
                 let mut v: Vec<f64> = checks
                     .iter()
                     .filter(|c| c.backend == backend && c.throttle == t)
@@ -102,6 +113,7 @@ mod tests {
             achieved,
             expected: throttle as f64,
             share: achieved / throttle as f64,
+            conclusive: true,
         }
     }
 
@@ -112,6 +124,10 @@ mod tests {
             check(BackendKind::Async, 4, 2.0),
             check(BackendKind::Async, 8, 2.0),
             check(BackendKind::Async, 1, 1.0),
+            LittleCheck {
+                conclusive: false,
+                ..check(BackendKind::Thread, 32, 20.0)
+            },
         ];
         let notes = notes(&checks);
         assert_eq!(notes.len(), 1, "{notes:?}");
