@@ -28,7 +28,9 @@ fn bench(c: &mut Criterion) {
         b.iter(|| scaling::fit(black_box(&ten)))
     });
     let six = curve(&[1, 2, 4, 8, 16, 32]);
-    c.bench_function("usl_fit_6_points", |b| b.iter(|| scaling::fit(black_box(&six))));
+    c.bench_function("usl_fit_6_points", |b| {
+        b.iter(|| scaling::fit(black_box(&six)))
+    });
     let points: Vec<(usize, f64)> = ten.iter().map(|&(n, x)| (n as usize, x)).collect();
     c.bench_function("knee_and_kneedle_10_points", |b| {
         b.iter(|| {

@@ -74,6 +74,9 @@ pub struct RunArgs {
     /// errors=1%), several joined by commas.
     #[arg(long, value_name = "OBJECTIVES")]
     pub slo: Option<String>,
+    /// Exit with code 1 when no throttle meets the SLO.
+    #[arg(long)]
+    pub fail_on_slo: bool,
 }
 
 #[derive(Debug, Args, Default)]

@@ -69,6 +69,13 @@ pub struct BackendAnalysis {
     pub peak_throttle: Option<usize>,
     #[serde(default)]
     pub peak_throughput_per_s: f64,
+    /// CPU time / wall time at the peak: the cores the process kept busy there.
+    #[serde(default)]
+    pub peak_cpu_cores: f64,
+    /// Whether throughput at the highest throttle fell more than 10% below the peak: the
+    /// retrograde scaling that coherency costs cause.
+    #[serde(default)]
+    pub retrograde: bool,
     /// The SLO applied to this backend's throttles, when one was given.
     #[serde(default)]
     pub slo: Option<SloOutcome>,
@@ -137,7 +144,8 @@ pub fn analyze(sweep: &SweepResult) -> Analysis {
                 .any(|b| b.slo.as_ref().is_some_and(|o| !o.feasible.is_empty())),
         );
     }
-    analysis.recommendation = recommend::recommend(&analysis.backends, &tables, slo);
+    analysis.recommendation =
+        recommend::recommend(&analysis.backends, &tables, slo, sweep.environment.cores);
     analysis.littles_law = littles_law::checks(sweep);
     analysis
         .notes
@@ -175,6 +183,13 @@ pub fn measured(sweep: &SweepResult, backend: BackendKind) -> Vec<Measured> {
                 p90_ms: med(|p| p.lat_p90_ms),
                 p99_ms: med(|p| p.lat_p99_ms),
                 p999_ms: med(|p| p.lat_p999_ms),
+                cpu_cores: med(|p| {
+                    if p.wall_s > 0.0 {
+                        (p.cpu_user_s + p.cpu_sys_s) / p.wall_s
+                    } else {
+                        0.0
+                    }
+                }),
                 error_share: if items > 0 {
                     bad as f64 / items as f64
                 } else {

@@ -9,6 +9,8 @@ use crate::results::SweepResult;
 
 /// Backends whose picks are this close in throughput count as equal; the lower throttle wins.
 const SAME_THROUGHPUT: f64 = 0.97;
+/// Throughput at the highest throttle below this share of the peak counts as falling.
+const RETROGRADE: f64 = 0.90;
 /// A fit whose RMS relative residual exceeds this is flagged as rough.
 const POOR_FIT_PCT: f64 = 10.0;
 
@@ -70,6 +72,11 @@ pub fn backend_analysis(
             scaling,
             peak_throttle: peak.map(|m| m.throttle),
             peak_throughput_per_s: peak.map_or(0.0, |m| m.throughput_per_s),
+            peak_cpu_cores: peak.map_or(0.0, |m| m.cpu_cores),
+            retrograde: match (peak, rows.last()) {
+                (Some(p), Some(last)) => last.throughput_per_s < RETROGRADE * p.throughput_per_s,
+                _ => false,
+            },
             slo: slo_outcome,
             recommended,
         },
@@ -83,6 +90,7 @@ pub fn recommend(
     backends: &[BackendAnalysis],
     tables: &[Vec<Measured>],
     slo: Option<&Slo>,
+    cores: usize,
 ) -> Option<Recommendation> {
     let picks: Vec<(&BackendAnalysis, &Measured)> = backends
         .iter()
@@ -120,7 +128,7 @@ pub fn recommend(
                 pct,
                 number(m.throughput_per_s),
                 latency,
-                explain(b)
+                explain(b, cores)
             ),
         });
     }
@@ -143,18 +151,24 @@ pub fn recommend(
     })
 }
 
-/// Why more concurrency does not help, in the fit's terms.
-pub fn explain(b: &BackendAnalysis) -> String {
+/// Why more concurrency does not help, in the fit's terms, with the CPU the peak kept busy.
+pub fn explain(b: &BackendAnalysis, cores: usize) -> String {
+    let cpu = format!(
+        "; at its peak the process kept {:.2} of {cores} cores busy",
+        b.peak_cpu_cores
+    );
     let (Some(fit), Some(s)) = (&b.usl, &b.scaling) else {
-        return "too few throttles for a scalability fit".to_string();
+        return format!("too few throttles for a scalability fit{cpu}");
     };
-    match s.optimum {
-        Some(n) => format!(
+    // A fitted optimum alone is not enough: a hard plateau also bends the fit; only a measured
+    // fall past the peak shows a coherency cost.
+    let why = match s.optimum {
+        Some(n) if b.retrograde => format!(
             "coherency-limited: the fit peaks at throttle {n} and falls beyond it (κ={}, σ={})",
             coef(fit.kappa),
             coef(fit.sigma)
         ),
-        _ if fit.sigma >= 0.01 => format!(
+        _ if fit.sigma >= 0.01 || s.optimum.is_some() => format!(
             "contention-limited (σ={}): throughput levels off near {} items/s",
             coef(fit.sigma),
             number(ceiling(fit, s.optimum))
@@ -164,7 +178,8 @@ pub fn explain(b: &BackendAnalysis) -> String {
             coef(fit.sigma),
             coef(fit.kappa)
         ),
-    }
+    };
+    format!("{why}{cpu}")
 }
 
 /// The throughput the model levels off at: λ/σ, or the predicted value far out.
@@ -254,4 +269,117 @@ pub fn describe_search(s: &SearchRecord) -> String {
             .join(", "),
         s.outcome
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{scaling, SloOutcome};
+
+    fn row(throttle: usize, x: f64, p99: f64) -> Measured {
+        Measured {
+            throttle,
+            throughput_per_s: x,
+            p99_ms: p99,
+            ..Measured::default()
+        }
+    }
+
+    fn backend(kind: BackendKind, rows: &[Measured], pick: Option<usize>) -> BackendAnalysis {
+        let points: Vec<(f64, f64)> = rows
+            .iter()
+            .map(|m| (m.throttle as f64, m.throughput_per_s))
+            .collect();
+        let fit = scaling::fit(&points);
+        let peak = rows
+            .iter()
+            .max_by(|a, b| a.throughput_per_s.total_cmp(&b.throughput_per_s))
+            .unwrap();
+        BackendAnalysis {
+            backend: kind,
+            usl: fit,
+            knee: pick,
+            kneedle: None,
+            scaling: fit.map(|f| scaling::describe(&f, &points)),
+            peak_throttle: Some(peak.throttle),
+            peak_throughput_per_s: peak.throughput_per_s,
+            peak_cpu_cores: 1.9,
+            retrograde: false,
+            slo: None,
+            recommended: pick,
+        }
+    }
+
+    fn plateau(level: f64) -> Vec<Measured> {
+        [1, 2, 4, 8, 16, 32]
+            .iter()
+            .map(|&n| row(n, (n as f64).min(2.0) * level, n as f64))
+            .collect()
+    }
+
+    #[test]
+    fn the_better_backend_wins_and_ties_go_to_the_lower_throttle() {
+        let a = plateau(100.0);
+        let b = plateau(60.0);
+        let backends = [
+            backend(BackendKind::Thread, &a, Some(2)),
+            backend(BackendKind::Async, &b, Some(2)),
+        ];
+        let r = recommend(&backends, &[a.clone(), b], None, 2).unwrap();
+        assert_eq!((r.backend, r.throttle), (BackendKind::Thread, 2));
+        assert!(
+            r.summary.starts_with("Use throttle 2 on thread: 100% of peak throughput (200 items/s), p99 2.00 ms; contention-limited (σ="),
+            "{}",
+            r.summary
+        );
+        assert!(
+            r.summary.ends_with("kept 1.90 of 2 cores busy"),
+            "{}",
+            r.summary
+        );
+
+        let c = plateau(99.0);
+        let backends = [
+            backend(BackendKind::Thread, &a, Some(8)),
+            backend(BackendKind::Async, &c, Some(2)),
+        ];
+        let r = recommend(&backends, &[a, c], None, 2).unwrap();
+        assert_eq!((r.backend, r.throttle), (BackendKind::Async, 2));
+    }
+
+    #[test]
+    fn an_unmet_slo_points_at_the_lowest_p99() {
+        let slo: Slo = "p99=0.5ms".parse().unwrap();
+        let a = plateau(100.0);
+        let mut b = backend(BackendKind::Thread, &a, None);
+        b.slo = Some(SloOutcome::default());
+        let r = recommend(&[b], &[a], Some(&slo), 2).unwrap();
+        assert_eq!(r.throttle, 1);
+        assert!(
+            r.summary
+                .starts_with("No throttle meets the SLO (p99=0.5ms)"),
+            "{}",
+            r.summary
+        );
+    }
+
+    #[test]
+    fn a_peaked_curve_is_explained_by_coherency() {
+        let truth = UslFit {
+            sigma: 0.02,
+            kappa: 0.01,
+            lambda: 50.0,
+        };
+        let rows: Vec<Measured> = [1, 2, 4, 8, 16, 32]
+            .iter()
+            .map(|&n| row(n, truth.throughput(n as f64), 1.0))
+            .collect();
+        let mut b = backend(BackendKind::Thread, &rows, Some(8));
+        b.retrograde = true;
+        let why = explain(&b, 2);
+        assert!(
+            why.starts_with("coherency-limited: the fit peaks at throttle 10"),
+            "{why}"
+        );
+    }
 }

@@ -55,6 +55,8 @@ pub struct Measured {
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub error_share: f64,
+    /// CPU time / wall time: how many cores the point kept busy.
+    pub cpu_cores: f64,
 }
 
 impl Measured {

@@ -32,6 +32,7 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
         .into());
     }
     let mut spec = super::run::resolve_spec(&args.run, registry)?;
+    super::run::check_fail_on_slo(&args.run, &spec)?;
     if args.run.backends.is_some() && spec.sweep.backends.len() > 1 {
         return Err(SpecError::invalid(
             "tune searches one backend at a time: give a single --backend (thread or async)",
@@ -145,11 +146,7 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
             dir.display()
         );
     }
-    Ok(if sweep.interrupted {
-        Exit::Interrupted
-    } else {
-        Exit::Ok
-    })
+    Ok(super::run::exit_for(&args.run, &sweep))
 }
 
 /// Warnings as plain lines on stderr (the probe lines are the progress display).
