@@ -168,12 +168,18 @@ pub fn explain(b: &BackendAnalysis, cores: usize) -> String {
             coef(fit.kappa),
             coef(fit.sigma)
         ),
-        _ if fit.sigma >= 0.01 || s.optimum.is_some() => format!(
+        _ if fit.sigma >= 0.01 => format!(
             "contention-limited (σ={}): throughput levels off near {} items/s",
             coef(fit.sigma),
             number(ceiling(fit, s.optimum))
         ),
-        _ => format!(
+        Some(n) => format!(
+            "saturates near throttle {n}: throughput levels off near {} items/s (σ={}, κ={})",
+            number(ceiling(fit, s.optimum)),
+            coef(fit.sigma),
+            coef(fit.kappa)
+        ),
+        None => format!(
             "scales almost linearly (σ={}, κ={}): higher throttles may still pay",
             coef(fit.sigma),
             coef(fit.kappa)
