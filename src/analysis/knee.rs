@@ -19,6 +19,24 @@ pub fn knee(curve: &[(usize, f64)]) -> Option<usize> {
         .min()
 }
 
+/// The knee when repetitions were measured: the smallest throttle whose median reaches 95% of
+/// the peak median, or whose repetitions overlap the peak's (its best run beats the peak's
+/// worst) — on a noisy machine such a throttle cannot be told apart from the peak, and the
+/// smaller one is the safer choice. `curve` holds (throttle, median, lowest, highest).
+pub fn knee_within_noise(curve: &[(usize, f64, f64, f64)]) -> Option<usize> {
+    let peak = curve
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .filter(|p| p.1 > 0.0)?;
+    curve
+        .iter()
+        .filter(|&&(_, median, _, highest)| {
+            median >= PEAK_SHARE * peak.1 || (peak.2 > 0.0 && highest >= peak.2)
+        })
+        .map(|&(n, ..)| n)
+        .min()
+}
+
 /// Kneedle on the curve up to its peak, with throttles on a log₂ axis (sweeps double, so a
 /// linear axis would squeeze every low throttle into one corner). The knee is the point farthest
 /// above the straight line from the first point to the peak, normalised to the unit square.
@@ -63,6 +81,25 @@ mod tests {
         assert_eq!(knee(&[(4, 5.0), (1, 5.0)]), Some(1));
         assert_eq!(knee(&[]), None);
         assert_eq!(knee(&[(1, 0.0)]), None);
+    }
+
+    #[test]
+    fn throttles_inside_the_peaks_noise_count_as_the_peak() {
+        // Throttle 2's best run (110) beats the peak's worst (105): indistinguishable.
+        let curve = [
+            (1, 50.0, 48.0, 52.0),
+            (2, 90.0, 80.0, 110.0),
+            (4, 120.0, 105.0, 125.0),
+        ];
+        assert_eq!(knee_within_noise(&curve), Some(2));
+        // Single runs: the plain 95% rule.
+        let single = [
+            (1, 50.0, 50.0, 50.0),
+            (2, 90.0, 90.0, 90.0),
+            (4, 120.0, 120.0, 120.0),
+        ];
+        assert_eq!(knee_within_noise(&single), Some(4));
+        assert_eq!(knee_within_noise(&[]), None);
     }
 
     #[test]

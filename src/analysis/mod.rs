@@ -55,7 +55,8 @@ pub struct BackendAnalysis {
     /// Universal Scalability Law fit, when there were enough points.
     #[serde(default)]
     pub usl: Option<UslFit>,
-    /// Smallest throttle reaching ≥ 95% of the peak measured throughput.
+    /// Smallest throttle reaching ≥ 95% of the peak measured throughput (medians over
+    /// repetitions), or whose repetitions overlap the peak's: not distinguishable from it.
     #[serde(default)]
     pub knee: Option<usize>,
     /// Kneedle's knee of the rising curve, a second opinion, where it finds one.
@@ -176,9 +177,12 @@ pub fn measured(sweep: &SweepResult, backend: BackendKind) -> Vec<Measured> {
             };
             let items: u64 = reps.iter().map(|p| p.items).sum();
             let bad: u64 = reps.iter().map(|p| p.failed + p.timed_out).sum();
+            let rates = reps.iter().map(|p| p.throughput_per_s);
             Measured {
                 throttle,
                 throughput_per_s: med(|p| p.throughput_per_s),
+                throughput_lo: rates.clone().fold(f64::INFINITY, f64::min),
+                throughput_hi: rates.fold(0.0, f64::max),
                 p50_ms: med(|p| p.lat_p50_ms),
                 p90_ms: med(|p| p.lat_p90_ms),
                 p99_ms: med(|p| p.lat_p99_ms),

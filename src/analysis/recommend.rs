@@ -57,7 +57,19 @@ pub fn backend_analysis(
     let peak = rows
         .iter()
         .max_by(|a, b| a.throughput_per_s.total_cmp(&b.throughput_per_s));
-    let knee = knee::knee(&curve);
+    let knee = knee::knee_within_noise(
+        &rows
+            .iter()
+            .map(|m| {
+                (
+                    m.throttle,
+                    m.throughput_per_s,
+                    m.throughput_lo,
+                    m.throughput_hi,
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
     let slo_outcome = slo.map(|s| s.evaluate(rows));
     let recommended = match &slo_outcome {
         Some(o) => o.recommended,

@@ -57,6 +57,9 @@ pub struct Measured {
     pub error_share: f64,
     /// CPU time / wall time: how many cores the point kept busy.
     pub cpu_cores: f64,
+    /// Lowest and highest throughput across repetitions.
+    pub throughput_lo: f64,
+    pub throughput_hi: f64,
 }
 
 impl Measured {
