@@ -234,6 +234,28 @@ mod tests {
         }
     }
 
+    /// The same from a plain doubling sweep 1..128, for peaks that are not extremely flat.
+    #[test]
+    fn optimum_is_recovered_from_a_doubling_sweep() {
+        let throttles = [1, 2, 4, 8, 16, 32, 64, 128];
+        for (sigma, kappa) in [(0.02, 0.0005), (0.05, 0.002), (0.10, 0.005), (0.01, 0.01)] {
+            let truth = UslFit {
+                sigma,
+                kappa,
+                lambda: 100.0,
+            };
+            let n_true = ((1.0 - sigma) / kappa).sqrt();
+            for seed in 0..100 {
+                let got = fit(&synthetic(truth, &throttles, 0.02, seed)).unwrap();
+                let n = ((1.0 - got.sigma) / got.kappa).sqrt();
+                assert!(
+                    (n - n_true).abs() / n_true <= 0.10,
+                    "σ={sigma} κ={kappa} seed {seed}: {n:.2}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_plateau_without_decline_has_no_peak_but_a_ceiling() {
         let truth = UslFit {
