@@ -24,6 +24,9 @@ pub enum Command {
     Workloads,
     /// Re-render the charts, index.html and tables of a run folder from its results.json.
     Report(ReportArgs),
+    /// Find the throttle adaptively: a doubling ramp, then a golden-section search, in far
+    /// fewer runs than a full sweep.
+    Tune(TuneArgs),
     /// Internal: the child side of the process backends.
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -108,4 +111,20 @@ pub struct RunArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Service-level objective for the recommendation: p99=200ms (also p50, p90, p999,
+    /// errors=1%), several joined by commas.
+    #[arg(long, value_name = "OBJECTIVES")]
+    pub slo: Option<String>,
+    /// Exit with code 1 when no throttle meets the SLO.
+    #[arg(long)]
+    pub fail_on_slo: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct TuneArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Highest throttle the search may try.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_limit: usize,
 }

@@ -28,6 +28,7 @@ pub mod report;
 pub mod results;
 pub mod spec;
 pub mod sweep;
+pub mod tune;
 pub mod warning;
 pub mod workload;
 

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => commands::run::run(*args, &registry),
         Command::Report(args) => commands::report::run(args),
+        Command::Tune(args) => commands::tune::run(args, &registry),
         Command::Workloads => {
             print!("{}", commands::workloads::render(&registry));
             Ok(Exit::Ok)

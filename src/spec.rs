@@ -48,6 +48,9 @@ pub struct SweepSettings {
     /// Attempts per item beyond the first, with exponential backoff.
     #[serde(default = "RetryPolicy::none")]
     pub retry: RetryPolicy,
+    /// Objectives a throttle must meet to be recommended (`p99=200ms,errors=1%`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<crate::analysis::Slo>,
 }
 
 impl Default for SweepSettings {
@@ -61,6 +64,7 @@ impl Default for SweepSettings {
             timeout: None,
             trace: false,
             retry: RetryPolicy::none(),
+            slo: None,
         }
     }
 }
@@ -99,6 +103,7 @@ pub struct Overrides {
     pub name: Option<String>,
     pub retries: Option<u32>,
     pub retry_backoff: Option<String>,
+    pub slo: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -124,6 +129,7 @@ struct RawSweep {
     trace: Option<bool>,
     retries: Option<Spanned<i64>>,
     retry_backoff: Option<Spanned<String>>,
+    slo: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -286,6 +292,14 @@ pub fn parse(
         sweep.retry.backoff =
             parse_duration(b.get_ref(), "retry_backoff").map_err(|e| at(span, e.to_string()))?;
     }
+    if let Some(text) = s.slo {
+        let span = text.span();
+        sweep.slo = Some(
+            text.get_ref()
+                .parse()
+                .map_err(|e: SpecError| at(span, e.to_string()))?,
+        );
+    }
 
     let name = raw
         .name
@@ -360,6 +374,9 @@ fn apply(spec: &mut RunSpec, o: &Overrides, registry: &Registry) -> Result<(), S
     }
     if let Some(b) = &o.retry_backoff {
         spec.sweep.retry.backoff = parse_duration(b, "retry backoff")?;
+    }
+    if let Some(text) = &o.slo {
+        spec.sweep.slo = Some(text.parse()?);
     }
     if let Some(name) = &o.name {
         spec.name = name.clone();
@@ -604,6 +621,27 @@ mod tests {
         assert_eq!(parse_limits("3..3").unwrap(), vec![3]);
         assert_eq!(parse_limits("8,1,4,4").unwrap(), vec![1, 4, 8]);
         assert!(parse_limits("8..1").is_err());
+    }
+
+    #[test]
+    fn an_slo_comes_from_the_file_or_the_flag() {
+        let spec =
+            parse_text("[workload]\nkind = \"noop\"\n[sweep]\nslo = \"p99=200ms\"\n").unwrap();
+        assert_eq!(spec.sweep.slo.unwrap().to_string(), "p99=200ms");
+        let err = parse_text("[workload]\nkind = \"noop\"\n[sweep]\nslo = \"p99=soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("t.toml:4:7") && err.contains("p99=200ms"),
+            "{err}"
+        );
+        let o = Overrides {
+            kind: Some("noop".into()),
+            slo: Some("errors=1%".into()),
+            ..Overrides::default()
+        };
+        let spec = from_flags(&o, &Registry::builtin()).unwrap();
+        assert_eq!(spec.sweep.slo.unwrap().to_string(), "errors=1%");
     }
 
     #[test]

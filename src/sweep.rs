@@ -238,11 +238,12 @@ pub fn resume(
         }
     }
     sweep.finished_at = Some(now_text());
+    sweep.analysis = Some(crate::analysis::analyze(&sweep));
     listener.sweep_done(&sweep)?;
     Ok(sweep)
 }
 
-fn set_speedup(point: &mut PointResult, baseline: Option<f64>) {
+pub(crate) fn set_speedup(point: &mut PointResult, baseline: Option<f64>) {
     let speedup = match baseline {
         Some(base) if base > 0.0 => point.throughput_per_s / base,
         _ => 0.0,
@@ -251,7 +252,7 @@ fn set_speedup(point: &mut PointResult, baseline: Option<f64>) {
     point.efficiency = speedup / point.throttle as f64;
 }
 
-fn point_warnings(p: &PointResult, spec: &RunSpec) -> Vec<Warning> {
+pub(crate) fn point_warnings(p: &PointResult, spec: &RunSpec) -> Vec<Warning> {
     let mut warnings = Vec::new();
     let wall = Duration::from_secs_f64(p.wall_s);
     if matches!(spec.sweep.budget, Budget::Items(_)) && wall < Duration::from_millis(100) {
@@ -281,7 +282,7 @@ fn point_warnings(p: &PointResult, spec: &RunSpec) -> Vec<Warning> {
 }
 
 /// Runs one point inside CPU and memory measurement and turns it into a result row.
-fn measure_point(
+pub(crate) fn measure_point(
     backend: &dyn Backend,
     spec: &RunSpec,
     workload: &Arc<dyn Workload>,
@@ -384,7 +385,7 @@ fn point_result(
     }
 }
 
-fn peak_method_name(method: PeakMethod) -> &'static str {
+pub(crate) fn peak_method_name(method: PeakMethod) -> &'static str {
     match method {
         PeakMethod::ClearRefs => "clear-refs",
         PeakMethod::Sampled => "sampled",

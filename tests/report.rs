@@ -95,6 +95,14 @@ fn a_fitted_curve_appears_once_the_analysis_has_one() {
                 lambda: sweep.baseline_throughput_per_s.unwrap(),
             }),
             knee: Some(32),
+            kneedle: None,
+            scaling: None,
+            peak_throttle: Some(32),
+            peak_throughput_per_s: 0.0,
+            peak_cpu_cores: 0.0,
+            retrograde: false,
+            slo: None,
+            recommended: None,
         }],
         ..Analysis::default()
     });

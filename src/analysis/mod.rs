@@ -1,9 +1,19 @@
 //! Analysis of a finished sweep: what the measured points mean for a capacity planner — the
 //! scalability fit per backend, the knee, the SLO limit and one recommended throttle.
 
+pub mod knee;
+pub mod littles_law;
+pub mod recommend;
+pub mod scaling;
+pub mod slo;
+
 use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendKind;
+use crate::results::{median, SweepResult};
+pub use littles_law::LittleCheck;
+pub use scaling::Scaling;
+pub use slo::{Measured, Slo, SloOutcome};
 
 /// Everything the analysis concluded, stored in `results.json` and shown in reports.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -17,6 +27,18 @@ pub struct Analysis {
     /// Caveats about the analysis itself (too few points, poor fit, …).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The SLO the throttles were held to, as written (`p99=200ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<String>,
+    /// With an SLO: whether any throttle met it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_met: Option<bool>,
+    /// Achieved concurrency against the throttle, per point.
+    #[serde(default)]
+    pub littles_law: Vec<LittleCheck>,
+    /// How an adaptive search (`tune`) chose its points, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,9 +55,34 @@ pub struct BackendAnalysis {
     /// Universal Scalability Law fit, when there were enough points.
     #[serde(default)]
     pub usl: Option<UslFit>,
-    /// Smallest throttle reaching ≥ 95% of the peak measured throughput.
+    /// Smallest throttle reaching ≥ 95% of the peak measured throughput (medians over
+    /// repetitions), or whose repetitions overlap the peak's: not distinguishable from it.
     #[serde(default)]
     pub knee: Option<usize>,
+    /// Kneedle's knee of the rising curve, a second opinion, where it finds one.
+    #[serde(default)]
+    pub kneedle: Option<usize>,
+    /// The fit's optimum N*, predicted peak, ceiling and residual error.
+    #[serde(default)]
+    pub scaling: Option<Scaling>,
+    /// The throttle with the highest measured throughput, and that throughput.
+    #[serde(default)]
+    pub peak_throttle: Option<usize>,
+    #[serde(default)]
+    pub peak_throughput_per_s: f64,
+    /// CPU time / wall time at the peak: the cores the process kept busy there.
+    #[serde(default)]
+    pub peak_cpu_cores: f64,
+    /// Whether throughput at the highest throttle fell more than 10% below the peak: the
+    /// retrograde scaling that coherency costs cause.
+    #[serde(default)]
+    pub retrograde: bool,
+    /// The SLO applied to this backend's throttles, when one was given.
+    #[serde(default)]
+    pub slo: Option<SloOutcome>,
+    /// This backend's own pick: the SLO's recommendation, or the knee.
+    #[serde(default)]
+    pub recommended: Option<usize>,
 }
 
 /// X(N) = λN / (1 + σ(N−1) + κN(N−1)).
@@ -53,5 +100,126 @@ impl UslFit {
     /// Predicted throughput (items/s) at concurrency `n`.
     pub fn throughput(&self, n: f64) -> f64 {
         self.lambda * n / (1.0 + self.sigma * (n - 1.0) + self.kappa * n * (n - 1.0))
+    }
+}
+
+/// How an adaptive search reached its recommendation, and what it saved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchRecord {
+    pub backend: BackendKind,
+    /// Throttles probed, in the order they ran.
+    pub probes: Vec<usize>,
+    /// The highest throttle the search could try.
+    pub max_limit: usize,
+    /// Points measured, the baseline included.
+    pub runs: usize,
+    /// Points a full integer sweep 1..max-limit would have measured, the baseline included.
+    pub full_sweep_runs: usize,
+    /// Why the ramp stopped and how the bracket was searched.
+    pub outcome: String,
+}
+
+/// Analyses a sweep: per-backend fit and knee, the SLO, Little's law, one recommendation.
+pub fn analyze(sweep: &SweepResult) -> Analysis {
+    let slo = sweep.spec.sweep.slo.as_ref();
+    let mut analysis = Analysis {
+        slo: slo.map(|s| s.to_string()),
+        ..Analysis::default()
+    };
+    let mut tables = Vec::new();
+    for &backend in &sweep.spec.sweep.backends {
+        let rows = measured(sweep, backend);
+        if rows.is_empty() {
+            continue;
+        }
+        let (entry, notes) = recommend::backend_analysis(sweep, backend, &rows, slo);
+        analysis.notes.extend(notes);
+        analysis.backends.push(entry);
+        tables.push(rows);
+    }
+    if slo.is_some() {
+        analysis.slo_met = Some(
+            analysis
+                .backends
+                .iter()
+                .any(|b| b.slo.as_ref().is_some_and(|o| !o.feasible.is_empty())),
+        );
+    }
+    analysis.recommendation =
+        recommend::recommend(&analysis.backends, &tables, slo, sweep.environment.cores);
+    analysis.littles_law = littles_law::checks(sweep);
+    analysis
+        .notes
+        .extend(littles_law::notes(&analysis.littles_law));
+    analysis
+}
+
+/// One backend's throttles, repetitions folded into medians, ascending by throttle.
+pub fn measured(sweep: &SweepResult, backend: BackendKind) -> Vec<Measured> {
+    let mut throttles: Vec<usize> = sweep
+        .points
+        .iter()
+        .filter(|p| p.backend == backend)
+        .map(|p| p.throttle)
+        .collect();
+    throttles.sort_unstable();
+    throttles.dedup();
+    throttles
+        .into_iter()
+        .map(|throttle| {
+            let reps: Vec<_> = sweep
+                .points
+                .iter()
+                .filter(|p| p.backend == backend && p.throttle == throttle)
+                .collect();
+            let med = |f: fn(&crate::results::PointResult) -> f64| {
+                median(&mut reps.iter().map(|p| f(p)).collect::<Vec<_>>()).unwrap_or(0.0)
+            };
+            let items: u64 = reps.iter().map(|p| p.items).sum();
+            let bad: u64 = reps.iter().map(|p| p.failed + p.timed_out).sum();
+            let rates = reps.iter().map(|p| p.throughput_per_s);
+            Measured {
+                throttle,
+                throughput_per_s: med(|p| p.throughput_per_s),
+                throughput_lo: rates.clone().fold(f64::INFINITY, f64::min),
+                throughput_hi: rates.fold(0.0, f64::max),
+                p50_ms: med(|p| p.lat_p50_ms),
+                p90_ms: med(|p| p.lat_p90_ms),
+                p99_ms: med(|p| p.lat_p99_ms),
+                p999_ms: med(|p| p.lat_p999_ms),
+                cpu_cores: med(|p| {
+                    if p.wall_s > 0.0 {
+                        (p.cpu_user_s + p.cpu_sys_s) / p.wall_s
+                    } else {
+                        0.0
+                    }
+                }),
+                error_share: if items > 0 {
+                    bad as f64 / items as f64
+                } else {
+                    0.0
+                },
+            }
+        })
+        .collect()
+}
+
+impl Analysis {
+    /// The analysis as lines of text: the recommendation, each backend's fit, the notes.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some(r) = &self.recommendation {
+            lines.push(r.summary.clone());
+        }
+        for b in &self.backends {
+            lines.push(recommend::describe_backend(b));
+        }
+        if let Some(s) = &self.search {
+            lines.push(recommend::describe_search(s));
+        }
+        for note in &self.notes {
+            lines.push(format!("note: {note}"));
+        }
+        lines
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod report;
 pub mod run;
+pub mod tune;
 pub mod workloads;
 
 /// How a command ended, as the process exit code.

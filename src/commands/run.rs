@@ -26,6 +26,7 @@ pub fn overrides(args: &RunArgs) -> Overrides {
         name: args.name.clone(),
         retries: args.retries,
         retry_backoff: args.retry_backoff.clone(),
+        slo: args.slo.clone(),
     }
 }
 
@@ -54,6 +55,7 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
         }
         None => {
             let spec = resolve_spec(&args, registry)?;
+            check_fail_on_slo(&args, &spec)?;
             let dir = args
                 .out
                 .clone()
@@ -66,6 +68,12 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
     };
     if !args.quiet {
         println!("\n{}", table::console(&sweep));
+        if let Some(analysis) = &sweep.analysis {
+            for line in analysis.lines() {
+                println!("{line}");
+            }
+            println!();
+        }
         if sweep.interrupted {
             println!(
                 "Interrupted: {} points measured and kept.",
@@ -74,9 +82,31 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
         }
         println!("Report: {}", dir.join("index.html").display());
     }
-    Ok(if sweep.interrupted {
+    Ok(exit_for(&args, &sweep))
+}
+
+/// `--fail-on-slo` needs an SLO to fail on.
+pub fn check_fail_on_slo(args: &RunArgs, spec: &RunSpec) -> anyhow::Result<()> {
+    if args.fail_on_slo && spec.sweep.slo.is_none() {
+        return Err(crate::error::SpecError::invalid(
+            "--fail-on-slo needs an SLO: give --slo p99=200ms or set slo in the spec's [sweep]",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// 130 when interrupted; 1 when asked to fail on an SLO nothing met; else 0.
+pub fn exit_for(args: &RunArgs, sweep: &crate::results::SweepResult) -> Exit {
+    let slo_missed = sweep
+        .analysis
+        .as_ref()
+        .is_some_and(|a| a.slo_met == Some(false));
+    if sweep.interrupted {
         Exit::Interrupted
+    } else if args.fail_on_slo && slo_missed {
+        Exit::Failed
     } else {
         Exit::Ok
-    })
+    }
 }

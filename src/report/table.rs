@@ -153,6 +153,12 @@ impl Exporter for SummaryMarkdown {
             s.workload.kind, baseline, sweep.environment.cpu_model, sweep.environment.cores
         ));
         out.push_str(&markdown(sweep));
+        if let Some(analysis) = &sweep.analysis {
+            out.push_str("\n**Analysis**\n\n");
+            for line in analysis.lines() {
+                out.push_str(&format!("- {}\n", line.replace(['<', '>'], "")));
+            }
+        }
         if !sweep.warnings.is_empty() {
             out.push_str("\n**Warnings**\n\n");
             for w in &sweep.warnings {

@@ -1,8 +1,14 @@
 //! `sleep`: simulated latency (an API call, a remote job). Each item's duration is drawn from a
 //! seeded distribution keyed by the item number, so every backend sleeps the same total time and
 //! the comparison between backends is fair.
+//!
+//! With `capacity`, items also hold a shared resource of that size while they sleep (a
+//! connection pool, a licence server): a throttle above it only queues. With `penalty_ms` on
+//! top, every item waiting for the resource slows those holding it (thrashing), so throughput
+//! falls past the capacity — a workload with a true optimum, for testing throttle searches.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -63,6 +69,18 @@ const PARAMS: &[ParamDef] = &[
         "share of attempts that fail at random (0..1): failures that --retries can recover",
     ),
     ParamDef::new(
+        "capacity",
+        ParamType::Int,
+        Some("0"),
+        "items that may sleep at once across all workers (0: no limit); others wait",
+    ),
+    ParamDef::new(
+        "penalty_ms",
+        ParamType::Float,
+        Some("0"),
+        "with capacity: extra sleep per item waiting at the moment an item gets the resource",
+    ),
+    ParamDef::new(
         "seed",
         ParamType::Int,
         Some("1"),
@@ -87,12 +105,69 @@ enum Draw {
     LogNormal(LogNormal<f64>),
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Sleep {
     draw: Draw,
     fail_rate: f64,
     flaky_rate: f64,
     seed: u64,
+    gate: Option<Arc<Gate>>,
+}
+
+/// The shared resource behind `capacity`: a counter with a condition variable for the blocking
+/// path, a semaphore for the async path (one backend runs a workload at a time).
+#[derive(Debug)]
+struct Gate {
+    capacity: usize,
+    penalty: Duration,
+    /// (holding, waiting)
+    state: Mutex<(usize, usize)>,
+    freed: Condvar,
+    permits: tokio::sync::Semaphore,
+    async_waiting: AtomicUsize,
+}
+
+/// Releases the blocking path's hold on the gate, also when an item panics.
+struct Held<'a>(&'a Gate);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 -= 1;
+        drop(state);
+        self.0.freed.notify_one();
+    }
+}
+
+impl Gate {
+    fn new(capacity: usize, penalty: Duration) -> Self {
+        Gate {
+            capacity,
+            penalty,
+            state: Mutex::new((0, 0)),
+            freed: Condvar::new(),
+            permits: tokio::sync::Semaphore::new(capacity),
+            async_waiting: AtomicUsize::new(0),
+        }
+    }
+
+    /// Waits for the resource; returns the hold and the extra time the waiters cost.
+    fn enter(&self) -> (Held<'_>, Duration) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.1 += 1;
+        while state.0 >= self.capacity {
+            state = self.freed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        state.1 -= 1;
+        state.0 += 1;
+        let waiting = state.1;
+        (Held(self), self.extra(waiting))
+    }
+
+    fn extra(&self, waiting: usize) -> Duration {
+        self.penalty
+            .saturating_mul(waiting.min(u32::MAX as usize) as u32)
+    }
 }
 
 impl Sleep {
@@ -147,11 +222,20 @@ impl Sleep {
                 format!("must be between 0 and 1, got {flaky_rate}"),
             ));
         }
+        let capacity = p.u64("capacity")?;
+        if capacity > 1_000_000 {
+            return Err(p.invalid(
+                "capacity",
+                format!("must be at most 1000000, got {capacity}"),
+            ));
+        }
+        let penalty = p.millis("penalty_ms")?;
         Ok(Sleep {
             draw,
             fail_rate,
             flaky_rate,
             seed: p.u64("seed")?,
+            gate: (capacity > 0).then(|| Arc::new(Gate::new(capacity as usize, penalty))),
         })
     }
 
@@ -192,21 +276,39 @@ fn outcome(fails: bool, item: u64) -> ItemResult {
 
 impl Workload for Sleep {
     fn runner(&self) -> Result<Box<dyn Runner>, ItemError> {
-        Ok(Box::new(*self))
+        Ok(Box::new(self.clone()))
     }
 }
 
 impl Runner for Sleep {
     fn run(&mut self, item: u64) -> ItemResult {
         let (duration, fails) = self.plan(item);
-        std::thread::sleep(duration);
+        match &self.gate {
+            Some(gate) => {
+                let (_held, extra) = gate.enter();
+                std::thread::sleep(duration + extra);
+            }
+            None => std::thread::sleep(duration),
+        }
         outcome(fails, item)
     }
 
     fn run_async(&mut self, item: u64) -> BoxFuture<'_, ItemResult> {
         let (duration, fails) = self.plan(item);
+        let gate = self.gate.clone();
         Box::pin(async move {
-            tokio::time::sleep(duration).await;
+            match gate {
+                Some(gate) => {
+                    gate.async_waiting.fetch_add(1, Ordering::SeqCst);
+                    let permit = gate.permits.acquire().await;
+                    let waiting = gate.async_waiting.fetch_sub(1, Ordering::SeqCst) - 1;
+                    if permit.is_err() {
+                        return Err(ItemError::new("closed", "the shared resource was closed"));
+                    }
+                    tokio::time::sleep(duration + gate.extra(waiting)).await;
+                }
+                None => tokio::time::sleep(duration).await,
+            }
             outcome(fails, item)
         })
     }
@@ -255,6 +357,56 @@ mod tests {
         let s = sleep(json!({ "ms": 0, "fail_rate": 0.25 }));
         let failed = (0..10_000).filter(|&i| s.plan(i).1).count();
         assert!((2_300..2_700).contains(&failed), "{failed}");
+    }
+
+    #[test]
+    fn capacity_bounds_how_many_sleep_at_once() {
+        let s = sleep(json!({ "ms": 20, "capacity": 2 }));
+        let start = std::time::Instant::now();
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let mut r = s.runner().unwrap();
+                std::thread::spawn(move || r.run(i))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
+        // Four items, two at a time: two rounds of 20 ms, not one.
+        assert!(
+            start.elapsed() >= Duration::from_millis(39),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn capacity_holds_on_the_async_path_too() {
+        let s = sleep(json!({ "ms": 20, "capacity": 1 }));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let start = std::time::Instant::now();
+        rt.block_on(async {
+            let mut a = s.runner().unwrap();
+            let mut b = s.runner().unwrap();
+            let (x, y) = tokio::join!(a.run_async(1), b.run_async(2));
+            x.unwrap();
+            y.unwrap();
+        });
+        assert!(
+            start.elapsed() >= Duration::from_millis(39),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn waiting_items_cost_the_holders_the_penalty() {
+        let gate = Gate::new(1, Duration::from_millis(3));
+        assert_eq!(gate.extra(0), Duration::ZERO);
+        assert_eq!(gate.extra(4), Duration::from_millis(12));
     }
 
     #[test]

@@ -1,0 +1,139 @@
+//! Little's-law sanity check: the concurrency a point actually achieved, Σ item time / wall time,
+//! against the throttle it asked for. Well below it means the throttle did not hold — a pool
+//! smaller than asked, blocking work stalling the async executor, items too short to overlap.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{BackendKind, Budget};
+use crate::results::SweepResult;
+
+/// Below this share of the expected concurrency, a point is flagged.
+pub const MIN_SHARE: f64 = 0.90;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LittleCheck {
+    pub backend: BackendKind,
+    pub throttle: usize,
+    pub repetition: u32,
+    /// Σ item time / wall time.
+    pub achieved: f64,
+    /// What a perfectly held throttle gives for this item count: with a fixed item budget the
+    /// last wave is partial, so 100 items at throttle 32 cannot average more than 25 in flight.
+    pub expected: f64,
+    /// achieved / expected.
+    pub share: f64,
+    /// Whether the point ran long enough to judge: a timed budget, or at least four items per
+    /// slot. With fewer, the drain at the end (slots idle while the last items finish or
+    /// queue) dominates, and a low share says nothing about the throttle.
+    #[serde(default)]
+    pub conclusive: bool,
+}
+
+/// One check per measured point.
+pub fn checks(sweep: &SweepResult) -> Vec<LittleCheck> {
+    sweep
+        .points
+        .iter()
+        .filter(|p| p.items > 0 && p.wall_s > 0.0)
+        .map(|p| {
+            let t = p.throttle as f64;
+            let expected = match sweep.spec.sweep.budget {
+                Budget::Items(_) => {
+                    let waves = (p.items as f64 / t).ceil().max(1.0);
+                    (p.items as f64 / waves).min(t)
+                }
+                Budget::Duration(_) => t,
+            };
+            LittleCheck {
+                backend: p.backend,
+                throttle: p.throttle,
+                repetition: p.repetition,
+                achieved: p.achieved_concurrency,
+                expected,
+                share: p.achieved_concurrency / expected,
+                conclusive: match sweep.spec.sweep.budget {
+                    Budget::Items(_) => p.items >= 4 * p.throttle as u64,
+                    Budget::Duration(_) => true,
+                },
+            }
+        })
+        .collect()
+}
+
+/// One note per backend listing the throttles whose median share fell below 90%, among the
+/// conclusive points.
+pub fn notes(checks: &[LittleCheck]) -> Vec<String> {
+    let checks: Vec<&LittleCheck> = checks.iter().filter(|c| c.conclusive).collect();
+    let mut notes = Vec::new();
+    let mut backends: Vec<BackendKind> = checks.iter().map(|c| c.backend).collect();
+    backends.dedup();
+    backends.sort();
+    backends.dedup();
+    for backend in backends {
+        let mut throttles: Vec<usize> = checks
+            .iter()
+            .filter(|c| c.backend == backend)
+            .map(|c| c.throttle)
+            .collect();
+        throttles.sort_unstable();
+        throttles.dedup();
+        let mut low = Vec::new();
+        for t in throttles {
+            let of = |f: fn(&&LittleCheck) -> f64| {
+                let mut v: Vec<f64> = checks
+                    .iter()
+                    .filter(|c| c.backend == backend && c.throttle == t)
+                    .map(f)
+                    .collect();
+                crate::results::median(&mut v).unwrap_or(0.0)
+            };
+            if of(|c| c.share) < MIN_SHARE {
+                low.push(format!("{t} ({:.1})", of(|c| c.achieved)));
+            }
+        }
+        if !low.is_empty() {
+            notes.push(format!(
+                "{backend}: the concurrency actually achieved (Little's law: Σ item time / wall) stayed below 90% of the throttle at {}; a pool smaller than asked, blocking work on the async executor, or items too short to overlap",
+                low.join(", ")
+            ));
+        }
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(backend: BackendKind, throttle: usize, achieved: f64) -> LittleCheck {
+        LittleCheck {
+            backend,
+            throttle,
+            repetition: 1,
+            achieved,
+            expected: throttle as f64,
+            share: achieved / throttle as f64,
+            conclusive: true,
+        }
+    }
+
+    #[test]
+    fn flags_only_throttles_well_below_their_target() {
+        let checks = [
+            check(BackendKind::Thread, 4, 3.9),
+            check(BackendKind::Async, 4, 2.0),
+            check(BackendKind::Async, 8, 2.0),
+            check(BackendKind::Async, 1, 1.0),
+            LittleCheck {
+                conclusive: false,
+                ..check(BackendKind::Thread, 32, 20.0)
+            },
+        ];
+        let notes = notes(&checks);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].starts_with("async:") && notes[0].contains("at 4 (2.0), 8 (2.0)"),
+            "{notes:?}"
+        );
+    }
+}

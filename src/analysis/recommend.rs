@@ -1,0 +1,403 @@
+//! Turns the measured curves, fits and SLO outcomes into one recommended throttle per backend
+//! and one overall, with the evidence in a sentence a capacity planner can paste into a ticket.
+
+use super::scaling::{self, MIN_POINTS};
+use super::{knee, BackendAnalysis, Measured, Recommendation, SearchRecord, Slo, UslFit};
+use crate::backend::BackendKind;
+use crate::report::table::number;
+use crate::results::SweepResult;
+
+/// Backends whose picks are this close in throughput count as equal; the lower throttle wins.
+const SAME_THROUGHPUT: f64 = 0.97;
+/// Throughput at the highest throttle below this share of the peak counts as falling.
+const RETROGRADE: f64 = 0.90;
+/// A fit whose RMS relative residual exceeds this is flagged as rough.
+const POOR_FIT_PCT: f64 = 10.0;
+
+/// One backend's fit, knee, peak and SLO outcome, plus notes about what could not be done.
+pub fn backend_analysis(
+    sweep: &SweepResult,
+    backend: BackendKind,
+    rows: &[Measured],
+    slo: Option<&Slo>,
+) -> (BackendAnalysis, Vec<String>) {
+    let mut notes = Vec::new();
+    let curve: Vec<(usize, f64)> = rows
+        .iter()
+        .map(|m| (m.throttle, m.throughput_per_s))
+        .collect();
+    // The sequential baseline is throughput at concurrency 1 when the backend has no throttle 1.
+    let mut fit_points: Vec<(f64, f64)> = curve.iter().map(|&(n, x)| (n as f64, x)).collect();
+    if !curve.iter().any(|&(n, _)| n == 1) {
+        if let Some(base) = sweep.baseline_throughput_per_s.filter(|b| *b > 0.0) {
+            fit_points.insert(0, (1.0, base));
+        }
+    }
+    let (usl, scaling) = if fit_points.len() >= MIN_POINTS {
+        match scaling::fit(&fit_points) {
+            Some(fit) => {
+                let s = scaling::describe(&fit, &fit_points);
+                if s.residual_pct > POOR_FIT_PCT {
+                    notes.push(format!(
+                        "{backend}: the scalability fit is rough (residual {:.0}%): the curve is noisy or not USL-shaped; read σ and κ as indications",
+                        s.residual_pct
+                    ));
+                }
+                (Some(fit), Some(s))
+            }
+            None => (None, None),
+        }
+    } else {
+        notes.push(format!(
+            "{backend}: {} throttles measured; the scalability fit (σ, κ) needs at least {MIN_POINTS} (e.g. --limits 1..32)",
+            fit_points.len()
+        ));
+        (None, None)
+    };
+    let peak = rows
+        .iter()
+        .max_by(|a, b| a.throughput_per_s.total_cmp(&b.throughput_per_s));
+    let knee = knee::knee_within_noise(
+        &rows
+            .iter()
+            .map(|m| {
+                (
+                    m.throttle,
+                    m.throughput_per_s,
+                    m.throughput_lo,
+                    m.throughput_hi,
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    let slo_outcome = slo.map(|s| s.evaluate(rows));
+    let recommended = match &slo_outcome {
+        Some(o) => o.recommended,
+        None => knee,
+    };
+    (
+        BackendAnalysis {
+            backend,
+            usl,
+            knee,
+            kneedle: knee::kneedle(&curve),
+            scaling,
+            peak_throttle: peak.map(|m| m.throttle),
+            peak_throughput_per_s: peak.map_or(0.0, |m| m.throughput_per_s),
+            peak_cpu_cores: peak.map_or(0.0, |m| m.cpu_cores),
+            retrograde: match (peak, rows.last()) {
+                (Some(p), Some(last)) => last.throughput_per_s < RETROGRADE * p.throughput_per_s,
+                _ => false,
+            },
+            slo: slo_outcome,
+            recommended,
+        },
+        notes,
+    )
+}
+
+/// The overall pick: the backend whose own pick gives the most throughput (within 3% counts as
+/// a tie, broken by the lower throttle). With an SLO nobody meets, the closest throttle, said so.
+pub fn recommend(
+    backends: &[BackendAnalysis],
+    tables: &[Vec<Measured>],
+    slo: Option<&Slo>,
+    cores: usize,
+) -> Option<Recommendation> {
+    let picks: Vec<(&BackendAnalysis, &Measured)> = backends
+        .iter()
+        .zip(tables)
+        .filter_map(|(b, rows)| {
+            let t = b.recommended?;
+            rows.iter().find(|m| m.throttle == t).map(|m| (b, m))
+        })
+        .collect();
+    let best = picks
+        .iter()
+        .map(|(_, m)| m.throughput_per_s)
+        .fold(0.0, f64::max);
+    let chosen = picks
+        .iter()
+        .filter(|(_, m)| m.throughput_per_s >= SAME_THROUGHPUT * best)
+        .min_by_key(|(_, m)| m.throttle);
+    if let Some(&(b, m)) = chosen {
+        let pct = if b.peak_throughput_per_s > 0.0 {
+            m.throughput_per_s / b.peak_throughput_per_s * 100.0
+        } else {
+            0.0
+        };
+        let latency = match slo {
+            Some(slo) => slo.quote(m),
+            None => format!("p99 {} ms", number(m.p99_ms)),
+        };
+        return Some(Recommendation {
+            backend: b.backend,
+            throttle: m.throttle,
+            summary: format!(
+                "Use throttle {} on {}: {:.0}% of peak throughput ({} items/s), {}; {}",
+                m.throttle,
+                b.backend,
+                pct,
+                number(m.throughput_per_s),
+                latency,
+                explain(b, cores)
+            ),
+        });
+    }
+    let slo = slo?;
+    let (b, m) = backends
+        .iter()
+        .zip(tables)
+        .flat_map(|(b, rows)| rows.iter().map(move |m| (b, m)))
+        .min_by(|a, b| a.1.p99_ms.total_cmp(&b.1.p99_ms))?;
+    Some(Recommendation {
+        backend: b.backend,
+        throttle: m.throttle,
+        summary: format!(
+            "No throttle meets the SLO ({slo}): the closest is throttle {} on {} with p99 {} ms at {} items/s",
+            m.throttle,
+            b.backend,
+            number(m.p99_ms),
+            number(m.throughput_per_s)
+        ),
+    })
+}
+
+/// Why more concurrency does not help, in the fit's terms, with the CPU the peak kept busy.
+pub fn explain(b: &BackendAnalysis, cores: usize) -> String {
+    let cpu = format!(
+        "; at its peak the process kept {:.2} of {cores} cores busy",
+        b.peak_cpu_cores
+    );
+    let (Some(fit), Some(s)) = (&b.usl, &b.scaling) else {
+        return format!("too few throttles for a scalability fit{cpu}");
+    };
+    // A fitted optimum alone is not enough: a hard plateau also bends the fit; only a measured
+    // fall past the peak shows a coherency cost.
+    let why = match s.optimum {
+        Some(n) if b.retrograde => format!(
+            "coherency-limited: the fit peaks at throttle {n} and falls beyond it (κ={}, σ={})",
+            coef(fit.kappa),
+            coef(fit.sigma)
+        ),
+        _ if fit.sigma >= 0.01 => format!(
+            "contention-limited (σ={}): throughput levels off near {} items/s",
+            coef(fit.sigma),
+            number(ceiling(fit, s.optimum))
+        ),
+        Some(n) => format!(
+            "saturates near throttle {n}: throughput levels off near {} items/s (σ={}, κ={})",
+            number(ceiling(fit, s.optimum)),
+            coef(fit.sigma),
+            coef(fit.kappa)
+        ),
+        None => format!(
+            "scales almost linearly (σ={}, κ={}): higher throttles may still pay",
+            coef(fit.sigma),
+            coef(fit.kappa)
+        ),
+    };
+    format!("{why}{cpu}")
+}
+
+/// The throughput the model levels off at: λ/σ, or the predicted value far out.
+fn ceiling(fit: &UslFit, optimum: Option<usize>) -> f64 {
+    match optimum {
+        Some(n) => fit.throughput(n as f64),
+        None if fit.sigma > 0.0 => fit.lambda / fit.sigma,
+        None => f64::INFINITY,
+    }
+}
+
+/// A coefficient with sensible precision: 0.12, 0.034, 2.1e-4.
+pub fn coef(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else if x >= 0.1 {
+        format!("{x:.2}")
+    } else if x >= 0.01 {
+        format!("{x:.3}")
+    } else {
+        format!("{x:.1e}")
+    }
+}
+
+/// One line per backend: knee, peak, and the fit.
+pub fn describe_backend(b: &BackendAnalysis) -> String {
+    let mut parts = Vec::new();
+    if let Some(k) = b.knee {
+        parts.push(match b.kneedle {
+            Some(kn) => format!("knee at throttle {k} (Kneedle: {kn})"),
+            None => format!("knee at throttle {k}"),
+        });
+    }
+    if let Some(t) = b.peak_throttle {
+        parts.push(format!(
+            "peak {} items/s at {t}",
+            number(b.peak_throughput_per_s)
+        ));
+    }
+    if let (Some(fit), Some(s)) = (&b.usl, &b.scaling) {
+        let shape = match (s.optimum, s.ceiling_per_s) {
+            (Some(n), _) => format!(
+                "N*={n}, predicted peak {} items/s",
+                number(s.predicted_peak_per_s.unwrap_or(0.0))
+            ),
+            (None, Some(c)) => format!("no peak within reach; ceiling λ/σ = {} items/s", number(c)),
+            (None, None) => "no peak within reach; no ceiling (linear)".to_string(),
+        };
+        parts.push(format!(
+            "USL σ={} κ={} λ={} items/s: {shape} (fit residual {:.1}%)",
+            coef(fit.sigma),
+            coef(fit.kappa),
+            number(fit.lambda),
+            s.residual_pct
+        ));
+    }
+    if let Some(o) = &b.slo {
+        parts.push(if o.feasible.is_empty() {
+            "no throttle meets the SLO".to_string()
+        } else {
+            format!(
+                "SLO met at {}",
+                o.feasible
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+    }
+    format!("{}: {}", b.backend, parts.join("; "))
+}
+
+/// `tune: 12 runs (11 probes + baseline) vs 257 for a full 1..256 sweep (5%)`.
+pub fn describe_search(s: &SearchRecord) -> String {
+    format!(
+        "tune on {}: {} runs vs {} for a full 1..{} integer sweep ({:.0}%); probed {}; {}",
+        s.backend,
+        s.runs,
+        s.full_sweep_runs,
+        s.max_limit,
+        s.runs as f64 / s.full_sweep_runs.max(1) as f64 * 100.0,
+        s.probes
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        s.outcome
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{scaling, SloOutcome};
+
+    fn row(throttle: usize, x: f64, p99: f64) -> Measured {
+        Measured {
+            throttle,
+            throughput_per_s: x,
+            p99_ms: p99,
+            ..Measured::default()
+        }
+    }
+
+    fn backend(kind: BackendKind, rows: &[Measured], pick: Option<usize>) -> BackendAnalysis {
+        let points: Vec<(f64, f64)> = rows
+            .iter()
+            .map(|m| (m.throttle as f64, m.throughput_per_s))
+            .collect();
+        let fit = scaling::fit(&points);
+        let peak = rows
+            .iter()
+            .max_by(|a, b| a.throughput_per_s.total_cmp(&b.throughput_per_s))
+            .unwrap();
+        BackendAnalysis {
+            backend: kind,
+            usl: fit,
+            knee: pick,
+            kneedle: None,
+            scaling: fit.map(|f| scaling::describe(&f, &points)),
+            peak_throttle: Some(peak.throttle),
+            peak_throughput_per_s: peak.throughput_per_s,
+            peak_cpu_cores: 1.9,
+            retrograde: false,
+            slo: None,
+            recommended: pick,
+        }
+    }
+
+    fn plateau(level: f64) -> Vec<Measured> {
+        [1, 2, 4, 8, 16, 32]
+            .iter()
+            .map(|&n| row(n, (n as f64).min(2.0) * level, n as f64))
+            .collect()
+    }
+
+    #[test]
+    fn the_better_backend_wins_and_ties_go_to_the_lower_throttle() {
+        let a = plateau(100.0);
+        let b = plateau(60.0);
+        let backends = [
+            backend(BackendKind::Thread, &a, Some(2)),
+            backend(BackendKind::Async, &b, Some(2)),
+        ];
+        let r = recommend(&backends, &[a.clone(), b], None, 2).unwrap();
+        assert_eq!((r.backend, r.throttle), (BackendKind::Thread, 2));
+        assert!(
+            r.summary.starts_with("Use throttle 2 on thread: 100% of peak throughput (200 items/s), p99 2.00 ms; contention-limited (σ="),
+            "{}",
+            r.summary
+        );
+        assert!(
+            r.summary.ends_with("kept 1.90 of 2 cores busy"),
+            "{}",
+            r.summary
+        );
+
+        let c = plateau(99.0);
+        let backends = [
+            backend(BackendKind::Thread, &a, Some(8)),
+            backend(BackendKind::Async, &c, Some(2)),
+        ];
+        let r = recommend(&backends, &[a, c], None, 2).unwrap();
+        assert_eq!((r.backend, r.throttle), (BackendKind::Async, 2));
+    }
+
+    #[test]
+    fn an_unmet_slo_points_at_the_lowest_p99() {
+        let slo: Slo = "p99=0.5ms".parse().unwrap();
+        let a = plateau(100.0);
+        let mut b = backend(BackendKind::Thread, &a, None);
+        b.slo = Some(SloOutcome::default());
+        let r = recommend(&[b], &[a], Some(&slo), 2).unwrap();
+        assert_eq!(r.throttle, 1);
+        assert!(
+            r.summary
+                .starts_with("No throttle meets the SLO (p99=0.5ms)"),
+            "{}",
+            r.summary
+        );
+    }
+
+    #[test]
+    fn a_peaked_curve_is_explained_by_coherency() {
+        let truth = UslFit {
+            sigma: 0.02,
+            kappa: 0.01,
+            lambda: 50.0,
+        };
+        let rows: Vec<Measured> = [1, 2, 4, 8, 16, 32]
+            .iter()
+            .map(|&n| row(n, truth.throughput(n as f64), 1.0))
+            .collect();
+        let mut b = backend(BackendKind::Thread, &rows, Some(8));
+        b.retrograde = true;
+        let why = explain(&b, 2);
+        assert!(
+            why.starts_with("coherency-limited: the fit peaks at throttle 10"),
+            "{why}"
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! `throttlebench tune`: find the throttle adaptively on one backend — the sequential baseline,
+//! a doubling ramp, then a golden-section (or SLO bisection) search — printing each probe, and
+//! writing the same report folder as `run`.
+
+use std::path::Path;
+
+use super::{install_interrupt, Exit};
+use crate::analysis::{measured, SearchRecord};
+use crate::backend::BackendKind;
+use crate::cli::TuneArgs;
+use crate::error::SpecError;
+use crate::report::folder::{default_folder, RunFolder};
+use crate::report::table::{self, number};
+use crate::spec::MAX_THROTTLE;
+use crate::sweep::{Listeners, PlannedPoint, SweepListener};
+use crate::tune::{search, Probe, Stepper};
+use crate::warning::Warning;
+use crate::workload::Registry;
+
+pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
+    if args.run.limits.is_some() {
+        return Err(SpecError::invalid(
+            "tune chooses its own throttles: give --max-limit N instead of --limits",
+        )
+        .into());
+    }
+    if !(1..=MAX_THROTTLE).contains(&args.max_limit) {
+        return Err(SpecError::invalid(format!(
+            "--max-limit must be between 1 and {MAX_THROTTLE}, got {}",
+            args.max_limit
+        ))
+        .into());
+    }
+    let mut spec = super::run::resolve_spec(&args.run, registry)?;
+    super::run::check_fail_on_slo(&args.run, &spec)?;
+    if args.run.backends.is_some() && spec.sweep.backends.len() > 1 {
+        return Err(SpecError::invalid(
+            "tune searches one backend at a time: give a single --backend (thread or async)",
+        )
+        .into());
+    }
+    let backend = *spec.sweep.backends.first().ok_or_else(|| {
+        SpecError::invalid(
+            "tune needs a backend to search besides sequential (e.g. --backend thread)",
+        )
+    })?;
+    spec.sweep.backends = vec![backend];
+    let repeat = spec.sweep.repeat as usize;
+    let quiet = args.run.quiet;
+
+    let dir = args
+        .run
+        .out
+        .clone()
+        .unwrap_or_else(|| default_folder(Path::new("reports"), &spec.name));
+    let folder = RunFolder::create(&dir, args.run.force)?;
+    let stop = install_interrupt()?;
+    let mut listeners = Listeners(vec![Box::new(WarningLines { quiet }), Box::new(folder)]);
+    let mut stepper = Stepper::new(&spec, registry, &mut listeners, stop)?;
+
+    let say = |line: String| {
+        if !quiet {
+            eprintln!("{line}");
+        }
+    };
+    let mut complete = true;
+    for repetition in 1..=spec.sweep.repeat {
+        let point = PlannedPoint {
+            backend: BackendKind::Sequential,
+            throttle: 1,
+            repetition,
+        };
+        if !stepper.measure(point, &mut listeners)? {
+            complete = false;
+            break;
+        }
+    }
+    if let Some(base) = stepper.sweep.baseline_throughput_per_s {
+        say(format!("baseline (sequential): {} items/s", number(base)));
+    }
+    let mut record = SearchRecord {
+        backend,
+        probes: Vec::new(),
+        max_limit: args.max_limit,
+        runs: 0,
+        full_sweep_runs: (args.max_limit + 1) * repeat,
+        outcome: "interrupted".into(),
+    };
+    if complete {
+        let slo = spec.sweep.slo.clone();
+        let mut count = 0;
+        let outcome = search(args.max_limit, |n, phase| {
+            for repetition in 1..=spec.sweep.repeat {
+                let point = PlannedPoint {
+                    backend,
+                    throttle: n,
+                    repetition,
+                };
+                if !stepper.measure(point, &mut listeners)? {
+                    return Ok(None);
+                }
+            }
+            let Some(m) = measured(&stepper.sweep, backend)
+                .into_iter()
+                .find(|m| m.throttle == n)
+            else {
+                return Ok(None);
+            };
+            let slo_met = slo.as_ref().map_or(true, |s| s.met(&m));
+            count += 1;
+            say(format!(
+                "probe {count} ({}): {backend} at throttle {n}: {} items/s, p99 {} ms{}",
+                phase.name(),
+                number(m.throughput_per_s),
+                number(m.p99_ms),
+                match &slo {
+                    Some(_) if !slo_met => ", SLO broken",
+                    _ => "",
+                }
+            ));
+            Ok(Some(Probe {
+                throughput_per_s: m.throughput_per_s,
+                slo_met,
+            }))
+        })?;
+        complete = outcome.complete;
+        record.probes = outcome.probes;
+        record.outcome = outcome.story;
+    }
+    record.runs = stepper.sweep.points.len();
+    if !complete {
+        stepper.sweep.interrupted = true;
+    }
+    let sweep = stepper.finish(&mut listeners, record)?;
+    drop(listeners);
+    if !quiet {
+        println!("\n{}", table::console(&sweep));
+        if let Some(analysis) = &sweep.analysis {
+            for line in analysis.lines() {
+                println!("{line}");
+            }
+            println!();
+        }
+        println!(
+            "Report: {}/ (results.csv, results.json, summary.md)",
+            dir.display()
+        );
+    }
+    Ok(super::run::exit_for(&args.run, &sweep))
+}
+
+/// Warnings as plain lines on stderr (the probe lines are the progress display).
+struct WarningLines {
+    quiet: bool,
+}
+
+impl SweepListener for WarningLines {
+    fn warning(&mut self, warning: &Warning) {
+        if !self.quiet {
+            eprintln!("warning: {warning}");
+        }
+    }
+}
