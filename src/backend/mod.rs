@@ -4,12 +4,15 @@
 
 pub mod async_tokio;
 pub mod child;
+mod feed;
+pub mod framing;
 pub mod inflight;
 pub mod per_item;
 pub mod process;
 pub mod protocol;
 pub mod thread;
 pub mod worker;
+pub mod worker_proc;
 
 use std::fmt;
 use std::str::FromStr;
