@@ -148,7 +148,8 @@ pub fn readable(fd: i32, wait: Duration) -> io::Result<bool> {
         events: libc::POLLIN,
         revents: 0,
     };
-    let ms = wait.as_millis().min(i32::MAX as u128) as i32;
+    // Rounded up: a wait of 0.4 ms must not become a busy loop of zero-length polls.
+    let ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
     loop {
         // SAFETY: one valid pollfd, count 1.
         let n = unsafe { libc::poll(&mut pfd, 1, ms) };
