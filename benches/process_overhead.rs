@@ -77,7 +77,7 @@ fn pool_overhead(c: &mut Criterion) {
     for throttle in [2, 8] {
         point(
             c,
-            "process_per_item_overhead_noop",
+            "process_pool_noop",
             BackendKind::Process,
             &noop,
             throttle,
@@ -91,7 +91,7 @@ fn per_item_true(c: &mut Criterion) {
     let true_cmd = spec("command", serde_json::json!({"program": "/bin/true"}));
     point(
         c,
-        "process_per_item_true",
+        "per_item_true",
         BackendKind::ProcessPerItem,
         &true_cmd,
         8,

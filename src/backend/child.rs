@@ -34,6 +34,19 @@ pub fn kill_and_reap(child: &mut Child) -> Option<ExitStatus> {
     status
 }
 
+/// How a child ended, in words: "exited with code 1", "was killed by signal 9".
+pub fn describe(status: Option<ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Some(s) => match (s.code(), s.signal()) {
+            (Some(code), _) => format!("exited with code {code}"),
+            (_, Some(signal)) => format!("was killed by signal {signal}"),
+            _ => format!("ended ({s})"),
+        },
+        None => "vanished".to_string(),
+    }
+}
+
 /// A file descriptor that becomes readable when the process exits (Linux ≥ 5.3).
 pub fn pidfd(pid: u32) -> Option<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.

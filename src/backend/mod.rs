@@ -4,6 +4,8 @@
 
 pub mod async_tokio;
 pub mod child;
+mod feed;
+pub mod framing;
 pub mod inflight;
 pub mod per_item;
 pub mod process;
@@ -11,6 +13,7 @@ pub mod protocol;
 pub mod retry;
 pub mod thread;
 pub mod worker;
+pub mod worker_proc;
 
 use std::fmt;
 use std::str::FromStr;

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 use crossbeam_utils::CachePadded;
 
-use super::child::{kill_and_reap, own_group, peak_rss_of, pidfd, wait_until, Waited};
+use super::child::{describe, kill_and_reap, own_group, peak_rss_of, pidfd, wait_until, Waited};
 use super::inflight::InflightTracker;
 use super::protocol::{mono_ns, FrameReader, FromWorker, Next};
 use super::worker::{worker_exe, PARENT_ENV};
@@ -320,7 +320,7 @@ fn run_child(shared: &Shared, item: u64) -> Option<Ran> {
                 "worker-died",
                 format!(
                     "worker {pid} {} before reporting item {item}",
-                    describe(status)
+                    describe(Some(status))
                 ),
             )));
             while let Ok(Next::Frame(frame)) = reader.next(FromWorker::decode) {
@@ -350,14 +350,5 @@ fn failed(begin: Instant, error: ItemError) -> Ran {
         outcome: Some(Err(error)),
         startup: None,
         peak_rss: 0,
-    }
-}
-
-fn describe(status: std::process::ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with code {code}"),
-        (_, Some(signal)) => format!("was killed by signal {signal}"),
-        _ => format!("ended ({status})"),
     }
 }

@@ -13,31 +13,19 @@
 //! when it exits cleanly.
 
 use std::collections::VecDeque;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use crossbeam_utils::CachePadded;
-use hdrhistogram::serialization::Deserializer;
 
-use super::child::{kill_and_reap, kill_group, own_group};
-use super::inflight::{Entered, InflightTracker};
-use super::protocol::{mono_ns, FrameReader, FrameWriter, FromWorker, ItemDone, Next, ToWorker};
-use super::worker::{worker_exe, PARENT_ENV};
+use super::feed::{serve, Clock, Ending};
+use super::inflight::InflightTracker;
+use super::protocol::mono_ns;
+use super::worker_proc::WorkerProc;
 use super::{Backend, BackendKind, Budget, Execution, PointJob, PointProgress};
-use crate::measure::timeline::TraceEvent;
 use crate::measure::WorkerStats;
-use crate::workload::ItemError;
-
-/// Work kept queued in a worker, in nanoseconds of average item time.
-const QUEUED_WORK_NS: u64 = 200_000;
-const MAX_WINDOW: usize = 64;
-/// How often a waiting slot looks at Ctrl-C and the item timeout.
-const SLICE: Duration = Duration::from_millis(20);
-/// How long a finishing worker gets to send its last report.
-const FINISH_GRACE: Duration = Duration::from_secs(10);
 
 pub struct ProcessBackend;
 
@@ -52,26 +40,26 @@ impl Backend for ProcessBackend {
 }
 
 /// State shared by the slots of one point.
-struct Shared {
-    spec_json: Vec<u8>,
-    next_item: CachePadded<AtomicU64>,
-    items: u64,
+pub(super) struct Shared {
+    pub(super) spec_json: Vec<u8>,
+    pub(super) next_item: CachePadded<AtomicU64>,
+    pub(super) items: u64,
     /// Items handed back by a worker that died before starting them.
-    retry: Mutex<VecDeque<u64>>,
-    retry_waiting: AtomicBool,
-    duration: Option<Duration>,
-    timeout: Option<Duration>,
-    trace: bool,
-    stop: Arc<AtomicBool>,
-    failed_start: AtomicBool,
-    ready: Barrier,
-    started: OnceLock<(Instant, u64)>,
-    inflight: InflightTracker,
-    progress: Arc<PointProgress>,
+    pub(super) retry: Mutex<VecDeque<u64>>,
+    pub(super) retry_waiting: AtomicBool,
+    pub(super) duration: Option<Duration>,
+    pub(super) timeout: Option<Duration>,
+    pub(super) trace: bool,
+    pub(super) stop: Arc<AtomicBool>,
+    pub(super) failed_start: AtomicBool,
+    pub(super) ready: Barrier,
+    pub(super) started: OnceLock<(Instant, u64)>,
+    pub(super) inflight: InflightTracker,
+    pub(super) progress: Arc<PointProgress>,
 }
 
 impl Shared {
-    fn claim(&self) -> Option<u64> {
+    pub(super) fn claim(&self) -> Option<u64> {
         if self.retry_waiting.load(Ordering::Acquire) {
             let mut retry = lock(&self.retry);
             if let Some(item) = retry.pop_front() {
@@ -84,7 +72,7 @@ impl Shared {
         (item < self.items).then_some(item)
     }
 
-    fn give_back(&self, items: impl IntoIterator<Item = u64>) {
+    pub(super) fn give_back(&self, items: impl IntoIterator<Item = u64>) {
         let mut retry = lock(&self.retry);
         retry.extend(items);
         self.retry_waiting
@@ -96,129 +84,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// One running worker process and its pipes. Dropping it kills its process group.
-struct WorkerProc {
-    child: Child,
-    pid: u32,
-    reader: FrameReader<ChildStdout>,
-    writer: FrameWriter<ChildStdin>,
-    reaped: bool,
-}
-
-impl WorkerProc {
-    /// Starts a worker and sends it the spec; it answers `Ready` once warmed up.
-    fn spawn(spec_json: &[u8], warmup: u64) -> anyhow::Result<WorkerProc> {
-        let mut cmd = Command::new(worker_exe()?);
-        cmd.arg("worker")
-            .env(PARENT_ENV, std::process::id().to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = own_group(&mut cmd)
-            .spawn()
-            .context("cannot start a worker process")?;
-        let pid = child.id();
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            kill_and_reap(&mut child);
-            anyhow::bail!("worker process started without pipes");
-        };
-        let mut proc = WorkerProc {
-            child,
-            pid,
-            reader: FrameReader::new(stdout),
-            writer: FrameWriter::new(stdin),
-            reaped: false,
-        };
-        ToWorker::Start {
-            spec_json: spec_json.to_vec(),
-            warmup,
-        }
-        .encode(&mut proc.writer.buf);
-        if proc.writer.flush().is_err() {
-            anyhow::bail!(
-                "a worker process exited before it was given the workload{}",
-                exe_hint()
-            );
-        }
-        Ok(proc)
-    }
-
-    /// Waits for `Ready`, giving up on Ctrl-C.
-    fn await_ready(&mut self, stop: &AtomicBool) -> anyhow::Result<()> {
-        loop {
-            match self.reader.next_within(SLICE, FromWorker::decode)? {
-                Next::Frame(FromWorker::Ready {
-                    setup_error: None, ..
-                }) => return Ok(()),
-                Next::Frame(FromWorker::Ready {
-                    setup_error: Some(why),
-                    ..
-                }) => anyhow::bail!("a worker process cannot build the workload: {why}"),
-                Next::Frame(_) => anyhow::bail!("a worker process answered out of turn"),
-                Next::Closed => {
-                    anyhow::bail!("a worker process exited before it was ready{}", exe_hint())
-                }
-                Next::Idle if stop.load(Ordering::Relaxed) => anyhow::bail!("interrupted"),
-                Next::Idle => {}
-            }
-        }
-    }
-
-    /// Kills the worker's group; returns how the worker ended.
-    fn kill(&mut self) -> String {
-        self.reaped = true;
-        describe(kill_and_reap(&mut self.child))
-    }
-
-    /// After its stdout closed: lets the worker finish exiting, then sweeps its group.
-    fn reap_dead(&mut self) -> String {
-        self.reaped = true;
-        let until = Instant::now() + Duration::from_millis(200);
-        while Instant::now() < until {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                kill_group(self.pid);
-                return describe(Some(status));
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        describe(kill_and_reap(&mut self.child))
-    }
-}
-
-impl Drop for WorkerProc {
-    fn drop(&mut self) {
-        if !self.reaped {
-            kill_and_reap(&mut self.child);
-        }
-    }
-}
-
-/// Names the executable started as a worker, for errors about workers that would not start.
-fn exe_hint() -> String {
-    match worker_exe() {
-        Ok(path) => format!(" (is {} a throttlebench binary?)", path.display()),
-        Err(_) => String::new(),
-    }
-}
-
-fn describe(status: Option<std::process::ExitStatus>) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match status {
-        Some(s) => match (s.code(), s.signal()) {
-            (Some(code), _) => format!("exited with code {code}"),
-            (_, Some(signal)) => format!("was killed by signal {signal}"),
-            _ => format!("ended ({s})"),
-        },
-        None => "vanished".to_string(),
-    }
-}
-
 /// What one slot measured over all the workers it ran.
-struct SlotResult {
-    stats: WorkerStats,
-    last_end: Option<Instant>,
-    peak_rss: u64,
-    error: Option<anyhow::Error>,
+pub(super) struct SlotResult {
+    pub(super) stats: WorkerStats,
+    pub(super) last_end: Option<Instant>,
+    pub(super) peak_rss: u64,
+    pub(super) error: Option<anyhow::Error>,
 }
 
 fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
@@ -360,238 +231,4 @@ fn run_slot(shared: &Shared, slot: usize, warmup: u64) -> SlotResult {
         }
     }
     result
-}
-
-struct Clock {
-    started_ns: u64,
-    deadline: Option<Instant>,
-}
-
-enum Ending {
-    /// Every item is done; the worker reported and exited.
-    Finished,
-    /// Ctrl-C: the worker was killed.
-    Stopped,
-    /// The worker died or was killed at the timeout: start another.
-    Replace,
-}
-
-/// Feeds one worker until the items run out, it dies, or an item times out.
-fn serve(
-    shared: &Shared,
-    slot: usize,
-    clock: &Clock,
-    proc: &mut WorkerProc,
-    out: &mut SlotResult,
-    completed: &mut u64,
-) -> anyhow::Result<Ending> {
-    let mut life = WorkerStats::new();
-    // (item, when it was sent) for every item queued in the worker, oldest first.
-    let mut queue: VecDeque<(u64, u64)> = VecDeque::with_capacity(MAX_WINDOW);
-    // When the item at the head of the queue started (or will have started) running.
-    let mut head_since = 0u64;
-    let mut busy: Option<Entered> = None;
-    let mut avg_ns = 0u64;
-    let timeout_ns = shared.timeout.map(|t| t.as_nanos() as u64);
-    let ending = loop {
-        let accepting = !shared.stop.load(Ordering::Relaxed)
-            && !matches!(clock.deadline, Some(d) if Instant::now() >= d);
-        // Unknown item time (no answer yet): one at a time.
-        let window = QUEUED_WORK_NS
-            .checked_div(avg_ns)
-            .map_or(1, |w| (w as usize).clamp(1, MAX_WINDOW));
-        if accepting && queue.len() < window {
-            let now = mono_ns();
-            while queue.len() < window {
-                let Some(item) = shared.claim() else { break };
-                ToWorker::Item(item).encode(&mut proc.writer.buf);
-                if queue.is_empty() {
-                    head_since = now;
-                    busy = Some(shared.inflight.enter());
-                }
-                queue.push_back((item, now));
-            }
-        }
-        if queue.is_empty() {
-            break finish(proc, &mut life, out);
-        }
-        let next = match proc.reader.buffered(FromWorker::decode) {
-            Ok(Some(frame)) => Next::Frame(frame),
-            Ok(None) => {
-                let wait = match timeout_ns {
-                    Some(limit) => {
-                        let left = (head_since + limit).saturating_sub(mono_ns());
-                        SLICE.min(Duration::from_nanos(left))
-                    }
-                    None => SLICE,
-                };
-                match proc.writer.flush() {
-                    Ok(()) => proc
-                        .reader
-                        .next_within(wait, FromWorker::decode)
-                        .unwrap_or(Next::Closed),
-                    Err(_) => Next::Closed,
-                }
-            }
-            Err(_) => Next::Closed,
-        };
-        match next {
-            Next::Frame(FromWorker::Done(done)) => {
-                let Some((item, _)) = queue.pop_front() else {
-                    anyhow::bail!("worker {} answered an item it was not sent", proc.pid);
-                };
-                if item != done.item {
-                    anyhow::bail!("worker {} answered items out of order", proc.pid);
-                }
-                let took = done.end_ns.saturating_sub(done.begin_ns);
-                avg_ns = if avg_ns == 0 {
-                    took.max(1)
-                } else {
-                    (avg_ns * 7 + took) / 8
-                }
-                .max(1);
-                if let Some(&(_, sent)) = queue.front() {
-                    head_since = done.end_ns.max(sent);
-                } else if let Some(entered) = busy.take() {
-                    shared.inflight.leave(entered);
-                }
-                record(shared, clock, proc.pid, &mut life, done);
-                out.last_end = Some(Instant::now());
-                *completed += 1;
-                shared.progress.set(slot, *completed);
-            }
-            Next::Frame(_) => anyhow::bail!("worker {} sent an unexpected frame", proc.pid),
-            Next::Idle => {
-                if shared.stop.load(Ordering::Relaxed) {
-                    proc.kill();
-                    break Ending::Stopped;
-                }
-                let (Some(limit), Some(&(item, _))) = (shared.timeout, queue.front()) else {
-                    continue;
-                };
-                if mono_ns().saturating_sub(head_since) < limit.as_nanos() as u64 {
-                    continue;
-                }
-                proc.kill();
-                life.record_timeout(item, limit);
-                trace_lost(shared, clock, proc.pid, &mut life, item, head_since, false);
-                out.last_end = Some(Instant::now());
-                *completed += 1;
-                shared.progress.set(slot, *completed);
-                queue.pop_front();
-                shared.give_back(queue.drain(..).map(|(i, _)| i));
-                break Ending::Replace;
-            }
-            Next::Closed => {
-                if shared.stop.load(Ordering::Relaxed) {
-                    proc.kill();
-                    break Ending::Stopped;
-                }
-                let how = proc.reap_dead();
-                let Some((item, _)) = queue.pop_front() else {
-                    break Ending::Replace;
-                };
-                life.record(
-                    item,
-                    Duration::from_nanos(mono_ns().saturating_sub(head_since)),
-                    Err(ItemError::new(
-                        "worker-died",
-                        format!("worker {} {how} while running item {item}", proc.pid),
-                    )),
-                );
-                trace_lost(shared, clock, proc.pid, &mut life, item, head_since, true);
-                out.last_end = Some(Instant::now());
-                *completed += 1;
-                shared.progress.set(slot, *completed);
-                shared.give_back(queue.drain(..).map(|(i, _)| i));
-                break Ending::Replace;
-            }
-        }
-    };
-    if let Some(entered) = busy.take() {
-        shared.inflight.leave(entered);
-    }
-    out.stats.merge(life);
-    Ok(ending)
-}
-
-/// Records one answered item in the parent's copy of the worker's record.
-#[inline]
-fn record(shared: &Shared, clock: &Clock, pid: u32, life: &mut WorkerStats, done: ItemDone) {
-    let took = Duration::from_nanos(done.end_ns.saturating_sub(done.begin_ns));
-    let error_kind = done.error.as_ref().map(|(k, _)| k.clone());
-    let outcome = match done.error {
-        None => Ok(()),
-        Some((kind, message)) => Err(ItemError::new(kind, message)),
-    };
-    let ended = life.finish(done.item, took, Some(outcome), shared.timeout);
-    if shared.trace {
-        let offset = |ns: u64| (ns as i64 - clock.started_ns as i64) / 1000;
-        life.trace_item(TraceEvent {
-            item: done.item,
-            worker: u64::from(pid),
-            start_us: offset(done.begin_ns),
-            end_us: offset(done.end_ns),
-            outcome: ended,
-            error: error_kind,
-        });
-    }
-}
-
-/// Traces an item lost with its worker (timed out, or the worker died under it).
-fn trace_lost(
-    shared: &Shared,
-    clock: &Clock,
-    pid: u32,
-    life: &mut WorkerStats,
-    item: u64,
-    since_ns: u64,
-    died: bool,
-) {
-    if !shared.trace {
-        return;
-    }
-    use crate::measure::timeline::Outcome;
-    let offset = |ns: u64| (ns as i64 - clock.started_ns as i64) / 1000;
-    life.trace_item(TraceEvent {
-        item,
-        worker: u64::from(pid),
-        start_us: offset(since_ns),
-        end_us: offset(mono_ns()),
-        outcome: if died {
-            Outcome::Failed
-        } else {
-            Outcome::TimedOut
-        },
-        error: Some(if died { "worker-died" } else { "timeout" }.to_string()),
-    });
-}
-
-/// Asks the worker for its report, swaps in its own histogram, and reaps it.
-fn finish(proc: &mut WorkerProc, life: &mut WorkerStats, out: &mut SlotResult) -> Ending {
-    ToWorker::Finish.encode(&mut proc.writer.buf);
-    let sent = proc.writer.flush().is_ok();
-    let until = Instant::now() + FINISH_GRACE;
-    while sent && Instant::now() < until {
-        match proc.reader.next_within(SLICE, FromWorker::decode) {
-            Ok(Next::Frame(FromWorker::Stats {
-                histogram,
-                peak_rss,
-            })) => {
-                out.peak_rss = out.peak_rss.max(peak_rss);
-                let theirs = Deserializer::new().deserialize(&mut histogram.as_slice());
-                // The worker measured the same items; keep its own record when they agree.
-                if let Ok(h) = theirs {
-                    if h.len() == life.latency.len() {
-                        life.latency = h;
-                    }
-                }
-                break;
-            }
-            Ok(Next::Idle) => continue,
-            _ => break,
-        }
-    }
-    proc.reap_dead();
-    Ending::Finished
 }

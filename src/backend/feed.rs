@@ -1,0 +1,245 @@
+//! Feeding one worker of the `process` backend: keeping a window of items queued in it, taking
+//! its answers, and noticing when it dies or an item outlives `--timeout`.
+//!
+//! The window is sized to about 200 µs of work from the average item time seen so far (one item
+//! until the first answer, at most 64): fast items travel in batches, slow ones are handed out
+//! one at a time so the tail of a point stays balanced across workers. Answers already in the
+//! read buffer are taken before anything is written or read again.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::serialization::Deserializer;
+
+use super::inflight::Entered;
+use super::process::{Shared, SlotResult};
+use super::protocol::{mono_ns, FromWorker, ItemDone, Next, ToWorker};
+use super::worker_proc::{WorkerProc, SLICE};
+use crate::measure::timeline::TraceEvent;
+use crate::measure::WorkerStats;
+use crate::workload::ItemError;
+
+/// Work kept queued in a worker, in nanoseconds of average item time.
+const QUEUED_WORK_NS: u64 = 200_000;
+const MAX_WINDOW: usize = 64;
+
+pub(super) struct Clock {
+    pub(super) started_ns: u64,
+    pub(super) deadline: Option<Instant>,
+}
+
+pub(super) enum Ending {
+    /// Every item is done; the worker reported and exited.
+    Finished,
+    /// Ctrl-C: the worker was killed.
+    Stopped,
+    /// The worker died or was killed at the timeout: start another.
+    Replace,
+}
+
+/// Feeds one worker until the items run out, it dies, or an item times out.
+pub(super) fn serve(
+    shared: &Shared,
+    slot: usize,
+    clock: &Clock,
+    proc: &mut WorkerProc,
+    out: &mut SlotResult,
+    completed: &mut u64,
+) -> anyhow::Result<Ending> {
+    let mut life = WorkerStats::new();
+    // (item, when it was sent) for every item queued in the worker, oldest first.
+    let mut queue: VecDeque<(u64, u64)> = VecDeque::with_capacity(MAX_WINDOW);
+    // When the item at the head of the queue started (or will have started) running.
+    let mut head_since = 0u64;
+    let mut busy: Option<Entered> = None;
+    let mut avg_ns = 0u64;
+    let timeout_ns = shared.timeout.map(|t| t.as_nanos() as u64);
+    let ending = loop {
+        let accepting = !shared.stop.load(Ordering::Relaxed)
+            && !matches!(clock.deadline, Some(d) if Instant::now() >= d);
+        // Unknown item time (no answer yet): one at a time.
+        let window = QUEUED_WORK_NS
+            .checked_div(avg_ns)
+            .map_or(1, |w| (w as usize).clamp(1, MAX_WINDOW));
+        if accepting && queue.len() < window {
+            let now = mono_ns();
+            while queue.len() < window {
+                let Some(item) = shared.claim() else { break };
+                ToWorker::Item(item).encode(&mut proc.writer.buf);
+                if queue.is_empty() {
+                    head_since = now;
+                    busy = Some(shared.inflight.enter());
+                }
+                queue.push_back((item, now));
+            }
+        }
+        if queue.is_empty() {
+            break finish(proc, &mut life, out);
+        }
+        let next = match proc.reader.buffered(FromWorker::decode) {
+            Ok(Some(frame)) => Next::Frame(frame),
+            Ok(None) => {
+                let wait = match timeout_ns {
+                    Some(limit) => {
+                        let left = (head_since + limit).saturating_sub(mono_ns());
+                        SLICE.min(Duration::from_nanos(left))
+                    }
+                    None => SLICE,
+                };
+                match proc.writer.flush() {
+                    Ok(()) => proc
+                        .reader
+                        .next_within(wait, FromWorker::decode)
+                        .unwrap_or(Next::Closed),
+                    Err(_) => Next::Closed,
+                }
+            }
+            Err(_) => Next::Closed,
+        };
+        match next {
+            Next::Frame(FromWorker::Done(done)) => {
+                let Some((item, _)) = queue.pop_front() else {
+                    anyhow::bail!("worker {} answered an item it was not sent", proc.pid);
+                };
+                if item != done.item {
+                    anyhow::bail!("worker {} answered items out of order", proc.pid);
+                }
+                let took = done.end_ns.saturating_sub(done.begin_ns);
+                avg_ns = if avg_ns == 0 {
+                    took.max(1)
+                } else {
+                    (avg_ns * 7 + took) / 8
+                }
+                .max(1);
+                if let Some(&(_, sent)) = queue.front() {
+                    head_since = done.end_ns.max(sent);
+                } else if let Some(entered) = busy.take() {
+                    shared.inflight.leave(entered);
+                }
+                record(shared, clock, proc.pid, &mut life, done);
+                out.last_end = Some(Instant::now());
+                *completed += 1;
+                shared.progress.set(slot, *completed);
+            }
+            Next::Frame(_) => anyhow::bail!("worker {} sent an unexpected frame", proc.pid),
+            Next::Idle => {
+                if shared.stop.load(Ordering::Relaxed) {
+                    proc.kill();
+                    break Ending::Stopped;
+                }
+                let (Some(limit), Some(&(item, _))) = (shared.timeout, queue.front()) else {
+                    continue;
+                };
+                if mono_ns().saturating_sub(head_since) < limit.as_nanos() as u64 {
+                    continue;
+                }
+                proc.kill();
+                life.record_timeout(item, limit);
+                trace_lost(shared, clock, proc.pid, &mut life, item, head_since, false);
+                out.last_end = Some(Instant::now());
+                *completed += 1;
+                shared.progress.set(slot, *completed);
+                queue.pop_front();
+                shared.give_back(queue.drain(..).map(|(i, _)| i));
+                break Ending::Replace;
+            }
+            Next::Closed => {
+                if shared.stop.load(Ordering::Relaxed) {
+                    proc.kill();
+                    break Ending::Stopped;
+                }
+                let how = proc.reap_dead();
+                let Some((item, _)) = queue.pop_front() else {
+                    break Ending::Replace;
+                };
+                life.record(
+                    item,
+                    Duration::from_nanos(mono_ns().saturating_sub(head_since)),
+                    Err(ItemError::new(
+                        "worker-died",
+                        format!("worker {} {how} while running item {item}", proc.pid),
+                    )),
+                );
+                trace_lost(shared, clock, proc.pid, &mut life, item, head_since, true);
+                out.last_end = Some(Instant::now());
+                *completed += 1;
+                shared.progress.set(slot, *completed);
+                shared.give_back(queue.drain(..).map(|(i, _)| i));
+                break Ending::Replace;
+            }
+        }
+    };
+    if let Some(entered) = busy.take() {
+        shared.inflight.leave(entered);
+    }
+    out.stats.merge(life);
+    Ok(ending)
+}
+
+/// Records one answered item in the parent's copy of the worker's record.
+#[inline]
+fn record(shared: &Shared, clock: &Clock, pid: u32, life: &mut WorkerStats, done: ItemDone) {
+    let took = Duration::from_nanos(done.end_ns.saturating_sub(done.begin_ns));
+    let error_kind = done.error.as_ref().map(|(k, _)| k.clone());
+    let outcome = match done.error {
+        None => Ok(()),
+        Some((kind, message)) => Err(ItemError::new(kind, message)),
+    };
+    let ended = life.finish(done.item, took, Some(outcome), shared.timeout);
+    if shared.trace {
+        let offset = |ns: u64| (ns as i64 - clock.started_ns as i64) / 1000;
+        life.trace_item(TraceEvent {
+            item: done.item,
+            worker: u64::from(pid),
+            start_us: offset(done.begin_ns),
+            end_us: offset(done.end_ns),
+            outcome: ended,
+            error: error_kind,
+        });
+    }
+}
+
+/// Traces an item lost with its worker (timed out, or the worker died under it).
+fn trace_lost(
+    shared: &Shared,
+    clock: &Clock,
+    pid: u32,
+    life: &mut WorkerStats,
+    item: u64,
+    since_ns: u64,
+    died: bool,
+) {
+    if !shared.trace {
+        return;
+    }
+    use crate::measure::timeline::Outcome;
+    let offset = |ns: u64| (ns as i64 - clock.started_ns as i64) / 1000;
+    life.trace_item(TraceEvent {
+        item,
+        worker: u64::from(pid),
+        start_us: offset(since_ns),
+        end_us: offset(mono_ns()),
+        outcome: if died {
+            Outcome::Failed
+        } else {
+            Outcome::TimedOut
+        },
+        error: Some(if died { "worker-died" } else { "timeout" }.to_string()),
+    });
+}
+
+/// Asks the worker for its report, swaps in its own histogram, and reaps it.
+fn finish(proc: &mut WorkerProc, life: &mut WorkerStats, out: &mut SlotResult) -> Ending {
+    if let Some((histogram, peak_rss)) = proc.finish() {
+        out.peak_rss = out.peak_rss.max(peak_rss);
+        let theirs = Deserializer::new().deserialize(&mut histogram.as_slice());
+        // The worker measured the same items; keep its own record when they agree.
+        if let Ok(h) = theirs {
+            if h.len() == life.latency.len() {
+                life.latency = h;
+            }
+        }
+    }
+    Ending::Finished
+}

@@ -1,0 +1,148 @@
+//! The parent's handle on one worker process of the `process` backend: starting it in a process
+//! group of its own, the handshake, the last report, and killing or reaping it. Dropping the
+//! handle kills the worker's whole group, so no error path can leave a worker behind.
+
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::child::{describe, kill_and_reap, kill_group, own_group};
+use super::protocol::{FrameReader, FrameWriter, FromWorker, Next, ToWorker};
+use super::worker::{worker_exe, PARENT_ENV};
+
+/// How often a waiting slot looks at Ctrl-C and the item timeout.
+pub const SLICE: Duration = Duration::from_millis(20);
+/// How long a finishing worker gets to send its last report.
+const FINISH_GRACE: Duration = Duration::from_secs(10);
+
+/// One running worker process and its pipes. Dropping it kills its process group.
+pub struct WorkerProc {
+    child: Child,
+    pub pid: u32,
+    pub reader: FrameReader<ChildStdout>,
+    pub writer: FrameWriter<ChildStdin>,
+    reaped: bool,
+}
+
+impl WorkerProc {
+    /// Starts a worker and sends it the spec; it answers `Ready` once warmed up.
+    pub fn spawn(spec_json: &[u8], warmup: u64) -> anyhow::Result<WorkerProc> {
+        let mut cmd = Command::new(worker_exe()?);
+        cmd.arg("worker")
+            .env(PARENT_ENV, std::process::id().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = own_group(&mut cmd)
+            .spawn()
+            .context("cannot start a worker process")?;
+        let pid = child.id();
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            kill_and_reap(&mut child);
+            anyhow::bail!("worker process started without pipes");
+        };
+        let mut proc = WorkerProc {
+            child,
+            pid,
+            reader: FrameReader::new(stdout),
+            writer: FrameWriter::new(stdin),
+            reaped: false,
+        };
+        ToWorker::Start {
+            spec_json: spec_json.to_vec(),
+            warmup,
+        }
+        .encode(&mut proc.writer.buf);
+        if proc.writer.flush().is_err() {
+            anyhow::bail!(
+                "a worker process exited before it was given the workload{}",
+                exe_hint()
+            );
+        }
+        Ok(proc)
+    }
+
+    /// Waits for `Ready`, giving up on Ctrl-C.
+    pub fn await_ready(&mut self, stop: &AtomicBool) -> anyhow::Result<()> {
+        loop {
+            match self.reader.next_within(SLICE, FromWorker::decode)? {
+                Next::Frame(FromWorker::Ready {
+                    setup_error: None, ..
+                }) => return Ok(()),
+                Next::Frame(FromWorker::Ready {
+                    setup_error: Some(why),
+                    ..
+                }) => anyhow::bail!("a worker process cannot build the workload: {why}"),
+                Next::Frame(_) => anyhow::bail!("a worker process answered out of turn"),
+                Next::Closed => {
+                    anyhow::bail!("a worker process exited before it was ready{}", exe_hint())
+                }
+                Next::Idle if stop.load(Ordering::Relaxed) => anyhow::bail!("interrupted"),
+                Next::Idle => {}
+            }
+        }
+    }
+
+    /// Kills the worker's group; returns how the worker ended.
+    pub fn kill(&mut self) -> String {
+        self.reaped = true;
+        describe(kill_and_reap(&mut self.child))
+    }
+
+    /// After its stdout closed: lets the worker finish exiting, then sweeps its group.
+    pub fn reap_dead(&mut self) -> String {
+        self.reaped = true;
+        let until = Instant::now() + Duration::from_millis(200);
+        while Instant::now() < until {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                kill_group(self.pid);
+                return describe(Some(status));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        describe(kill_and_reap(&mut self.child))
+    }
+}
+
+impl WorkerProc {
+    /// Asks for the worker's last report — (histogram, peak RSS in bytes) — and reaps it.
+    pub fn finish(&mut self) -> Option<(Vec<u8>, u64)> {
+        ToWorker::Finish.encode(&mut self.writer.buf);
+        let sent = self.writer.flush().is_ok();
+        let until = Instant::now() + FINISH_GRACE;
+        let mut report = None;
+        while sent && Instant::now() < until {
+            match self.reader.next_within(SLICE, FromWorker::decode) {
+                Ok(Next::Frame(FromWorker::Stats {
+                    histogram,
+                    peak_rss,
+                })) => {
+                    report = Some((histogram, peak_rss));
+                    break;
+                }
+                Ok(Next::Idle) => continue,
+                _ => break,
+            }
+        }
+        self.reap_dead();
+        report
+    }
+}
+
+impl Drop for WorkerProc {
+    fn drop(&mut self) {
+        if !self.reaped {
+            kill_and_reap(&mut self.child);
+        }
+    }
+}
+
+/// Names the executable started as a worker, for errors about workers that would not start.
+fn exe_hint() -> String {
+    match worker_exe() {
+        Ok(path) => format!(" (is {} a throttlebench binary?)", path.display()),
+        Err(_) => String::new(),
+    }
+}
