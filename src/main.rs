@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             print!("{}", commands::workloads::render(&registry));
             Ok(Exit::Ok)
         }
+        Command::Compare(args) => commands::compare::run(args),
     };
     match outcome {
         Ok(exit) => ExitCode::from(exit as u8),

@@ -55,3 +55,8 @@ impl UslFit {
         self.lambda * n / (1.0 + self.sigma * (n - 1.0) + self.kappa * n * (n - 1.0))
     }
 }
+
+pub mod bootstrap;
+pub mod compare;
+#[cfg(test)]
+pub(crate) mod fixture;

@@ -42,6 +42,7 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
         .out
         .clone()
         .unwrap_or_else(|| default_folder(Path::new("reports"), &spec.name));
+    let hooks = super::compare::prepare(&args, &spec)?;
     let folder = RunFolder::create(&dir)?;
     let stop = install_interrupt()?;
     let mode = ProgressMode::detect(args.quiet);
@@ -64,9 +65,10 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
             dir.display()
         );
     }
+    let verdict = super::compare::finish(hooks, &args, &sweep, &dir)?;
     Ok(if sweep.interrupted {
         Exit::Interrupted
     } else {
-        Exit::Ok
+        verdict
     })
 }

@@ -1,6 +1,8 @@
 //! Reports: every file a run writes, each produced by an exporter that turns results into bytes
 //! (so each is testable and `-` can mean stdout), plus the run folder that streams them to disk.
 
+pub mod ci;
+pub mod comparison;
 pub mod csv;
 pub mod folder;
 pub mod json;

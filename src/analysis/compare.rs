@@ -1,0 +1,569 @@
+//! Baseline comparison: is the current run slower than the saved one, or only noisier? Points
+//! are matched by (backend, throttle) once the two runs are proven comparable (same workload
+//! kind and parameters, same budget); each metric's repetitions are compared with a bootstrap
+//! test and confidence interval, and a change counts only when it is significant at 0.05 and its
+//! whole interval lies beyond the noise threshold — criterion's rule for "changed".
+
+use serde::Serialize;
+
+use super::bootstrap;
+use crate::backend::BackendKind;
+use crate::error::SpecError;
+use crate::results::{PointResult, SweepResult};
+
+/// Significance level of the test.
+pub const SIGNIFICANCE: f64 = 0.05;
+/// Fewest repetitions per side for a statistical test.
+pub const MIN_REPETITIONS: usize = 3;
+/// Repetitions we recommend for a test with some power on a noisy machine.
+pub const RECOMMENDED_REPETITIONS: usize = 5;
+/// Default noise threshold, as a fraction.
+pub const DEFAULT_THRESHOLD: f64 = 0.05;
+
+/// The metrics compared per point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    Throughput,
+    LatencyP50,
+    LatencyP99,
+    PeakRss,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 4] = [
+        Metric::Throughput,
+        Metric::LatencyP50,
+        Metric::LatencyP99,
+        Metric::PeakRss,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Metric::Throughput => "throughput",
+            Metric::LatencyP50 => "p50",
+            Metric::LatencyP99 => "p99",
+            Metric::PeakRss => "peak RSS",
+        }
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            Metric::Throughput => "items/s",
+            Metric::LatencyP50 | Metric::LatencyP99 => "ms",
+            Metric::PeakRss => "MB",
+        }
+    }
+
+    pub fn bigger_is_better(self) -> bool {
+        self == Metric::Throughput
+    }
+
+    pub fn value(self, p: &PointResult) -> f64 {
+        match self {
+            Metric::Throughput => p.throughput_per_s,
+            Metric::LatencyP50 => p.lat_p50_ms,
+            Metric::LatencyP99 => p.lat_p99_ms,
+            Metric::PeakRss => p.peak_rss_mb,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Significantly better, by more than the threshold.
+    Improved,
+    /// Significantly worse, by more than the threshold.
+    Regressed,
+    /// No significant difference.
+    Unchanged,
+    /// A difference, but not clearly beyond the threshold (or untested and under it).
+    WithinNoise,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Improved => "improved",
+            Verdict::Regressed => "regressed",
+            Verdict::Unchanged => "unchanged",
+            Verdict::WithinNoise => "within noise",
+        }
+    }
+}
+
+/// A point present in one run only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PointKey {
+    pub backend: BackendKind,
+    pub throttle: usize,
+}
+
+/// One metric at one point, before and after.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricComparison {
+    pub backend: BackendKind,
+    pub throttle: usize,
+    pub metric: Metric,
+    pub unit: &'static str,
+    pub baseline_repetitions: usize,
+    pub current_repetitions: usize,
+    /// Mean over the repetitions, in `unit`.
+    pub baseline_mean: f64,
+    pub current_mean: f64,
+    pub change_pct: f64,
+    /// 95% confidence interval of the change; absent without enough repetitions.
+    pub ci_low_pct: Option<f64>,
+    pub ci_high_pct: Option<f64>,
+    pub p_value: Option<f64>,
+    pub verdict: Verdict,
+}
+
+/// Which run a side of the comparison is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunLabel {
+    pub name: String,
+    pub started_at: String,
+    pub git_commit: Option<String>,
+    pub repetitions: u32,
+}
+
+impl RunLabel {
+    fn of(sweep: &SweepResult) -> RunLabel {
+        RunLabel {
+            name: sweep.spec.name.clone(),
+            started_at: sweep.started_at.clone(),
+            git_commit: sweep.environment.git_commit.clone(),
+            repetitions: sweep.spec.sweep.repeat,
+        }
+    }
+}
+
+/// The whole comparison of a current run against a baseline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub baseline: RunLabel,
+    pub current: RunLabel,
+    pub threshold_pct: f64,
+    pub significance: f64,
+    /// False when some point had fewer than `MIN_REPETITIONS` on a side: those verdicts come
+    /// from the threshold alone.
+    pub tested: bool,
+    pub rows: Vec<MetricComparison>,
+    pub missing_in_current: Vec<PointKey>,
+    pub missing_in_baseline: Vec<PointKey>,
+    pub notes: Vec<String>,
+}
+
+impl Comparison {
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.rows.iter().filter(|r| r.verdict == verdict).count()
+    }
+
+    /// "2 regressions, 1 improvement" (or "no change beyond noise").
+    pub fn headline(&self) -> String {
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let (r, i) = (
+            self.count(Verdict::Regressed),
+            self.count(Verdict::Improved),
+        );
+        let mut parts = Vec::new();
+        if r > 0 {
+            parts.push(plural(r, "regression", "regressions"));
+        }
+        if i > 0 {
+            parts.push(plural(i, "improvement", "improvements"));
+        }
+        if parts.is_empty() {
+            parts.push("No change beyond noise".to_string());
+        }
+        let mut text = parts.join(", ");
+        let missing = self.missing_in_current.len() + self.missing_in_baseline.len();
+        if missing > 0 {
+            text.push_str(&format!(
+                ", {}",
+                plural(missing, "unmatched point", "unmatched points")
+            ));
+        }
+        text
+    }
+}
+
+/// How to compare.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// Noise threshold as a fraction (0.05 = 5%).
+    pub threshold: f64,
+    /// Compare even when workload parameters differ (e.g. to prove a known slowdown is seen).
+    pub allow_param_change: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            threshold: DEFAULT_THRESHOLD,
+            allow_param_change: false,
+        }
+    }
+}
+
+/// Refuses runs whose numbers mean different things; returns notes on lesser differences.
+pub fn check_compatible(
+    base: &SweepResult,
+    current: &SweepResult,
+    options: &Options,
+) -> Result<Vec<String>, SpecError> {
+    let refuse = |what: String| SpecError::invalid(format!("cannot compare these runs: {what}"));
+    let (bw, cw) = (&base.spec.workload, &current.spec.workload);
+    if bw.kind != cw.kind {
+        return Err(refuse(format!(
+            "workload kind differs (baseline '{}', current '{}')",
+            bw.kind, cw.kind
+        )));
+    }
+    let mut notes = Vec::new();
+    let names: std::collections::BTreeSet<&String> =
+        bw.params.keys().chain(cw.params.keys()).collect();
+    for name in names {
+        let (b, c) = (bw.params.get(name), cw.params.get(name));
+        if b != c {
+            let show = |v: Option<&serde_json::Value>| {
+                v.map(|v| v.to_string()).unwrap_or_else(|| "default".into())
+            };
+            let what = format!(
+                "workload parameter '{name}' differs (baseline {}, current {})",
+                show(b),
+                show(c)
+            );
+            if !options.allow_param_change {
+                return Err(refuse(format!(
+                    "{what}; pass --allow-param-change to compare anyway"
+                )));
+            }
+            notes.push(format!("Compared despite a difference: {what}."));
+        }
+    }
+    let (bb, cb) = (base.spec.sweep.budget, current.spec.sweep.budget);
+    if bb != cb {
+        let show = |b: crate::backend::Budget| match b {
+            crate::backend::Budget::Items(n) => format!("{n} items"),
+            crate::backend::Budget::Duration(d) => humantime::format_duration(d).to_string(),
+        };
+        return Err(refuse(format!(
+            "items per point differ (baseline {}, current {})",
+            show(bb),
+            show(cb)
+        )));
+    }
+    let (be, ce) = (&base.environment, &current.environment);
+    if be.cpu_model != ce.cpu_model || be.cores != ce.cores {
+        notes.push(format!(
+            "Different machines ({} × {} vs {} × {}): differences may come from the hardware alone.",
+            be.cores, be.cpu_model, ce.cores, ce.cpu_model
+        ));
+    }
+    if base.spec.sweep.warmup != current.spec.sweep.warmup {
+        notes.push(format!(
+            "Warm-up differs (baseline {}, current {} items).",
+            base.spec.sweep.warmup, current.spec.sweep.warmup
+        ));
+    }
+    for (side, sweep) in [("baseline", base), ("current", current)] {
+        if sweep.interrupted {
+            notes.push(format!(
+                "The {side} run was interrupted: some points may be missing."
+            ));
+        }
+    }
+    Ok(notes)
+}
+
+/// The (backend, throttle) pairs of a run, in the order they were first measured.
+fn keys(sweep: &SweepResult) -> Vec<PointKey> {
+    let mut keys: Vec<PointKey> = Vec::new();
+    for p in &sweep.points {
+        let key = PointKey {
+            backend: p.backend,
+            throttle: p.throttle,
+        };
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
+fn samples(sweep: &SweepResult, key: PointKey, metric: Metric) -> Vec<f64> {
+    sweep
+        .points
+        .iter()
+        .filter(|p| p.backend == key.backend && p.throttle == key.throttle)
+        .map(|p| metric.value(p))
+        .collect()
+}
+
+/// Compares `current` against `base`, point by point and metric by metric.
+pub fn compare(
+    base: &SweepResult,
+    current: &SweepResult,
+    options: &Options,
+) -> Result<Comparison, SpecError> {
+    if !(options.threshold >= 0.0 && options.threshold.is_finite()) {
+        return Err(SpecError::invalid("the noise threshold must be 0% or more"));
+    }
+    let mut notes = check_compatible(base, current, options)?;
+    let (base_keys, current_keys) = (keys(base), keys(current));
+    let missing_in_current: Vec<PointKey> = base_keys
+        .iter()
+        .filter(|k| !current_keys.contains(k))
+        .copied()
+        .collect();
+    let missing_in_baseline: Vec<PointKey> = current_keys
+        .iter()
+        .filter(|k| !base_keys.contains(k))
+        .copied()
+        .collect();
+    let mut rows = Vec::new();
+    let mut tested = true;
+    let mut unmeasured: Vec<&str> = Vec::new();
+    for key in base_keys.iter().filter(|k| current_keys.contains(k)) {
+        for metric in Metric::ALL {
+            let (b, c) = (samples(base, *key, metric), samples(current, *key, metric));
+            let Some(stats) = bootstrap::compare(&b, &c) else {
+                if !unmeasured.contains(&metric.label()) {
+                    unmeasured.push(metric.label());
+                }
+                continue;
+            };
+            let enough = b.len() >= MIN_REPETITIONS && c.len() >= MIN_REPETITIONS;
+            tested &= enough;
+            rows.push(MetricComparison {
+                backend: key.backend,
+                throttle: key.throttle,
+                metric,
+                unit: metric.unit(),
+                baseline_repetitions: b.len(),
+                current_repetitions: c.len(),
+                baseline_mean: bootstrap::mean(&b),
+                current_mean: bootstrap::mean(&c),
+                change_pct: stats.change * 100.0,
+                ci_low_pct: enough.then_some(stats.ci_low * 100.0),
+                ci_high_pct: enough.then_some(stats.ci_high * 100.0),
+                p_value: enough.then_some(stats.p_value),
+                verdict: verdict(metric, &stats, enough, options.threshold),
+            });
+        }
+    }
+    if !unmeasured.is_empty() {
+        notes.push(format!(
+            "Not compared where the baseline measured zero: {}.",
+            unmeasured.join(", ")
+        ));
+    }
+    Ok(Comparison {
+        baseline: RunLabel::of(base),
+        current: RunLabel::of(current),
+        threshold_pct: options.threshold * 100.0,
+        significance: SIGNIFICANCE,
+        tested,
+        rows,
+        missing_in_current,
+        missing_in_baseline,
+        notes,
+    })
+}
+
+/// Criterion's rule: significant, and the whole interval beyond the threshold on one side.
+/// Without enough repetitions for a test, the point estimate against the threshold is all
+/// there is.
+fn verdict(metric: Metric, s: &bootstrap::TwoSample, tested: bool, threshold: f64) -> Verdict {
+    // Oriented so that positive means worse.
+    let worse = |x: f64| if metric.bigger_is_better() { -x } else { x };
+    if !tested {
+        let w = worse(s.change);
+        return if w > threshold {
+            Verdict::Regressed
+        } else if w < -threshold {
+            Verdict::Improved
+        } else {
+            Verdict::WithinNoise
+        };
+    }
+    if s.p_value >= SIGNIFICANCE {
+        return Verdict::Unchanged;
+    }
+    let (a, b) = (worse(s.ci_low), worse(s.ci_high));
+    let (lo, hi) = (a.min(b), a.max(b));
+    if lo > threshold {
+        Verdict::Regressed
+    } else if hi < -threshold {
+        Verdict::Improved
+    } else {
+        Verdict::WithinNoise
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(change: f64, lo: f64, hi: f64, p: f64) -> bootstrap::TwoSample {
+        bootstrap::TwoSample {
+            change,
+            ci_low: lo,
+            ci_high: hi,
+            p_value: p,
+        }
+    }
+
+    #[test]
+    fn throughput_down_is_a_regression_latency_down_an_improvement() {
+        let down = stats(-0.17, -0.18, -0.16, 0.001);
+        assert_eq!(
+            verdict(Metric::Throughput, &down, true, 0.05),
+            Verdict::Regressed
+        );
+        assert_eq!(
+            verdict(Metric::LatencyP99, &down, true, 0.05),
+            Verdict::Improved
+        );
+    }
+
+    #[test]
+    fn significant_but_small_is_within_noise() {
+        let small = stats(0.04, 0.02, 0.06, 0.001);
+        assert_eq!(
+            verdict(Metric::LatencyP50, &small, true, 0.05),
+            Verdict::WithinNoise
+        );
+        let large_but_unsure = stats(0.2, 0.01, 0.4, 0.2);
+        assert_eq!(
+            verdict(Metric::LatencyP50, &large_but_unsure, true, 0.05),
+            Verdict::Unchanged
+        );
+    }
+
+    #[test]
+    fn untested_verdicts_use_the_threshold_alone() {
+        let s = stats(0.08, 0.08, 0.08, 1.0);
+        assert_eq!(
+            verdict(Metric::PeakRss, &s, false, 0.05),
+            Verdict::Regressed
+        );
+        assert_eq!(
+            verdict(Metric::PeakRss, &s, false, 0.10),
+            Verdict::WithinNoise
+        );
+    }
+
+    use crate::analysis::fixture;
+
+    #[test]
+    fn identical_runs_show_no_change() {
+        let run = fixture::sweep(20.0, 5);
+        let c = compare(&run, &run, &Options::default()).unwrap();
+        assert_eq!(c.rows.len(), 16);
+        assert!(c.tested);
+        assert!(
+            c.rows.iter().all(|r| r.verdict == Verdict::Unchanged),
+            "{c:#?}"
+        );
+        assert_eq!(c.headline(), "No change beyond noise");
+    }
+
+    #[test]
+    fn a_twenty_percent_slowdown_regresses_every_point() {
+        let (base, slow) = (fixture::sweep(20.0, 5), fixture::sweep(24.0, 5));
+        let c = compare(&base, &slow, &Options::default()).unwrap();
+        for r in &c.rows {
+            let expected = match r.metric {
+                Metric::PeakRss => Verdict::Unchanged,
+                _ => Verdict::Regressed,
+            };
+            assert_eq!(r.verdict, expected, "{r:?}");
+        }
+        assert_eq!(c.headline(), "12 regressions");
+        let back = compare(&slow, &base, &Options::default()).unwrap();
+        assert_eq!(back.count(Verdict::Improved), 12);
+    }
+
+    #[test]
+    fn different_parameters_or_budgets_are_refused_by_name() {
+        let base = fixture::sweep(20.0, 3);
+        let mut other = base.clone();
+        other.spec.workload.params.insert("ms".into(), 24.into());
+        let err = compare(&base, &other, &Options::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("parameter 'ms' differs (baseline 20, current 24)"),
+            "{err}"
+        );
+        let allowed = Options {
+            allow_param_change: true,
+            ..Options::default()
+        };
+        let c = compare(&base, &other, &allowed).unwrap();
+        assert!(c.notes[0].contains("'ms'"), "{:?}", c.notes);
+
+        let mut longer = base.clone();
+        longer.spec.sweep.budget = crate::backend::Budget::Items(80);
+        let err = compare(&base, &longer, &allowed).unwrap_err().to_string();
+        assert!(
+            err.contains("items per point differ (baseline 100 items, current 80 items)"),
+            "{err}"
+        );
+
+        let mut cpu = base.clone();
+        cpu.spec.workload.kind = "cpu".into();
+        let err = compare(&base, &cpu, &allowed).unwrap_err().to_string();
+        assert!(
+            err.contains("workload kind differs (baseline 'sleep', current 'cpu')"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn points_on_one_side_only_are_listed() {
+        let base = fixture::sweep(20.0, 3);
+        let mut current = base.clone();
+        current.points.retain(|p| p.backend != BackendKind::Async);
+        current
+            .points
+            .push(fixture::point(BackendKind::Thread, 8, 1, 20.0));
+        let c = compare(&base, &current, &Options::default()).unwrap();
+        assert_eq!(
+            c.missing_in_current,
+            vec![PointKey {
+                backend: BackendKind::Async,
+                throttle: 4
+            }]
+        );
+        assert_eq!(
+            c.missing_in_baseline,
+            vec![PointKey {
+                backend: BackendKind::Thread,
+                throttle: 8
+            }]
+        );
+        assert!(
+            c.headline().contains("2 unmatched points"),
+            "{}",
+            c.headline()
+        );
+    }
+
+    #[test]
+    fn too_few_repetitions_are_untested() {
+        let (base, slow) = (fixture::sweep(20.0, 2), fixture::sweep(24.0, 2));
+        let c = compare(&base, &slow, &Options::default()).unwrap();
+        assert!(!c.tested);
+        assert!(c
+            .rows
+            .iter()
+            .all(|r| r.p_value.is_none() && r.ci_low_pct.is_none()));
+        assert_eq!(c.count(Verdict::Regressed), 12);
+    }
+}
