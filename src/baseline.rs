@@ -1,16 +1,59 @@
 //! Saved baselines: a run's `results.json` kept under a name (`baselines/<name>.json`, beside
 //! the default `reports/` folder) so later runs and `compare` can refer to it. Wherever a run
-//! is expected, a run folder, a results file or a baseline name will do.
+//! is expected, a run folder, a results file or a baseline name will do. The file is
+//! `results.json` plus the run's machine-noise probe (`noise_probe`), which readers of
+//! `results.json` ignore.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 use crate::error::SpecError;
+use crate::measure::noise::NoiseSample;
 use crate::report::folder::sanitize;
 use crate::report::json::ResultsJson;
 use crate::report::{write_atomic, Exporter};
 use crate::results::SweepResult;
+
+/// A run as stored: its results and the noise probes taken during it.
+#[derive(Debug, Clone)]
+pub struct StoredRun {
+    pub sweep: SweepResult,
+    pub noise: Vec<NoiseSample>,
+}
+
+const NOISE_KEY: &str = "noise_probe";
+
+impl StoredRun {
+    /// `results.json` with the probe added.
+    pub fn to_json(&self) -> anyhow::Result<Vec<u8>> {
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&ResultsJson.serialize(&self.sweep)?)?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert(NOISE_KEY.into(), serde_json::to_value(&self.noise)?);
+        }
+        let mut bytes = serde_json::to_vec_pretty(&value)?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
+    /// Reads a results file, with or without a probe.
+    pub fn read(path: &Path) -> anyhow::Result<StoredRun> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let not_results = || format!("{} is not a throttlebench results file", path.display());
+        let mut value: serde_json::Value = serde_json::from_str(&text).with_context(not_results)?;
+        let noise = value
+            .as_object_mut()
+            .and_then(|m| m.remove(NOISE_KEY))
+            .map(serde_json::from_value)
+            .transpose()
+            .with_context(not_results)?
+            .unwrap_or_default();
+        let sweep = serde_json::from_value(value).with_context(not_results)?;
+        Ok(StoredRun { sweep, noise })
+    }
+}
 
 /// The default folder of named baselines, relative to where throttlebench runs.
 pub const DEFAULT_DIR: &str = "baselines";
@@ -52,13 +95,13 @@ impl Baselines {
     }
 
     /// Stores `sweep` as baseline `name` (replacing an older one) and returns where.
-    pub fn save(&self, name: &str, sweep: &SweepResult) -> anyhow::Result<PathBuf> {
+    pub fn save(&self, name: &str, run: &StoredRun) -> anyhow::Result<PathBuf> {
         let path = self.path_of(name)?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create baseline folder {}", parent.display()))?;
         }
-        write_atomic(&path, &ResultsJson.serialize(sweep)?)?;
+        write_atomic(&path, &run.to_json()?)?;
         Ok(path)
     }
 
@@ -112,8 +155,8 @@ impl Baselines {
     }
 
     /// Loads what `arg` names.
-    pub fn load(&self, arg: &str) -> anyhow::Result<SweepResult> {
-        crate::report::json::load(&self.resolve(arg)?)
+    pub fn load(&self, arg: &str) -> anyhow::Result<StoredRun> {
+        StoredRun::read(&self.resolve(arg)?)
     }
 }
 
@@ -127,12 +170,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Baselines::new(Some(&dir.path().join("baselines")));
         let run = fixture::sweep(20.0, 3);
-        let path = store.save("main", &run).unwrap();
+        let noise = vec![crate::measure::noise::probe()];
+        let stored = StoredRun {
+            sweep: run.clone(),
+            noise: noise.clone(),
+        };
+        let path = store.save("main", &stored).unwrap();
         assert_eq!(path, dir.path().join("baselines/main.json"));
         // JSON keeps the numbers to the last digit or so; the spec and points must survive.
-        let same = |loaded: SweepResult| {
-            assert_eq!(loaded.spec, run.spec);
-            assert_eq!(loaded.points.len(), run.points.len());
+        let same = |loaded: StoredRun| {
+            assert_eq!(loaded.sweep.spec, run.spec);
+            assert_eq!(loaded.sweep.points.len(), run.points.len());
+            assert_eq!(loaded.noise.len(), 1);
         };
         same(store.load("main").unwrap());
         same(store.load(path.to_str().unwrap()).unwrap());
@@ -147,7 +196,11 @@ mod tests {
     fn unknown_names_list_what_exists() {
         let dir = tempfile::tempdir().unwrap();
         let store = Baselines::new(Some(dir.path()));
-        store.save("v1", &fixture::sweep(20.0, 1)).unwrap();
+        let run = StoredRun {
+            sweep: fixture::sweep(20.0, 1),
+            noise: Vec::new(),
+        };
+        store.save("v1", &run).unwrap();
         let err = store.resolve("v2").unwrap_err().to_string();
         assert!(err.contains("saved baselines: v1"), "{err}");
         let err = store.path_of("a b").unwrap_err().to_string();

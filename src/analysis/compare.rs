@@ -7,9 +7,11 @@
 use serde::Serialize;
 
 use super::bootstrap;
+pub use super::metric::{verdict, Metric, Verdict};
 use crate::backend::BackendKind;
 use crate::error::SpecError;
-use crate::results::{PointResult, SweepResult};
+use crate::measure::noise::Drift;
+use crate::results::SweepResult;
 
 /// Significance level of the test.
 pub const SIGNIFICANCE: f64 = 0.05;
@@ -19,79 +21,6 @@ pub const MIN_REPETITIONS: usize = 3;
 pub const RECOMMENDED_REPETITIONS: usize = 5;
 /// Default noise threshold, as a fraction.
 pub const DEFAULT_THRESHOLD: f64 = 0.05;
-
-/// The metrics compared per point.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    Throughput,
-    LatencyP50,
-    LatencyP99,
-    PeakRss,
-}
-
-impl Metric {
-    pub const ALL: [Metric; 4] = [
-        Metric::Throughput,
-        Metric::LatencyP50,
-        Metric::LatencyP99,
-        Metric::PeakRss,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Metric::Throughput => "throughput",
-            Metric::LatencyP50 => "p50",
-            Metric::LatencyP99 => "p99",
-            Metric::PeakRss => "peak RSS",
-        }
-    }
-
-    pub fn unit(self) -> &'static str {
-        match self {
-            Metric::Throughput => "items/s",
-            Metric::LatencyP50 | Metric::LatencyP99 => "ms",
-            Metric::PeakRss => "MB",
-        }
-    }
-
-    pub fn bigger_is_better(self) -> bool {
-        self == Metric::Throughput
-    }
-
-    pub fn value(self, p: &PointResult) -> f64 {
-        match self {
-            Metric::Throughput => p.throughput_per_s,
-            Metric::LatencyP50 => p.lat_p50_ms,
-            Metric::LatencyP99 => p.lat_p99_ms,
-            Metric::PeakRss => p.peak_rss_mb,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// Significantly better, by more than the threshold.
-    Improved,
-    /// Significantly worse, by more than the threshold.
-    Regressed,
-    /// No significant difference.
-    Unchanged,
-    /// A difference, but not clearly beyond the threshold (or untested and under it).
-    WithinNoise,
-}
-
-impl Verdict {
-    pub fn label(self) -> &'static str {
-        match self {
-            Verdict::Improved => "improved",
-            Verdict::Regressed => "regressed",
-            Verdict::Unchanged => "unchanged",
-            Verdict::WithinNoise => "within noise",
-        }
-    }
-}
 
 /// A point present in one run only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -117,6 +46,9 @@ pub struct MetricComparison {
     pub ci_low_pct: Option<f64>,
     pub ci_high_pct: Option<f64>,
     pub p_value: Option<f64>,
+    /// How much worse this metric may get from the machine alone (measured by the noise
+    /// probe), added to the threshold before a change counts as a regression.
+    pub machine_allowance_pct: f64,
     pub verdict: Verdict,
 }
 
@@ -153,6 +85,8 @@ pub struct Comparison {
     pub rows: Vec<MetricComparison>,
     pub missing_in_current: Vec<PointKey>,
     pub missing_in_baseline: Vec<PointKey>,
+    /// How much busier the machine was during the current run, when both runs were probed.
+    pub machine_drift: Option<Drift>,
     pub notes: Vec<String>,
 }
 
@@ -198,6 +132,8 @@ pub struct Options {
     pub threshold: f64,
     /// Compare even when workload parameters differ (e.g. to prove a known slowdown is seen).
     pub allow_param_change: bool,
+    /// How much busier the machine was in the current run (from both runs' noise probes).
+    pub drift: Option<Drift>,
 }
 
 impl Default for Options {
@@ -205,6 +141,7 @@ impl Default for Options {
         Options {
             threshold: DEFAULT_THRESHOLD,
             allow_param_change: false,
+            drift: None,
         }
     }
 }
@@ -339,6 +276,7 @@ pub fn compare(
             };
             let enough = b.len() >= MIN_REPETITIONS && c.len() >= MIN_REPETITIONS;
             tested &= enough;
+            let allowance = allowance(base, *key, metric, options.drift.as_ref());
             rows.push(MetricComparison {
                 backend: key.backend,
                 throttle: key.throttle,
@@ -352,7 +290,8 @@ pub fn compare(
                 ci_low_pct: enough.then_some(stats.ci_low * 100.0),
                 ci_high_pct: enough.then_some(stats.ci_high * 100.0),
                 p_value: enough.then_some(stats.p_value),
-                verdict: verdict(metric, &stats, enough, options.threshold),
+                machine_allowance_pct: allowance * 100.0,
+                verdict: verdict(metric, &stats, enough, options.threshold, allowance),
             });
         }
     }
@@ -361,6 +300,21 @@ pub fn compare(
             "Not compared where the baseline measured zero: {}.",
             unmeasured.join(", ")
         ));
+    }
+    match &options.drift {
+        None => notes.push(
+            "A run without a machine-noise probe: a busier machine cannot be told apart from a \
+             slower workload."
+                .into(),
+        ),
+        Some(d) if d.delay_ms > 0.05 || d.cpu_slowdown > 0.02 => notes.push(format!(
+            "The machine was busier during the current run (a woken thread waited {:+.2} ms \
+             longer for a core, a fixed CPU loop ran {:+.0}% slower): changes up to that much \
+             are counted as noise (machine_allowance_pct in JSON).",
+            d.delay_ms,
+            d.cpu_slowdown * 100.0
+        )),
+        Some(_) => {}
     }
     Ok(Comparison {
         baseline: RunLabel::of(base),
@@ -371,93 +325,30 @@ pub fn compare(
         rows,
         missing_in_current,
         missing_in_baseline,
+        machine_drift: options.drift,
         notes,
     })
 }
 
-/// Criterion's rule: significant, and the whole interval beyond the threshold on one side.
-/// Without enough repetitions for a test, the point estimate against the threshold is all
-/// there is.
-fn verdict(metric: Metric, s: &bootstrap::TwoSample, tested: bool, threshold: f64) -> Verdict {
-    // Oriented so that positive means worse.
-    let worse = |x: f64| if metric.bigger_is_better() { -x } else { x };
-    if !tested {
-        let w = worse(s.change);
-        return if w > threshold {
-            Verdict::Regressed
-        } else if w < -threshold {
-            Verdict::Improved
-        } else {
-            Verdict::WithinNoise
-        };
-    }
-    if s.p_value >= SIGNIFICANCE {
-        return Verdict::Unchanged;
-    }
-    let (a, b) = (worse(s.ci_low), worse(s.ci_high));
-    let (lo, hi) = (a.min(b), a.max(b));
-    if lo > threshold {
-        Verdict::Regressed
-    } else if hi < -threshold {
-        Verdict::Improved
-    } else {
-        Verdict::WithinNoise
+/// The part of a metric's worsening that the machine's own drift explains: every item waits
+/// longer for a core, or gets less of one. Memory is not affected.
+fn allowance(base: &SweepResult, key: PointKey, metric: Metric, drift: Option<&Drift>) -> f64 {
+    let Some(drift) = drift else {
+        return 0.0;
+    };
+    let item_ms = |m: Metric| bootstrap::mean(&samples(base, key, m));
+    match metric {
+        Metric::Throughput | Metric::LatencyP50 => {
+            drift.explains(item_ms(Metric::LatencyP50), false)
+        }
+        Metric::LatencyP99 => drift.explains(item_ms(Metric::LatencyP99), true),
+        Metric::PeakRss => 0.0,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn stats(change: f64, lo: f64, hi: f64, p: f64) -> bootstrap::TwoSample {
-        bootstrap::TwoSample {
-            change,
-            ci_low: lo,
-            ci_high: hi,
-            p_value: p,
-        }
-    }
-
-    #[test]
-    fn throughput_down_is_a_regression_latency_down_an_improvement() {
-        let down = stats(-0.17, -0.18, -0.16, 0.001);
-        assert_eq!(
-            verdict(Metric::Throughput, &down, true, 0.05),
-            Verdict::Regressed
-        );
-        assert_eq!(
-            verdict(Metric::LatencyP99, &down, true, 0.05),
-            Verdict::Improved
-        );
-    }
-
-    #[test]
-    fn significant_but_small_is_within_noise() {
-        let small = stats(0.04, 0.02, 0.06, 0.001);
-        assert_eq!(
-            verdict(Metric::LatencyP50, &small, true, 0.05),
-            Verdict::WithinNoise
-        );
-        let large_but_unsure = stats(0.2, 0.01, 0.4, 0.2);
-        assert_eq!(
-            verdict(Metric::LatencyP50, &large_but_unsure, true, 0.05),
-            Verdict::Unchanged
-        );
-    }
-
-    #[test]
-    fn untested_verdicts_use_the_threshold_alone() {
-        let s = stats(0.08, 0.08, 0.08, 1.0);
-        assert_eq!(
-            verdict(Metric::PeakRss, &s, false, 0.05),
-            Verdict::Regressed
-        );
-        assert_eq!(
-            verdict(Metric::PeakRss, &s, false, 0.10),
-            Verdict::WithinNoise
-        );
-    }
-
     use crate::analysis::fixture;
 
     #[test]

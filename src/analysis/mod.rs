@@ -60,3 +60,4 @@ pub mod bootstrap;
 pub mod compare;
 #[cfg(test)]
 pub(crate) mod fixture;
+pub mod metric;

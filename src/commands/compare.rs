@@ -5,8 +5,9 @@ use std::path::Path;
 
 use super::Exit;
 use crate::analysis::compare::{self, Comparison, Options, Verdict};
-use crate::baseline::Baselines;
+use crate::baseline::{Baselines, StoredRun};
 use crate::cli::{CheckArgs, CompareArgs, CompareFormat, FailOn, RunArgs};
+use crate::measure::noise::{Drift, NoiseProbe};
 use crate::report::{ci, comparison, write_atomic};
 use crate::results::SweepResult;
 use crate::spec::RunSpec;
@@ -27,6 +28,15 @@ impl CheckArgs {
         Options {
             threshold: self.threshold / 100.0,
             allow_param_change: self.allow_param_change,
+            drift: None,
+        }
+    }
+
+    /// The options for comparing two stored runs, with the drift their probes show.
+    pub fn options_for(&self, base: &StoredRun, current: &StoredRun) -> Options {
+        Options {
+            drift: Drift::between(&base.noise, &current.noise),
+            ..self.options()
         }
     }
 }
@@ -62,8 +72,9 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Exit> {
     let store = Baselines::new(Some(&args.check.baseline_dir));
     let base = store.load(&args.baseline)?;
     let current = store.load(&args.current)?;
-    let result = compare::compare(&base, &current, &args.check.options())?;
-    ci::write_all(&args.check.exports, &current)?;
+    let options = args.check.options_for(&base, &current);
+    let result = compare::compare(&base.sweep, &current.sweep, &options)?;
+    ci::write_all(&args.check.exports, &current.sweep)?;
     print!("{}", render(&result, args.format)?);
     Ok(exit_for(&result, args.check.fail_on))
 }
@@ -72,7 +83,9 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Exit> {
 /// checked against the spec so a mismatch is refused before minutes of measuring.
 pub struct RunHooks {
     store: Baselines,
-    baseline: Option<SweepResult>,
+    baseline: Option<StoredRun>,
+    /// Probes the machine after every point; add it to the sweep's listeners.
+    pub probe: NoiseProbe,
 }
 
 pub fn prepare(args: &RunArgs, spec: &RunSpec) -> anyhow::Result<RunHooks> {
@@ -83,25 +96,35 @@ pub fn prepare(args: &RunArgs, spec: &RunSpec) -> anyhow::Result<RunHooks> {
     let baseline = match &args.baseline {
         Some(name) => {
             let base = store.load(name)?;
-            let mut planned = base.clone();
+            let mut planned = base.sweep.clone();
             planned.spec = spec.clone();
             planned.interrupted = false;
-            compare::check_compatible(&base, &planned, &args.check.options())?;
+            compare::check_compatible(&base.sweep, &planned, &args.check.options())?;
             Some(base)
         }
         None => None,
     };
-    Ok(RunHooks { store, baseline })
+    Ok(RunHooks {
+        store,
+        baseline,
+        probe: NoiseProbe::default(),
+    })
 }
 
-/// After the sweep: exports, the saved baseline, the comparison (printed and written as
-/// `comparison.md` and `comparison.json` in the run folder). Returns the comparison's exit code.
+/// After the sweep: the probe added to `results.json`, exports, the saved baseline, the
+/// comparison (printed and written as `comparison.md` and `comparison.json` in the run
+/// folder). Returns the comparison's exit code.
 pub fn finish(
     hooks: RunHooks,
     args: &RunArgs,
     sweep: &SweepResult,
     dir: &Path,
 ) -> anyhow::Result<Exit> {
+    let run = StoredRun {
+        sweep: sweep.clone(),
+        noise: hooks.probe.samples(),
+    };
+    write_atomic(&dir.join("results.json"), &run.to_json()?)?;
     ci::write_all(&args.check.exports, sweep)?;
     if sweep.interrupted {
         if args.save_baseline.is_some() || hooks.baseline.is_some() {
@@ -110,7 +133,7 @@ pub fn finish(
         return Ok(Exit::Ok);
     }
     if let Some(name) = &args.save_baseline {
-        let path = hooks.store.save(name, sweep)?;
+        let path = hooks.store.save(name, &run)?;
         if !args.quiet {
             println!("Baseline saved: {}", path.display());
         }
@@ -118,7 +141,8 @@ pub fn finish(
     let Some(base) = hooks.baseline else {
         return Ok(Exit::Ok);
     };
-    let result = compare::compare(&base, sweep, &args.check.options())?;
+    let options = args.check.options_for(&base, &run);
+    let result = compare::compare(&base.sweep, sweep, &options)?;
     write_atomic(
         &dir.join("comparison.md"),
         comparison::markdown(&result).as_bytes(),

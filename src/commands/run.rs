@@ -49,6 +49,7 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
     let mut listeners = Listeners(vec![
         Box::new(ProgressListener::new(mode)),
         Box::new(folder),
+        Box::new(hooks.probe.clone()),
     ]);
     let sweep = sweep::run(&spec, registry, &mut listeners, stop)?;
     drop(listeners);
