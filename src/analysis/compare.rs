@@ -10,7 +10,7 @@ use super::bootstrap;
 pub use super::metric::{verdict, Metric, Verdict};
 use crate::backend::BackendKind;
 use crate::error::SpecError;
-use crate::measure::noise::Drift;
+use crate::measure::noise::{Drift, NoiseSample};
 use crate::results::SweepResult;
 
 /// Significance level of the test.
@@ -126,14 +126,16 @@ impl Comparison {
 }
 
 /// How to compare.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Options {
     /// Noise threshold as a fraction (0.05 = 5%).
     pub threshold: f64,
     /// Compare even when workload parameters differ (e.g. to prove a known slowdown is seen).
     pub allow_param_change: bool,
-    /// How much busier the machine was in the current run (from both runs' noise probes).
-    pub drift: Option<Drift>,
+    /// Each run's machine-noise probes, one after each point in measuring order (empty when
+    /// the run was not probed).
+    pub base_noise: Vec<NoiseSample>,
+    pub current_noise: Vec<NoiseSample>,
 }
 
 impl Default for Options {
@@ -141,7 +143,8 @@ impl Default for Options {
         Options {
             threshold: DEFAULT_THRESHOLD,
             allow_param_change: false,
-            drift: None,
+            base_noise: Vec::new(),
+            current_noise: Vec::new(),
         }
     }
 }
@@ -265,6 +268,7 @@ pub fn compare(
     let mut rows = Vec::new();
     let mut tested = true;
     let mut unmeasured: Vec<&str> = Vec::new();
+    let global = Drift::between(&options.base_noise, &options.current_noise);
     for key in base_keys.iter().filter(|k| current_keys.contains(k)) {
         for metric in Metric::ALL {
             let (b, c) = (samples(base, *key, metric), samples(current, *key, metric));
@@ -276,7 +280,8 @@ pub fn compare(
             };
             let enough = b.len() >= MIN_REPETITIONS && c.len() >= MIN_REPETITIONS;
             tested &= enough;
-            let allowance = allowance(base, *key, metric, options.drift.as_ref());
+            let drift = point_drift(base, current, *key, options, global);
+            let allowance = allowance(base, *key, metric, drift.as_ref());
             rows.push(MetricComparison {
                 backend: key.backend,
                 throttle: key.throttle,
@@ -301,7 +306,7 @@ pub fn compare(
             unmeasured.join(", ")
         ));
     }
-    match &options.drift {
+    match &global {
         None => notes.push(
             "A run without a machine-noise probe: a busier machine cannot be told apart from a \
              slower workload."
@@ -309,8 +314,9 @@ pub fn compare(
         ),
         Some(d) if d.delay_ms > 0.05 || d.cpu_slowdown > 0.02 => notes.push(format!(
             "The machine was busier during the current run (a woken thread waited {:+.2} ms \
-             longer for a core, a fixed CPU loop ran {:+.0}% slower): changes up to that much \
-             are counted as noise (machine_allowance_pct in JSON).",
+             longer for a core on average, a fixed CPU loop ran {:+.0}% slower): changes up to \
+             what that explains, run-wide or around each point, are counted as noise \
+             (machine_allowance_pct in JSON).",
             d.delay_ms,
             d.cpu_slowdown * 100.0
         )),
@@ -325,9 +331,47 @@ pub fn compare(
         rows,
         missing_in_current,
         missing_in_baseline,
-        machine_drift: options.drift,
+        machine_drift: global,
         notes,
     })
+}
+
+/// The probes taken right after one point's repetitions (where the probes line up with the
+/// points), so a burst of load during that point is seen even when the run's average is calm.
+fn probes_of(sweep: &SweepResult, noise: &[NoiseSample], key: PointKey) -> Vec<NoiseSample> {
+    if noise.len() != sweep.points.len() {
+        return Vec::new();
+    }
+    sweep
+        .points
+        .iter()
+        .zip(noise)
+        .filter(|(p, _)| p.backend == key.backend && p.throttle == key.throttle)
+        .map(|(_, s)| *s)
+        .collect()
+}
+
+/// The drift that applies to a point: the larger of the drift around that point and over the
+/// whole run, part by part.
+fn point_drift(
+    base: &SweepResult,
+    current: &SweepResult,
+    key: PointKey,
+    options: &Options,
+    global: Option<Drift>,
+) -> Option<Drift> {
+    let local = Drift::between(
+        &probes_of(base, &options.base_noise, key),
+        &probes_of(current, &options.current_noise, key),
+    );
+    match (local, global) {
+        (Some(l), Some(g)) => Some(Drift {
+            delay_ms: l.delay_ms.max(g.delay_ms),
+            delay_max_ms: l.delay_max_ms.max(g.delay_max_ms),
+            cpu_slowdown: l.cpu_slowdown.max(g.cpu_slowdown),
+        }),
+        (l, g) => l.or(g),
+    }
 }
 
 /// The part of a metric's worsening that the machine's own drift explains: every item waits
@@ -338,8 +382,10 @@ fn allowance(base: &SweepResult, key: PointKey, metric: Metric, drift: Option<&D
     };
     let item_ms = |m: Metric| bootstrap::mean(&samples(base, key, m));
     match metric {
+        // A busy scheduler delays wake-ups in bursts, and a burst can cover a whole point: the
+        // worst wait the probes saw, not the average, is what an item may have suffered.
         Metric::Throughput | Metric::LatencyP50 => {
-            drift.explains(item_ms(Metric::LatencyP50), false)
+            drift.explains(item_ms(Metric::LatencyP50), true)
         }
         Metric::LatencyP99 => drift.explains(item_ms(Metric::LatencyP99), true),
         Metric::PeakRss => 0.0,

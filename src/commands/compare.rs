@@ -7,7 +7,7 @@ use super::Exit;
 use crate::analysis::compare::{self, Comparison, Options, Verdict};
 use crate::baseline::{Baselines, StoredRun};
 use crate::cli::{CheckArgs, CompareArgs, CompareFormat, FailOn, RunArgs};
-use crate::measure::noise::{Drift, NoiseProbe};
+use crate::measure::noise::NoiseProbe;
 use crate::report::{ci, comparison, write_atomic};
 use crate::results::SweepResult;
 use crate::spec::RunSpec;
@@ -28,14 +28,16 @@ impl CheckArgs {
         Options {
             threshold: self.threshold / 100.0,
             allow_param_change: self.allow_param_change,
-            drift: None,
+            base_noise: Vec::new(),
+            current_noise: Vec::new(),
         }
     }
 
     /// The options for comparing two stored runs, with the drift their probes show.
     pub fn options_for(&self, base: &StoredRun, current: &StoredRun) -> Options {
         Options {
-            drift: Drift::between(&base.noise, &current.noise),
+            base_noise: base.noise.clone(),
+            current_noise: current.noise.clone(),
             ..self.options()
         }
     }
