@@ -49,6 +49,8 @@ pub struct MetricComparison {
     /// How much worse this metric may get from the machine alone (measured by the noise
     /// probe), added to the threshold before a change counts as a regression.
     pub machine_allowance_pct: f64,
+    /// The same for an improvement, when the baseline run had the busier machine.
+    pub machine_allowance_improved_pct: f64,
     pub verdict: Verdict,
 }
 
@@ -280,8 +282,17 @@ pub fn compare(
             };
             let enough = b.len() >= MIN_REPETITIONS && c.len() >= MIN_REPETITIONS;
             tested &= enough;
-            let drift = point_drift(base, current, *key, options, global);
-            let allowance = allowance(base, *key, metric, drift.as_ref());
+            let sides = (
+                (base, options.base_noise.as_slice()),
+                (current, options.current_noise.as_slice()),
+            );
+            // A busier current run excuses a worsening; a busier baseline run an improvement.
+            let worse = point_drift(sides.0, sides.1, *key);
+            let better = point_drift(sides.1, sides.0, *key);
+            let allowance = (
+                allowance(base, *key, metric, worse.as_ref()),
+                allowance(base, *key, metric, better.as_ref()),
+            );
             rows.push(MetricComparison {
                 backend: key.backend,
                 throttle: key.throttle,
@@ -295,7 +306,8 @@ pub fn compare(
                 ci_low_pct: enough.then_some(stats.ci_low * 100.0),
                 ci_high_pct: enough.then_some(stats.ci_high * 100.0),
                 p_value: enough.then_some(stats.p_value),
-                machine_allowance_pct: allowance * 100.0,
+                machine_allowance_pct: allowance.0 * 100.0,
+                machine_allowance_improved_pct: allowance.1 * 100.0,
                 verdict: verdict(metric, &stats, enough, options.threshold, allowance),
             });
         }
@@ -306,21 +318,29 @@ pub fn compare(
             unmeasured.join(", ")
         ));
     }
-    match &global {
-        None => notes.push(
+    let busier = |d: &Drift| d.delay_ms > 0.05 || d.cpu_slowdown > 0.02;
+    let reverse = Drift::between(&options.current_noise, &options.base_noise);
+    match (&global, &reverse) {
+        (None, _) | (_, None) => notes.push(
             "A run without a machine-noise probe: a busier machine cannot be told apart from a \
              slower workload."
                 .into(),
         ),
-        Some(d) if d.delay_ms > 0.05 || d.cpu_slowdown > 0.02 => notes.push(format!(
-            "The machine was busier during the current run (a woken thread waited {:+.2} ms \
-             longer for a core on average, a fixed CPU loop ran {:+.0}% slower): changes up to \
-             what that explains, run-wide or around each point, are counted as noise \
-             (machine_allowance_pct in JSON).",
-            d.delay_ms,
-            d.cpu_slowdown * 100.0
-        )),
-        Some(_) => {}
+        (Some(g), Some(r)) => {
+            for (d, which, excuses) in [(g, "current", "worsening"), (r, "baseline", "improvement")]
+            {
+                if busier(d) {
+                    notes.push(format!(
+                        "The machine was busier during the {which} run (a woken thread waited \
+                         {:+.2} ms longer for a core on average, a fixed CPU loop ran {:+.0}% \
+                         slower): a {excuses} up to what that explains, run-wide or around each \
+                         point, counts as noise (machine_allowance_pct in JSON).",
+                        d.delay_ms,
+                        d.cpu_slowdown * 100.0
+                    ));
+                }
+            }
+        }
     }
     Ok(Comparison {
         baseline: RunLabel::of(base),
@@ -354,15 +374,14 @@ fn probes_of(sweep: &SweepResult, noise: &[NoiseSample], key: PointKey) -> Vec<N
 /// The drift that applies to a point: the larger of the drift around that point and over the
 /// whole run, part by part.
 fn point_drift(
-    base: &SweepResult,
-    current: &SweepResult,
+    (base, base_noise): (&SweepResult, &[NoiseSample]),
+    (current, current_noise): (&SweepResult, &[NoiseSample]),
     key: PointKey,
-    options: &Options,
-    global: Option<Drift>,
 ) -> Option<Drift> {
+    let global = Drift::between(base_noise, current_noise);
     let local = Drift::between(
-        &probes_of(base, &options.base_noise, key),
-        &probes_of(current, &options.current_noise, key),
+        &probes_of(base, base_noise, key),
+        &probes_of(current, current_noise, key),
     );
     match (local, global) {
         (Some(l), Some(g)) => Some(Drift {
@@ -502,5 +521,36 @@ mod tests {
             .iter()
             .all(|r| r.p_value.is_none() && r.ci_low_pct.is_none()));
         assert_eq!(c.count(Verdict::Regressed), 12);
+    }
+
+    #[test]
+    fn a_busier_machine_excuses_what_it_explains_and_no_more() {
+        use crate::measure::noise::NoiseSample;
+        let probe = |over: f64| NoiseSample {
+            sleep_overshoot_ms: over,
+            sleep_overshoot_max_ms: over,
+            cpu_loop_ms: 1.0,
+        };
+        let (base, slow) = (fixture::sweep(20.0, 5), fixture::sweep(24.0, 5));
+        let with = |b: f64, c: f64| Options {
+            base_noise: vec![probe(b); base.points.len()],
+            current_noise: vec![probe(c); slow.points.len()],
+            ..Options::default()
+        };
+        // Every item waited 4 ms longer for a core: +20% on 20 ms items is the machine's doing.
+        let busy = compare(&base, &slow, &with(0.1, 4.1)).unwrap();
+        assert_eq!(busy.count(Verdict::Regressed), 0, "{busy:#?}");
+        assert!(busy
+            .notes
+            .iter()
+            .any(|n| n.contains("busier during the current run")));
+        // A calm machine excuses nothing.
+        let calm = compare(&base, &slow, &with(0.1, 0.1)).unwrap();
+        assert_eq!(calm.count(Verdict::Regressed), 12);
+        // A busier baseline excuses an improvement, not a regression.
+        let back = compare(&slow, &base, &with(4.1, 0.1)).unwrap();
+        assert_eq!(back.count(Verdict::Improved), 0);
+        let worse = compare(&base, &slow, &with(4.1, 0.1)).unwrap();
+        assert_eq!(worse.count(Verdict::Regressed), 12);
     }
 }

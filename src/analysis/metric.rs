@@ -80,24 +80,26 @@ impl Verdict {
     }
 }
 
-/// Criterion's rule: significant, and the whole interval beyond the threshold on one side (on
-/// the worse side, beyond the threshold plus what the machine's drift explains). Without
+/// Criterion's rule: significant, and the whole interval beyond the threshold on one side — plus,
+/// on that side, what the machine's drift explains (a busier current run for a worsening, a
+/// busier baseline run for an improvement). Without
 /// enough repetitions for a test, the point estimate is all there is.
 pub fn verdict(
     metric: Metric,
     s: &TwoSample,
     tested: bool,
     threshold: f64,
-    allowance: f64,
+    (worse_allowance, better_allowance): (f64, f64),
 ) -> Verdict {
     // Oriented so that positive means worse.
     let worse = |x: f64| if metric.bigger_is_better() { -x } else { x };
-    let regress_above = threshold + allowance;
+    let regress_above = threshold + worse_allowance;
+    let improve_above = threshold + better_allowance;
     if !tested {
         let w = worse(s.change);
         return if w > regress_above {
             Verdict::Regressed
-        } else if w < -threshold {
+        } else if w < -improve_above {
             Verdict::Improved
         } else {
             Verdict::WithinNoise
@@ -110,7 +112,7 @@ pub fn verdict(
     let (lo, hi) = (a.min(b), a.max(b));
     if lo > regress_above {
         Verdict::Regressed
-    } else if hi < -threshold {
+    } else if hi < -improve_above {
         Verdict::Improved
     } else {
         Verdict::WithinNoise
@@ -134,11 +136,11 @@ mod tests {
     fn throughput_down_is_a_regression_latency_down_an_improvement() {
         let down = stats(-0.17, -0.18, -0.16, 0.001);
         assert_eq!(
-            verdict(Metric::Throughput, &down, true, 0.05, 0.0),
+            verdict(Metric::Throughput, &down, true, 0.05, (0.0, 0.0)),
             Verdict::Regressed
         );
         assert_eq!(
-            verdict(Metric::LatencyP99, &down, true, 0.05, 0.0),
+            verdict(Metric::LatencyP99, &down, true, 0.05, (0.0, 0.0)),
             Verdict::Improved
         );
     }
@@ -147,12 +149,18 @@ mod tests {
     fn significant_but_small_is_within_noise() {
         let small = stats(0.04, 0.02, 0.06, 0.001);
         assert_eq!(
-            verdict(Metric::LatencyP50, &small, true, 0.05, 0.0),
+            verdict(Metric::LatencyP50, &small, true, 0.05, (0.0, 0.0)),
             Verdict::WithinNoise
         );
         let large_but_unsure = stats(0.2, 0.01, 0.4, 0.2);
         assert_eq!(
-            verdict(Metric::LatencyP50, &large_but_unsure, true, 0.05, 0.0),
+            verdict(
+                Metric::LatencyP50,
+                &large_but_unsure,
+                true,
+                0.05,
+                (0.0, 0.0)
+            ),
             Verdict::Unchanged
         );
     }
@@ -161,11 +169,11 @@ mod tests {
     fn untested_verdicts_use_the_threshold_alone() {
         let s = stats(0.08, 0.08, 0.08, 1.0);
         assert_eq!(
-            verdict(Metric::PeakRss, &s, false, 0.05, 0.0),
+            verdict(Metric::PeakRss, &s, false, 0.05, (0.0, 0.0)),
             Verdict::Regressed
         );
         assert_eq!(
-            verdict(Metric::PeakRss, &s, false, 0.10, 0.0),
+            verdict(Metric::PeakRss, &s, false, 0.10, (0.0, 0.0)),
             Verdict::WithinNoise
         );
     }
