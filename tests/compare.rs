@@ -168,6 +168,9 @@ fn points_on_one_side_only_are_listed() {
             "New in the current run (no baseline): thread ×4.",
         ))
         .stdout(predicate::str::contains("no statistical test is possible"))
+        .stdout(predicate::str::contains(
+            "p99 not compared where a repetition measured fewer than 100 items",
+        ))
         .stdout(predicate::str::contains("--repeat 5 or more"));
 }
 

@@ -19,6 +19,9 @@ pub const SIGNIFICANCE: f64 = 0.05;
 pub const MIN_REPETITIONS: usize = 3;
 /// Repetitions we recommend for a test with some power on a noisy machine.
 pub const RECOMMENDED_REPETITIONS: usize = 5;
+/// Fewest measured items per repetition for a p99 to be compared: below 100, the "p99" is the
+/// slowest item, and one hiccup of the machine decides it.
+pub const MIN_ITEMS_FOR_P99: u64 = 100;
 /// Default noise threshold, as a fraction.
 pub const DEFAULT_THRESHOLD: f64 = 0.05;
 
@@ -237,6 +240,17 @@ fn keys(sweep: &SweepResult) -> Vec<PointKey> {
     keys
 }
 
+/// The fewest items that completed in any repetition of a point, on either side.
+fn fewest_items(base: &SweepResult, current: &SweepResult, key: PointKey) -> u64 {
+    base.points
+        .iter()
+        .chain(&current.points)
+        .filter(|p| p.backend == key.backend && p.throttle == key.throttle)
+        .map(|p| p.ok + p.failed + p.timed_out)
+        .min()
+        .unwrap_or(0)
+}
+
 fn samples(sweep: &SweepResult, key: PointKey, metric: Metric) -> Vec<f64> {
     sweep
         .points
@@ -270,9 +284,15 @@ pub fn compare(
     let mut rows = Vec::new();
     let mut tested = true;
     let mut unmeasured: Vec<&str> = Vec::new();
+    let mut short_p99 = false;
     let global = Drift::between(&options.base_noise, &options.current_noise);
     for key in base_keys.iter().filter(|k| current_keys.contains(k)) {
         for metric in Metric::ALL {
+            if metric == Metric::LatencyP99 && fewest_items(base, current, *key) < MIN_ITEMS_FOR_P99
+            {
+                short_p99 = true;
+                continue;
+            }
             let (b, c) = (samples(base, *key, metric), samples(current, *key, metric));
             let Some(stats) = bootstrap::compare(&b, &c) else {
                 if !unmeasured.contains(&metric.label()) {
@@ -311,6 +331,13 @@ pub fn compare(
                 verdict: verdict(metric, &stats, enough, options.threshold, allowance),
             });
         }
+    }
+    if short_p99 {
+        notes.push(format!(
+            "p99 not compared where a repetition measured fewer than {MIN_ITEMS_FOR_P99} items: \
+             there it is the slowest item, decided by one hiccup of the machine. Use --items \
+             {MIN_ITEMS_FOR_P99} or more to compare tail latency."
+        ));
     }
     if !unmeasured.is_empty() {
         notes.push(format!(
