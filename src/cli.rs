@@ -16,6 +16,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a sweep: the sequential baseline, then each backend at each throttle.
@@ -27,6 +29,9 @@ pub enum Command {
     /// Find the throttle adaptively: a doubling ramp, then a golden-section search, in far
     /// fewer runs than a full sweep.
     Tune(TuneArgs),
+    /// Compare a run with a baseline: change per point and metric, with a confidence interval
+    /// and a verdict. Exit 1 on regression (see --fail-on).
+    Compare(CompareArgs),
     /// Internal: the child side of the process backends.
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -118,6 +123,14 @@ pub struct RunArgs {
     /// Exit with code 1 when no throttle meets the SLO.
     #[arg(long)]
     pub fail_on_slo: bool,
+    /// Save this run as a named baseline (baselines/NAME.json), or at a path ending in .json.
+    #[arg(long, value_name = "NAME")]
+    pub save_baseline: Option<String>,
+    /// Compare this run with a saved baseline (name, run folder or results file) at the end.
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
+    #[command(flatten)]
+    pub check: CheckArgs,
 }
 
 #[derive(Debug, Args, Default)]
@@ -127,4 +140,68 @@ pub struct TuneArgs {
     /// Highest throttle the search may try.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline: a run folder, a results.json file or a saved baseline name.
+    pub baseline: String,
+    /// The run to judge, in the same forms.
+    pub current: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Console)]
+    pub format: CompareFormat,
+    #[command(flatten)]
+    pub check: CheckArgs,
+}
+
+/// How a comparison judges and what it leaves behind (shared by `run --baseline` and `compare`).
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Noise threshold: a change must clearly exceed it to count (e.g. 5%).
+    #[arg(long, value_name = "PERCENT", default_value = "5%", value_parser = crate::commands::compare::parse_threshold)]
+    pub threshold: f64,
+    /// Which verdicts make the exit code 1.
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = FailOn::Regressed)]
+    pub fail_on: FailOn,
+    /// Compare even when workload parameters differ (the difference is still reported).
+    #[arg(long)]
+    pub allow_param_change: bool,
+    /// Write a CI tracking file, repeatable: github-bigger=FILE, github-smaller=FILE, bencher=FILE.
+    #[arg(long = "export", value_name = "FORMAT=FILE")]
+    pub exports: Vec<crate::report::ci::ExportTarget>,
+    /// Folder of named baselines.
+    #[arg(long, value_name = "DIR", default_value = crate::baseline::DEFAULT_DIR)]
+    pub baseline_dir: PathBuf,
+}
+
+impl Default for CheckArgs {
+    fn default() -> Self {
+        CheckArgs {
+            threshold: crate::analysis::compare::DEFAULT_THRESHOLD * 100.0,
+            fail_on: FailOn::Regressed,
+            allow_param_change: false,
+            exports: Vec::new(),
+            baseline_dir: PathBuf::from(crate::baseline::DEFAULT_DIR),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompareFormat {
+    Console,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// Exit 1 when anything regressed.
+    Regressed,
+    /// Exit 1 when anything improved (e.g. to force a baseline update).
+    Improved,
+    /// Exit 1 on any change beyond noise.
+    Any,
+    /// Always exit 0.
+    Never,
 }

@@ -19,8 +19,11 @@
 
 pub mod analysis;
 pub mod backend;
+pub mod baseline;
 pub mod cli;
 pub mod commands;
+#[cfg(feature = "criterion-integration")]
+pub mod criterion;
 pub mod error;
 pub mod measure;
 pub mod progress;

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
             print!("{}", commands::workloads::render(&registry));
             Ok(Exit::Ok)
         }
+        Command::Compare(args) => commands::compare::run(args),
         Command::Worker(args) => {
             throttlebench::backend::worker::run(args.one, args.spec.as_deref(), &registry)
                 .map(|()| Exit::Ok)

@@ -223,3 +223,8 @@ impl Analysis {
         lines
     }
 }
+pub mod bootstrap;
+pub mod compare;
+#[cfg(test)]
+pub(crate) mod fixture;
+pub mod metric;

@@ -41,17 +41,10 @@ pub fn resolve_spec(args: &RunArgs, registry: &Registry) -> anyhow::Result<RunSp
 
 pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
     let mode = ProgressMode::detect(args.quiet);
-    let progress = Box::new(ProgressListener::new(mode));
-    let (sweep, dir) = match &args.resume {
+    let (spec, previous, dir) = match &args.resume {
         Some(dir) => {
             let previous = json::load(dir)?;
-            let folder = RunFolder::reopen(dir, &previous)?;
-            let stop = install_interrupt()?;
-            let mut listeners = Listeners(vec![progress, Box::new(folder)]);
-            (
-                sweep::resume(previous, registry, &mut listeners, stop)?,
-                dir.clone(),
-            )
+            (previous.spec.clone(), Some(previous), dir.clone())
         }
         None => {
             let spec = resolve_spec(&args, registry)?;
@@ -60,12 +53,25 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
                 .out
                 .clone()
                 .unwrap_or_else(|| default_folder(Path::new("reports"), &spec.name));
-            let folder = RunFolder::create(&dir, args.force)?;
-            let stop = install_interrupt()?;
-            let mut listeners = Listeners(vec![progress, Box::new(folder)]);
-            (sweep::run(&spec, registry, &mut listeners, stop)?, dir)
+            (spec, None, dir)
         }
     };
+    let hooks = super::compare::prepare(&args, &spec)?;
+    let folder = match &previous {
+        Some(previous) => RunFolder::reopen(&dir, previous)?,
+        None => RunFolder::create(&dir, args.force)?,
+    };
+    let stop = install_interrupt()?;
+    let mut listeners = Listeners(vec![
+        Box::new(ProgressListener::new(mode)),
+        Box::new(folder),
+        Box::new(hooks.probe.clone()),
+    ]);
+    let sweep = match previous {
+        Some(previous) => sweep::resume(previous, registry, &mut listeners, stop)?,
+        None => sweep::run(&spec, registry, &mut listeners, stop)?,
+    };
+    drop(listeners);
     if !args.quiet {
         println!("\n{}", table::console(&sweep));
         if let Some(analysis) = &sweep.analysis {
@@ -82,7 +88,8 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
         }
         println!("Report: {}", dir.join("index.html").display());
     }
-    Ok(exit_for(&args, &sweep))
+    let verdict = super::compare::finish(hooks, &args, &sweep, &dir)?;
+    Ok(exit_for(&args, &sweep, verdict))
 }
 
 /// `--fail-on-slo` needs an SLO to fail on.
@@ -96,8 +103,9 @@ pub fn check_fail_on_slo(args: &RunArgs, spec: &RunSpec) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// 130 when interrupted; 1 when asked to fail on an SLO nothing met; else 0.
-pub fn exit_for(args: &RunArgs, sweep: &crate::results::SweepResult) -> Exit {
+/// 130 when interrupted; 1 when asked to fail on an SLO nothing met; else the comparison's
+/// verdict (0 without one).
+pub fn exit_for(args: &RunArgs, sweep: &crate::results::SweepResult, verdict: Exit) -> Exit {
     let slo_missed = sweep
         .analysis
         .as_ref()
@@ -107,6 +115,6 @@ pub fn exit_for(args: &RunArgs, sweep: &crate::results::SweepResult) -> Exit {
     } else if args.fail_on_slo && slo_missed {
         Exit::Failed
     } else {
-        Exit::Ok
+        verdict
     }
 }

@@ -146,7 +146,7 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
             dir.display()
         );
     }
-    Ok(super::run::exit_for(&args.run, &sweep))
+    Ok(super::run::exit_for(&args.run, &sweep, super::Exit::Ok))
 }
 
 /// Warnings as plain lines on stderr (the probe lines are the progress display).

@@ -2,6 +2,8 @@
 //! (so each is testable and `-` can mean stdout), plus the run folder that streams them to disk.
 
 pub mod charts;
+pub mod ci;
+pub mod comparison;
 pub mod csv;
 pub mod folder;
 pub mod html;

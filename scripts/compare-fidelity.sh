@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Measures the baseline comparison on this machine:
+#  1. false alarms: one sleep sweep saved as a baseline, five identical re-runs compared with it
+#     (and every ordered pair of the six runs), counting "regressed" verdicts;
+#  2. detection: the same sweep with items of 24 ms instead of 20 ms (+20%) compared with it,
+#     listing the verdict per point and the exit code.
+# Usage: scripts/compare-fidelity.sh [WORKDIR]   (default: a fresh temporary folder)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q
+tb="$PWD/target/release/throttlebench"
+work="${1:-$(mktemp -d)}"
+mkdir -p "$work"
+cd "$work"
+sweep=(--kind sleep --backend thread,async --limits 1,2,4,8 --items 40 --repeat 5)
+
+"$tb" run "${sweep[@]}" --param ms=20 --out run0 -q --save-baseline sleep20
+echo "baseline saved: $work/baselines/sleep20.json"
+
+summary() { # compare-json → "exit R: N regressed, M improved"
+  python3 -c 'import json,sys; c=json.load(sys.stdin); print(c["regressions"], "regressed,", c["improvements"], "improved of", len(c["rows"]), "metric comparisons;", c["headline"])'
+}
+
+echo "== five re-runs of the same sweep against the baseline =="
+false_runs=0
+for i in 1 2 3 4 5; do
+  set +e
+  "$tb" run "${sweep[@]}" --param ms=20 --out "run$i" -q --baseline sleep20
+  code=$?
+  set -e
+  [ "$code" -eq 1 ] && false_runs=$((false_runs + 1))
+  echo "re-run $i: exit $code; $(summary < "run$i/comparison.json")"
+done
+echo "false-alarm runs (exit 1): $false_runs of 5"
+
+echo "== every ordered pair of the six identical runs =="
+pairs=0; alarms=0; rows=0
+for a in 0 1 2 3 4 5; do
+  for b in 0 1 2 3 4 5; do
+    [ "$a" = "$b" ] && continue
+    set +e
+    out=$("$tb" compare "run$a" "run$b" --format json)
+    code=$?
+    set -e
+    pairs=$((pairs + 1))
+    [ "$code" -eq 1 ] && alarms=$((alarms + 1))
+    rows=$((rows + $(python3 -c 'import json,sys; print(json.load(sys.stdin)["regressions"])' <<<"$out")))
+  done
+done
+echo "pairs: $pairs; pairs reporting a regression: $alarms; regressed metric rows in all pairs: $rows"
+
+echo "== detection: items of 24 ms (+20%) against the 20 ms baseline =="
+set +e
+"$tb" run "${sweep[@]}" --param ms=24 --out slow -q --baseline sleep20 --allow-param-change
+code=$?
+set -e
+echo "exit code: $code"
+python3 - slow/comparison.json <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+print(c["headline"])
+for r in c["rows"]:
+    print(f'{r["backend"]:>10} x{r["throttle"]:<2} {r["metric"]:<12} {r["change_pct"]:+6.1f}%  '
+          f'CI {r["ci_low_pct"]:+6.1f} … {r["ci_high_pct"]:+6.1f}  p={r["p_value"]:.3f}  {r["verdict"]}')
+PY

@@ -1,0 +1,583 @@
+//! Baseline comparison: is the current run slower than the saved one, or only noisier? Points
+//! are matched by (backend, throttle) once the two runs are proven comparable (same workload
+//! kind and parameters, same budget); each metric's repetitions are compared with a bootstrap
+//! test and confidence interval, and a change counts only when it is significant at 0.05 and its
+//! whole interval lies beyond the noise threshold — criterion's rule for "changed".
+
+use serde::Serialize;
+
+use super::bootstrap;
+pub use super::metric::{verdict, Metric, Verdict};
+use crate::backend::BackendKind;
+use crate::error::SpecError;
+use crate::measure::noise::{Drift, NoiseSample};
+use crate::results::SweepResult;
+
+/// Significance level of the test.
+pub const SIGNIFICANCE: f64 = 0.05;
+/// Fewest repetitions per side for a statistical test.
+pub const MIN_REPETITIONS: usize = 3;
+/// Repetitions we recommend for a test with some power on a noisy machine.
+pub const RECOMMENDED_REPETITIONS: usize = 5;
+/// Fewest measured items per repetition for a p99 to be compared: below 100, the "p99" is the
+/// slowest item, and one hiccup of the machine decides it.
+pub const MIN_ITEMS_FOR_P99: u64 = 100;
+/// Default noise threshold, as a fraction.
+pub const DEFAULT_THRESHOLD: f64 = 0.05;
+
+/// A point present in one run only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PointKey {
+    pub backend: BackendKind,
+    pub throttle: usize,
+}
+
+/// One metric at one point, before and after.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricComparison {
+    pub backend: BackendKind,
+    pub throttle: usize,
+    pub metric: Metric,
+    pub unit: &'static str,
+    pub baseline_repetitions: usize,
+    pub current_repetitions: usize,
+    /// Mean over the repetitions, in `unit`.
+    pub baseline_mean: f64,
+    pub current_mean: f64,
+    pub change_pct: f64,
+    /// 95% confidence interval of the change; absent without enough repetitions.
+    pub ci_low_pct: Option<f64>,
+    pub ci_high_pct: Option<f64>,
+    pub p_value: Option<f64>,
+    /// How much worse this metric may get from the machine alone (measured by the noise
+    /// probe), added to the threshold before a change counts as a regression.
+    pub machine_allowance_pct: f64,
+    /// The same for an improvement, when the baseline run had the busier machine.
+    pub machine_allowance_improved_pct: f64,
+    pub verdict: Verdict,
+}
+
+/// Which run a side of the comparison is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunLabel {
+    pub name: String,
+    pub started_at: String,
+    pub git_commit: Option<String>,
+    pub repetitions: u32,
+}
+
+impl RunLabel {
+    fn of(sweep: &SweepResult) -> RunLabel {
+        RunLabel {
+            name: sweep.spec.name.clone(),
+            started_at: sweep.started_at.clone(),
+            git_commit: sweep.environment.git_commit.clone(),
+            repetitions: sweep.spec.sweep.repeat,
+        }
+    }
+}
+
+/// The whole comparison of a current run against a baseline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub baseline: RunLabel,
+    pub current: RunLabel,
+    pub threshold_pct: f64,
+    pub significance: f64,
+    /// False when some point had fewer than `MIN_REPETITIONS` on a side: those verdicts come
+    /// from the threshold alone.
+    pub tested: bool,
+    pub rows: Vec<MetricComparison>,
+    pub missing_in_current: Vec<PointKey>,
+    pub missing_in_baseline: Vec<PointKey>,
+    /// How much busier the machine was during the current run, when both runs were probed.
+    pub machine_drift: Option<Drift>,
+    pub notes: Vec<String>,
+}
+
+impl Comparison {
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.rows.iter().filter(|r| r.verdict == verdict).count()
+    }
+
+    /// "2 regressions, 1 improvement" (or "no change beyond noise").
+    pub fn headline(&self) -> String {
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let (r, i) = (
+            self.count(Verdict::Regressed),
+            self.count(Verdict::Improved),
+        );
+        let mut parts = Vec::new();
+        if r > 0 {
+            parts.push(plural(r, "regression", "regressions"));
+        }
+        if i > 0 {
+            parts.push(plural(i, "improvement", "improvements"));
+        }
+        if parts.is_empty() {
+            parts.push("No change beyond noise".to_string());
+        }
+        let mut text = parts.join(", ");
+        let missing = self.missing_in_current.len() + self.missing_in_baseline.len();
+        if missing > 0 {
+            text.push_str(&format!(
+                ", {}",
+                plural(missing, "unmatched point", "unmatched points")
+            ));
+        }
+        text
+    }
+}
+
+/// How to compare.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Noise threshold as a fraction (0.05 = 5%).
+    pub threshold: f64,
+    /// Compare even when workload parameters differ (e.g. to prove a known slowdown is seen).
+    pub allow_param_change: bool,
+    /// Each run's machine-noise probes, one after each point in measuring order (empty when
+    /// the run was not probed).
+    pub base_noise: Vec<NoiseSample>,
+    pub current_noise: Vec<NoiseSample>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            threshold: DEFAULT_THRESHOLD,
+            allow_param_change: false,
+            base_noise: Vec::new(),
+            current_noise: Vec::new(),
+        }
+    }
+}
+
+/// Refuses runs whose numbers mean different things; returns notes on lesser differences.
+pub fn check_compatible(
+    base: &SweepResult,
+    current: &SweepResult,
+    options: &Options,
+) -> Result<Vec<String>, SpecError> {
+    let refuse = |what: String| SpecError::invalid(format!("cannot compare these runs: {what}"));
+    let (bw, cw) = (&base.spec.workload, &current.spec.workload);
+    if bw.kind != cw.kind {
+        return Err(refuse(format!(
+            "workload kind differs (baseline '{}', current '{}')",
+            bw.kind, cw.kind
+        )));
+    }
+    let mut notes = Vec::new();
+    let names: std::collections::BTreeSet<&String> =
+        bw.params.keys().chain(cw.params.keys()).collect();
+    for name in names {
+        let (b, c) = (bw.params.get(name), cw.params.get(name));
+        if b != c {
+            let show = |v: Option<&serde_json::Value>| {
+                v.map(|v| v.to_string()).unwrap_or_else(|| "default".into())
+            };
+            let what = format!(
+                "workload parameter '{name}' differs (baseline {}, current {})",
+                show(b),
+                show(c)
+            );
+            if !options.allow_param_change {
+                return Err(refuse(format!(
+                    "{what}; pass --allow-param-change to compare anyway"
+                )));
+            }
+            notes.push(format!("Compared despite a difference: {what}."));
+        }
+    }
+    let (bb, cb) = (base.spec.sweep.budget, current.spec.sweep.budget);
+    if bb != cb {
+        let show = |b: crate::backend::Budget| match b {
+            crate::backend::Budget::Items(n) => format!("{n} items"),
+            crate::backend::Budget::Duration(d) => humantime::format_duration(d).to_string(),
+        };
+        return Err(refuse(format!(
+            "items per point differ (baseline {}, current {})",
+            show(bb),
+            show(cb)
+        )));
+    }
+    let (be, ce) = (&base.environment, &current.environment);
+    if be.cpu_model != ce.cpu_model || be.cores != ce.cores {
+        notes.push(format!(
+            "Different machines ({} × {} vs {} × {}): differences may come from the hardware alone.",
+            be.cores, be.cpu_model, ce.cores, ce.cpu_model
+        ));
+    }
+    if base.spec.sweep.warmup != current.spec.sweep.warmup {
+        notes.push(format!(
+            "Warm-up differs (baseline {}, current {} items).",
+            base.spec.sweep.warmup, current.spec.sweep.warmup
+        ));
+    }
+    for (side, sweep) in [("baseline", base), ("current", current)] {
+        if sweep.interrupted {
+            notes.push(format!(
+                "The {side} run was interrupted: some points may be missing."
+            ));
+        }
+    }
+    Ok(notes)
+}
+
+/// The (backend, throttle) pairs of a run, in the order they were first measured.
+fn keys(sweep: &SweepResult) -> Vec<PointKey> {
+    let mut keys: Vec<PointKey> = Vec::new();
+    for p in &sweep.points {
+        let key = PointKey {
+            backend: p.backend,
+            throttle: p.throttle,
+        };
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
+/// The fewest items that completed in any repetition of a point, on either side.
+fn fewest_items(base: &SweepResult, current: &SweepResult, key: PointKey) -> u64 {
+    base.points
+        .iter()
+        .chain(&current.points)
+        .filter(|p| p.backend == key.backend && p.throttle == key.throttle)
+        .map(|p| p.ok + p.failed + p.timed_out)
+        .min()
+        .unwrap_or(0)
+}
+
+fn samples(sweep: &SweepResult, key: PointKey, metric: Metric) -> Vec<f64> {
+    sweep
+        .points
+        .iter()
+        .filter(|p| p.backend == key.backend && p.throttle == key.throttle)
+        .map(|p| metric.value(p))
+        .collect()
+}
+
+/// Compares `current` against `base`, point by point and metric by metric.
+pub fn compare(
+    base: &SweepResult,
+    current: &SweepResult,
+    options: &Options,
+) -> Result<Comparison, SpecError> {
+    if !(options.threshold >= 0.0 && options.threshold.is_finite()) {
+        return Err(SpecError::invalid("the noise threshold must be 0% or more"));
+    }
+    let mut notes = check_compatible(base, current, options)?;
+    let (base_keys, current_keys) = (keys(base), keys(current));
+    let missing_in_current: Vec<PointKey> = base_keys
+        .iter()
+        .filter(|k| !current_keys.contains(k))
+        .copied()
+        .collect();
+    let missing_in_baseline: Vec<PointKey> = current_keys
+        .iter()
+        .filter(|k| !base_keys.contains(k))
+        .copied()
+        .collect();
+    let mut rows = Vec::new();
+    let mut tested = true;
+    let mut unmeasured: Vec<&str> = Vec::new();
+    let mut short_p99 = false;
+    let global = Drift::between(&options.base_noise, &options.current_noise);
+    for key in base_keys.iter().filter(|k| current_keys.contains(k)) {
+        for metric in Metric::ALL {
+            if metric == Metric::LatencyP99 && fewest_items(base, current, *key) < MIN_ITEMS_FOR_P99
+            {
+                short_p99 = true;
+                continue;
+            }
+            let (b, c) = (samples(base, *key, metric), samples(current, *key, metric));
+            let Some(stats) = bootstrap::compare(&b, &c) else {
+                if !unmeasured.contains(&metric.label()) {
+                    unmeasured.push(metric.label());
+                }
+                continue;
+            };
+            let enough = b.len() >= MIN_REPETITIONS && c.len() >= MIN_REPETITIONS;
+            tested &= enough;
+            let sides = (
+                (base, options.base_noise.as_slice()),
+                (current, options.current_noise.as_slice()),
+            );
+            // A busier current run excuses a worsening; a busier baseline run an improvement.
+            let worse = point_drift(sides.0, sides.1, *key);
+            let better = point_drift(sides.1, sides.0, *key);
+            let allowance = (
+                allowance(base, *key, metric, worse.as_ref()),
+                allowance(base, *key, metric, better.as_ref()),
+            );
+            rows.push(MetricComparison {
+                backend: key.backend,
+                throttle: key.throttle,
+                metric,
+                unit: metric.unit(),
+                baseline_repetitions: b.len(),
+                current_repetitions: c.len(),
+                baseline_mean: bootstrap::mean(&b),
+                current_mean: bootstrap::mean(&c),
+                change_pct: stats.change * 100.0,
+                ci_low_pct: enough.then_some(stats.ci_low * 100.0),
+                ci_high_pct: enough.then_some(stats.ci_high * 100.0),
+                p_value: enough.then_some(stats.p_value),
+                machine_allowance_pct: allowance.0 * 100.0,
+                machine_allowance_improved_pct: allowance.1 * 100.0,
+                verdict: verdict(metric, &stats, enough, options.threshold, allowance),
+            });
+        }
+    }
+    if short_p99 {
+        notes.push(format!(
+            "p99 not compared where a repetition measured fewer than {MIN_ITEMS_FOR_P99} items: \
+             there it is the slowest item, decided by one hiccup of the machine. Use --items \
+             {MIN_ITEMS_FOR_P99} or more to compare tail latency."
+        ));
+    }
+    if !unmeasured.is_empty() {
+        notes.push(format!(
+            "Not compared where the baseline measured zero: {}.",
+            unmeasured.join(", ")
+        ));
+    }
+    let busier = |d: &Drift| d.delay_ms > 0.05 || d.cpu_slowdown > 0.02;
+    let reverse = Drift::between(&options.current_noise, &options.base_noise);
+    match (&global, &reverse) {
+        (None, _) | (_, None) => notes.push(
+            "A run without a machine-noise probe: a busier machine cannot be told apart from a \
+             slower workload."
+                .into(),
+        ),
+        (Some(g), Some(r)) => {
+            for (d, which, excuses) in [(g, "current", "worsening"), (r, "baseline", "improvement")]
+            {
+                if busier(d) {
+                    notes.push(format!(
+                        "The machine was busier during the {which} run (a woken thread waited \
+                         {:+.2} ms longer for a core on average, a fixed CPU loop ran {:+.0}% \
+                         slower): a {excuses} up to what that explains, run-wide or around each \
+                         point, counts as noise (machine_allowance_pct in JSON).",
+                        d.delay_ms,
+                        d.cpu_slowdown * 100.0
+                    ));
+                }
+            }
+        }
+    }
+    Ok(Comparison {
+        baseline: RunLabel::of(base),
+        current: RunLabel::of(current),
+        threshold_pct: options.threshold * 100.0,
+        significance: SIGNIFICANCE,
+        tested,
+        rows,
+        missing_in_current,
+        missing_in_baseline,
+        machine_drift: global,
+        notes,
+    })
+}
+
+/// The probes taken right after one point's repetitions (where the probes line up with the
+/// points), so a burst of load during that point is seen even when the run's average is calm.
+fn probes_of(sweep: &SweepResult, noise: &[NoiseSample], key: PointKey) -> Vec<NoiseSample> {
+    if noise.len() != sweep.points.len() {
+        return Vec::new();
+    }
+    sweep
+        .points
+        .iter()
+        .zip(noise)
+        .filter(|(p, _)| p.backend == key.backend && p.throttle == key.throttle)
+        .map(|(_, s)| *s)
+        .collect()
+}
+
+/// The drift that applies to a point: the larger of the drift around that point and over the
+/// whole run, part by part.
+fn point_drift(
+    (base, base_noise): (&SweepResult, &[NoiseSample]),
+    (current, current_noise): (&SweepResult, &[NoiseSample]),
+    key: PointKey,
+) -> Option<Drift> {
+    let global = Drift::between(base_noise, current_noise);
+    let local = Drift::between(
+        &probes_of(base, base_noise, key),
+        &probes_of(current, current_noise, key),
+    );
+    match (local, global) {
+        (Some(l), Some(g)) => Some(Drift {
+            delay_ms: l.delay_ms.max(g.delay_ms),
+            delay_max_ms: l.delay_max_ms.max(g.delay_max_ms),
+            cpu_slowdown: l.cpu_slowdown.max(g.cpu_slowdown),
+        }),
+        (l, g) => l.or(g),
+    }
+}
+
+/// The part of a metric's worsening that the machine's own drift explains: every item waits
+/// longer for a core, or gets less of one. Memory is not affected.
+fn allowance(base: &SweepResult, key: PointKey, metric: Metric, drift: Option<&Drift>) -> f64 {
+    let Some(drift) = drift else {
+        return 0.0;
+    };
+    let item_ms = |m: Metric| bootstrap::mean(&samples(base, key, m));
+    match metric {
+        // A busy scheduler delays wake-ups in bursts, and a burst can cover a whole point: the
+        // worst wait the probes saw, not the average, is what an item may have suffered.
+        Metric::Throughput | Metric::LatencyP50 => {
+            drift.explains(item_ms(Metric::LatencyP50), true)
+        }
+        Metric::LatencyP99 => drift.explains(item_ms(Metric::LatencyP99), true),
+        Metric::PeakRss => 0.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::fixture;
+
+    #[test]
+    fn identical_runs_show_no_change() {
+        let run = fixture::sweep(20.0, 5);
+        let c = compare(&run, &run, &Options::default()).unwrap();
+        assert_eq!(c.rows.len(), 16);
+        assert!(c.tested);
+        assert!(
+            c.rows.iter().all(|r| r.verdict == Verdict::Unchanged),
+            "{c:#?}"
+        );
+        assert_eq!(c.headline(), "No change beyond noise");
+    }
+
+    #[test]
+    fn a_twenty_percent_slowdown_regresses_every_point() {
+        let (base, slow) = (fixture::sweep(20.0, 5), fixture::sweep(24.0, 5));
+        let c = compare(&base, &slow, &Options::default()).unwrap();
+        for r in &c.rows {
+            let expected = match r.metric {
+                Metric::PeakRss => Verdict::Unchanged,
+                _ => Verdict::Regressed,
+            };
+            assert_eq!(r.verdict, expected, "{r:?}");
+        }
+        assert_eq!(c.headline(), "12 regressions");
+        let back = compare(&slow, &base, &Options::default()).unwrap();
+        assert_eq!(back.count(Verdict::Improved), 12);
+    }
+
+    #[test]
+    fn different_parameters_or_budgets_are_refused_by_name() {
+        let base = fixture::sweep(20.0, 3);
+        let mut other = base.clone();
+        other.spec.workload.params.insert("ms".into(), 24.into());
+        let err = compare(&base, &other, &Options::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("parameter 'ms' differs (baseline 20, current 24)"),
+            "{err}"
+        );
+        let allowed = Options {
+            allow_param_change: true,
+            ..Options::default()
+        };
+        let c = compare(&base, &other, &allowed).unwrap();
+        assert!(c.notes[0].contains("'ms'"), "{:?}", c.notes);
+
+        let mut longer = base.clone();
+        longer.spec.sweep.budget = crate::backend::Budget::Items(80);
+        let err = compare(&base, &longer, &allowed).unwrap_err().to_string();
+        assert!(
+            err.contains("items per point differ (baseline 100 items, current 80 items)"),
+            "{err}"
+        );
+
+        let mut cpu = base.clone();
+        cpu.spec.workload.kind = "cpu".into();
+        let err = compare(&base, &cpu, &allowed).unwrap_err().to_string();
+        assert!(
+            err.contains("workload kind differs (baseline 'sleep', current 'cpu')"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn points_on_one_side_only_are_listed() {
+        let base = fixture::sweep(20.0, 3);
+        let mut current = base.clone();
+        current.points.retain(|p| p.backend != BackendKind::Async);
+        current
+            .points
+            .push(fixture::point(BackendKind::Thread, 8, 1, 20.0));
+        let c = compare(&base, &current, &Options::default()).unwrap();
+        assert_eq!(
+            c.missing_in_current,
+            vec![PointKey {
+                backend: BackendKind::Async,
+                throttle: 4
+            }]
+        );
+        assert_eq!(
+            c.missing_in_baseline,
+            vec![PointKey {
+                backend: BackendKind::Thread,
+                throttle: 8
+            }]
+        );
+        assert!(
+            c.headline().contains("2 unmatched points"),
+            "{}",
+            c.headline()
+        );
+    }
+
+    #[test]
+    fn too_few_repetitions_are_untested() {
+        let (base, slow) = (fixture::sweep(20.0, 2), fixture::sweep(24.0, 2));
+        let c = compare(&base, &slow, &Options::default()).unwrap();
+        assert!(!c.tested);
+        assert!(c
+            .rows
+            .iter()
+            .all(|r| r.p_value.is_none() && r.ci_low_pct.is_none()));
+        assert_eq!(c.count(Verdict::Regressed), 12);
+    }
+
+    #[test]
+    fn a_busier_machine_excuses_what_it_explains_and_no_more() {
+        use crate::measure::noise::NoiseSample;
+        let probe = |over: f64| NoiseSample {
+            sleep_overshoot_ms: over,
+            sleep_overshoot_max_ms: over,
+            cpu_loop_ms: 1.0,
+        };
+        let (base, slow) = (fixture::sweep(20.0, 5), fixture::sweep(24.0, 5));
+        let with = |b: f64, c: f64| Options {
+            base_noise: vec![probe(b); base.points.len()],
+            current_noise: vec![probe(c); slow.points.len()],
+            ..Options::default()
+        };
+        // Every item waited 4 ms longer for a core: +20% on 20 ms items is the machine's doing.
+        let busy = compare(&base, &slow, &with(0.1, 4.1)).unwrap();
+        assert_eq!(busy.count(Verdict::Regressed), 0, "{busy:#?}");
+        assert!(busy
+            .notes
+            .iter()
+            .any(|n| n.contains("busier during the current run")));
+        // A calm machine excuses nothing.
+        let calm = compare(&base, &slow, &with(0.1, 0.1)).unwrap();
+        assert_eq!(calm.count(Verdict::Regressed), 12);
+        // A busier baseline excuses an improvement, not a regression.
+        let back = compare(&slow, &base, &with(4.1, 0.1)).unwrap();
+        assert_eq!(back.count(Verdict::Improved), 0);
+        let worse = compare(&base, &slow, &with(4.1, 0.1)).unwrap();
+        assert_eq!(worse.count(Verdict::Regressed), 12);
+    }
+}

@@ -1,0 +1,258 @@
+//! A baseline comparison as text: an aligned console table, markdown for a pull-request comment
+//! (headline first, changed rows, then everything folded away), or JSON for scripts.
+
+use super::table::number;
+use crate::analysis::compare::{
+    Comparison, MetricComparison, PointKey, Verdict, MIN_REPETITIONS, RECOMMENDED_REPETITIONS,
+};
+
+const HEADERS: [&str; 9] = [
+    "backend",
+    "throttle",
+    "metric",
+    "baseline (mean)",
+    "current (mean)",
+    "change (%)",
+    "95% CI (%)",
+    "p",
+    "verdict",
+];
+
+fn cells(r: &MetricComparison) -> Vec<String> {
+    let ci = match (r.ci_low_pct, r.ci_high_pct) {
+        (Some(lo), Some(hi)) => format!("{lo:+.1} … {hi:+.1}"),
+        _ => "—".into(),
+    };
+    vec![
+        r.backend.to_string(),
+        r.throttle.to_string(),
+        format!("{} ({})", r.metric.label(), r.unit),
+        number(r.baseline_mean),
+        number(r.current_mean),
+        format!("{:+.1}", r.change_pct),
+        ci,
+        r.p_value.map(|p| format!("{p:.3}")).unwrap_or("—".into()),
+        r.verdict.label().to_string(),
+    ]
+}
+
+fn keys(keys: &[PointKey]) -> String {
+    keys.iter()
+        .map(|k| format!("{} ×{}", k.backend, k.throttle))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The lines under the table: unmatched points, caveats, the repetition advice.
+fn remarks(c: &Comparison) -> Vec<String> {
+    let mut out = Vec::new();
+    if !c.missing_in_current.is_empty() {
+        out.push(format!(
+            "Missing in the current run: {}.",
+            keys(&c.missing_in_current)
+        ));
+    }
+    if !c.missing_in_baseline.is_empty() {
+        out.push(format!(
+            "New in the current run (no baseline): {}.",
+            keys(&c.missing_in_baseline)
+        ));
+    }
+    if !c.tested {
+        out.push(format!(
+            "Fewer than {MIN_REPETITIONS} repetitions on a side: no statistical test is possible, \
+             so verdicts compare the change with the {}% threshold alone and may be noise. \
+             Run with --repeat {RECOMMENDED_REPETITIONS} or more.",
+            c.threshold_pct
+        ));
+    }
+    out.extend(c.notes.iter().cloned());
+    out
+}
+
+fn describe(c: &Comparison) -> String {
+    let side = |l: &crate::analysis::compare::RunLabel| {
+        let commit = l
+            .git_commit
+            .as_deref()
+            .map(|g| format!(" @ {g}"))
+            .unwrap_or_default();
+        format!(
+            "{} ({}{commit}, ×{} reps)",
+            l.name, l.started_at, l.repetitions
+        )
+    };
+    format!(
+        "Baseline {} vs current {}; threshold {}%, significance {}.",
+        side(&c.baseline),
+        side(&c.current),
+        c.threshold_pct,
+        c.significance
+    )
+}
+
+/// Columns padded to width: text left (backend, metric, verdict), numbers right.
+fn align(rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = HEADERS.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[&str]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let pad = " ".repeat(widths[i] - c.chars().count());
+                if i == 0 || i == 2 || i == 8 {
+                    format!("{c}{pad}")
+                } else {
+                    format!("{pad}{c}")
+                }
+            })
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(&HEADERS);
+    let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
+    out.push_str(&format!("{}\n", rule.join("  ")));
+    for row in rows {
+        out.push_str(&line(&row.iter().map(String::as_str).collect::<Vec<_>>()));
+    }
+    out
+}
+
+/// Aligned plain text.
+pub fn console(c: &Comparison) -> String {
+    let rows: Vec<Vec<String>> = c.rows.iter().map(cells).collect();
+    let mut out = format!("{}\n{}\n\n", c.headline(), describe(c));
+    out.push_str(&align(&rows));
+    for line in remarks(c) {
+        out.push_str(&format!("\n{line}"));
+    }
+    out.push('\n');
+    out
+}
+
+fn markdown_table(rows: &[&MetricComparison]) -> String {
+    let mut out = format!("| {} |\n|", HEADERS.join(" | "));
+    for i in 0..HEADERS.len() {
+        out.push_str(if i < 3 || i == 8 { ":---|" } else { "---:|" });
+    }
+    out.push('\n');
+    for r in rows {
+        let mut cells = cells(r);
+        if matches!(r.verdict, Verdict::Regressed | Verdict::Improved) {
+            cells[8] = format!("**{}**", cells[8]);
+        }
+        out.push_str(&format!("| {} |\n", cells.join(" | ").replace('<', "&lt;")));
+    }
+    out
+}
+
+/// For a pull-request comment: the headline, the rows that changed, all rows folded away.
+pub fn markdown(c: &Comparison) -> String {
+    let icon = if c.count(Verdict::Regressed) > 0 {
+        "🔴"
+    } else {
+        "🟢"
+    };
+    let mut out = format!(
+        "### {icon} throttlebench: {}\n\n{}\n\n",
+        c.headline(),
+        describe(c)
+    );
+    let changed: Vec<&MetricComparison> = c
+        .rows
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Regressed | Verdict::Improved))
+        .collect();
+    if !changed.is_empty() {
+        out.push_str(&markdown_table(&changed));
+        out.push('\n');
+    }
+    let all: Vec<&MetricComparison> = c.rows.iter().collect();
+    out.push_str(&format!(
+        "<details><summary>All {} comparisons</summary>\n\n{}\n</details>\n",
+        all.len(),
+        markdown_table(&all)
+    ));
+    let remarks = remarks(c);
+    if !remarks.is_empty() {
+        out.push('\n');
+        for line in remarks {
+            out.push_str(&format!("- {line}\n"));
+        }
+    }
+    out
+}
+
+/// Everything, for scripts: the comparison as JSON plus its headline.
+pub fn json(c: &Comparison) -> anyhow::Result<String> {
+    let mut value = serde_json::to_value(c)?;
+    if let Some(map) = value.as_object_mut() {
+        map.insert("headline".into(), c.headline().into());
+        map.insert("regressions".into(), c.count(Verdict::Regressed).into());
+        map.insert("improvements".into(), c.count(Verdict::Improved).into());
+    }
+    let mut text = serde_json::to_string_pretty(&value)?;
+    text.push('\n');
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::compare::{compare, Options};
+    use crate::analysis::fixture;
+
+    #[test]
+    fn markdown_leads_with_the_headline_and_bolds_changes() {
+        let c = compare(
+            &fixture::sweep(20.0, 5),
+            &fixture::sweep(24.0, 5),
+            &Options::default(),
+        )
+        .unwrap();
+        let md = markdown(&c);
+        assert!(
+            md.starts_with("### 🔴 throttlebench: 12 regressions\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| thread | 4 | throughput (items/s) | 200 | 167 | -16.7 |"),
+            "{md}"
+        );
+        assert!(md.contains("**regressed**"));
+        assert!(md.contains("<details><summary>All 16 comparisons</summary>"));
+    }
+
+    #[test]
+    fn few_repetitions_are_called_out() {
+        let c = compare(
+            &fixture::sweep(20.0, 1),
+            &fixture::sweep(20.0, 1),
+            &Options::default(),
+        )
+        .unwrap();
+        let text = console(&c);
+        assert!(text.contains("no statistical test is possible"), "{text}");
+        assert!(text.contains("--repeat 5 or more"), "{text}");
+    }
+
+    #[test]
+    fn json_carries_counts_and_rows() {
+        let c = compare(
+            &fixture::sweep(20.0, 3),
+            &fixture::sweep(20.0, 3),
+            &Options::default(),
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json(&c).unwrap()).unwrap();
+        assert_eq!(v["regressions"], 0);
+        assert_eq!(v["rows"].as_array().unwrap().len(), 16);
+        assert_eq!(v["rows"][0]["verdict"], "unchanged");
+        assert_eq!(v["rows"][0]["metric"], "throughput");
+    }
+}
