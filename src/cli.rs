@@ -17,6 +17,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size of the largest variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run a sweep: the sequential baseline, then each backend at each throttle.
     Run(RunArgs),
