@@ -19,6 +19,8 @@ pub struct Cli {
 // Parsed once per process: boxing the large variant would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size of the largest variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run a sweep: the sequential baseline, then each backend at each throttle.
     Run(Box<RunArgs>),

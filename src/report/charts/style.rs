@@ -248,7 +248,8 @@ mod tests {
             log_ticks(3.0, 45.0),
             vec![3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 40.0]
         );
-        assert_eq!(log_ticks(0.5, 2000.0).len(), 11);
+        assert_eq!(log_ticks(0.5, 2000.0).len(), 12);
+        assert_eq!(log_ticks(1.0, 1e9).len(), 10);
         assert_eq!(value_label(&0.600000001), "0.6");
         assert_eq!(value_label(&12000.0), "12000");
         assert_eq!(throttle_range(Vec::new()), (0.8, 1.25));
