@@ -153,10 +153,10 @@ pub fn run(
             sweep.interrupted = true;
             break;
         }
-        if !backends.contains_key(&point.backend) {
-            backends.insert(point.backend, point.backend.create()?);
-        }
-        let backend = &backends[&point.backend];
+        let backend = match backends.entry(point.backend) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(point.backend.create()?),
+        };
         let progress = Arc::new(PointProgress::new(point.throttle));
         listener.point_start(index, point, &progress);
         let measured = measure_point(
