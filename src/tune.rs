@@ -268,13 +268,14 @@ impl<'a> Stepper<'a> {
             self.sweep.interrupted = true;
             return Ok(false);
         }
-        if !self.backends.contains_key(&point.backend) {
-            self.backends.insert(point.backend, point.backend.create()?);
-        }
+        let backend = match self.backends.entry(point.backend) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(point.backend.create()?),
+        };
         let progress = Arc::new(crate::backend::PointProgress::new(point.throttle));
         listener.point_start(self.sweep.points.len(), &point, &progress);
         let (mut result, peak_method) = sweep::measure_point(
-            self.backends[&point.backend].as_ref(),
+            backend.as_ref(),
             self.spec,
             &self.workload,
             &point,
