@@ -26,8 +26,10 @@ pub mod measure;
 pub mod progress;
 pub mod report;
 pub mod results;
+pub mod server;
 pub mod spec;
 pub mod sweep;
+pub mod tls;
 pub mod warning;
 pub mod workload;
 

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
     let registry = Registry::builtin();
     let outcome = match cli.command {
         Command::Run(args) => commands::run::run(args, &registry),
+        Command::Serve(args) => commands::serve::run(args),
         Command::Workloads => {
             print!("{}", commands::workloads::render(&registry));
             Ok(Exit::Ok)

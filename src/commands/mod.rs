@@ -1,6 +1,7 @@
 //! One module per subcommand: each takes its parsed arguments and returns the exit code.
 
 pub mod run;
+pub mod serve;
 pub mod workloads;
 
 /// How a command ended, as the process exit code.

@@ -4,6 +4,7 @@
 
 pub mod cpu;
 pub mod disk;
+pub mod http;
 pub mod params;
 pub mod sleep;
 
@@ -160,6 +161,7 @@ impl Registry {
         registry.register(cpu::kind());
         registry.register(disk::kind());
         registry.register(noop_kind());
+        registry.register(http::kind());
         registry
     }
 
