@@ -62,33 +62,39 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let bound = listener.local_addr()?;
+        let stop = stop_signal()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
+        // A closed stdout (the reader went away) must not stop the server: writes are best effort.
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {scheme}://{bound}/ ({})", config.describe())?;
+        let _ = writeln!(
+            out,
+            "listening on {scheme}://{bound}/ ({})",
+            config.describe()
+        );
         if !bound.ip().is_loopback() {
-            writeln!(out, "note: {bound} is reachable from other machines")?;
+            let _ = writeln!(out, "note: {bound} is reachable from other machines");
         }
-        writeln!(out, "Ctrl-C to stop")?;
-        out.flush()?;
+        let _ = writeln!(out, "Ctrl-C to stop");
+        let _ = out.flush();
         drop(out);
-        server::serve(listener, config, tls, stop_signal(), GRACE).await;
-        println!("stopped");
+        server::serve(listener, config, tls, stop, GRACE)
+            .await
+            .context("cannot start the server's timer")?;
+        let _ = writeln!(std::io::stdout(), "stopped");
         Ok(Exit::Ok)
     })
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Completes on Ctrl-C or SIGTERM. The handlers are in place when this returns, so a signal
+/// sent as soon as the address is printed is not lost.
+fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot catch Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
+    })
 }

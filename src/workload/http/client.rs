@@ -1,16 +1,20 @@
-//! One keep-alive HTTP/1.1 connection per in-flight slot. On the async backend it runs on the
-//! backend's runtime; on the thread backend each runner drives its own small current-thread
-//! runtime, so every worker owns its client and nothing is shared on the hot path.
+//! One keep-alive HTTP/1.1 connection per in-flight slot, driven by the slot itself. On the
+//! async backend it runs on the backend's runtime; on the thread backend each runner drives its
+//! own small current-thread runtime, so every worker owns its client and nothing is shared on
+//! the hot path.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::HeaderMap;
-use hyper::{Method, Request, Uri};
+use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
@@ -53,19 +57,68 @@ impl Target {
     }
 }
 
-/// Which runtime drives a connection: the ambient one (async backend) or the runner's own.
+/// Which runtime a connection's socket is registered with: the ambient one (async backend) or
+/// the runner's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Driver {
     Ambient,
     Own,
 }
 
+/// hyper's connection state machine, polled by the runner's own task while an item runs (not
+/// spawned): one task per slot instead of two, no cross-task wake-up per request.
+type ConnectionFuture = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
+
 struct Connection {
     sender: SendRequest<Full<Bytes>>,
+    io: ConnectionFuture,
+    /// The connection future completed: the connection is closed.
+    closed: bool,
     driver: Driver,
     /// A request was sent and its answer not fully read (the item was cancelled midway): the
     /// connection's state is unknown, so it is replaced rather than reused.
     busy: bool,
+}
+
+impl Connection {
+    fn usable(&self, driver: Driver) -> bool {
+        self.driver == driver && !self.busy && !self.closed && !self.sender.is_closed()
+    }
+
+    /// Runs `work` while driving the connection's I/O in the same task.
+    async fn drive<F: Future>(io: &mut ConnectionFuture, closed: &mut bool, work: F) -> F::Output {
+        let mut work = std::pin::pin!(work);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(out) = work.as_mut().poll(cx) {
+                return Poll::Ready(out);
+            }
+            if *closed || io.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            *closed = true;
+            // The connection ended: whatever it owed `work` is now settled.
+            work.as_mut().poll(cx)
+        })
+        .await
+    }
+
+    /// Waits until the connection can take a request; false when it was closed while idle.
+    async fn ready(&mut self) -> bool {
+        let Connection {
+            sender, io, closed, ..
+        } = self;
+        Connection::drive(io, closed, sender.ready()).await.is_ok()
+    }
+
+    async fn exchange(&mut self, request: Request<Full<Bytes>>) -> Result<StatusCode, ItemError> {
+        self.busy = true;
+        let Connection {
+            sender, io, closed, ..
+        } = self;
+        let status = Connection::drive(io, closed, exchange_on(sender, request)).await?;
+        self.busy = false;
+        Ok(status)
+    }
 }
 
 /// The runner: one connection, made on first use and replaced after an error.
@@ -106,44 +159,29 @@ impl Client {
     }
 
     async fn exchange(&mut self, driver: Driver) -> ItemResult {
-        let reusable = self.connection.as_ref().is_some_and(|c| {
-            c.driver == driver && !c.busy && !c.sender.is_closed()
-        });
-        if !reusable {
-            self.connection = None;
-            self.connection = Some(self.connect(driver).await?);
-        }
-        let Some(conn) = self.connection.as_mut() else {
-            return Err(ItemError::new("connect", "no connection"));
+        let mut conn = match self.connection.take() {
+            Some(conn) if conn.usable(driver) => conn,
+            _ => self.connect(driver).await?,
         };
-        if conn.sender.ready().await.is_err() {
+        if !conn.ready().await {
             // Closed by the server while idle (keep-alive timeout): a fresh one is no failure.
-            self.connection = None;
-            let mut fresh = self.connect(driver).await?;
-            fresh.sender.ready().await.map_err(|e| hyper_error(&e))?;
-            self.connection = Some(fresh);
+            conn = self.connect(driver).await?;
+            if !conn.ready().await {
+                return Err(ItemError::new(
+                    "reset",
+                    "connection closed before the request",
+                ));
+            }
         }
-        let Some(conn) = self.connection.as_mut() else {
-            return Err(ItemError::new("connect", "no connection"));
-        };
-        conn.busy = true;
-        let outcome = exchange_on(&mut conn.sender, self.target.request()).await;
-        match outcome {
-            Ok(status) => {
-                conn.busy = false;
-                if status.is_success() {
-                    Ok(())
-                } else {
-                    Err(ItemError::new(
-                        format!("http-{}", status.as_u16()),
-                        format!("status {status}"),
-                    ))
-                }
-            }
-            Err(e) => {
-                self.connection = None;
-                Err(e)
-            }
+        let status = conn.exchange(self.target.request()).await?;
+        self.connection = Some(conn);
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(ItemError::new(
+                format!("http-{}", status.as_u16()),
+                format!("status {status}"),
+            ))
         }
     }
 
@@ -155,7 +193,7 @@ impl Client {
                 .map_err(|e| io_error("connect", &e))?,
         };
         let _ = tcp.set_nodelay(true);
-        let sender = match &self.target.tls {
+        let (sender, io) = match &self.target.tls {
             None => handshake(TokioIo::new(tcp)).await?,
             Some((connector, name)) => {
                 let tls = connector
@@ -167,31 +205,29 @@ impl Client {
         };
         Ok(Connection {
             sender,
+            io,
+            closed: false,
             driver,
             busy: false,
         })
     }
 }
 
-async fn handshake<I>(io: I) -> Result<SendRequest<Full<Bytes>>, ItemError>
+async fn handshake<I>(io: I) -> Result<(SendRequest<Full<Bytes>>, ConnectionFuture), ItemError>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let (sender, connection) = hyper::client::conn::http1::handshake(io)
         .await
         .map_err(|e| hyper_error(&e))?;
-    // The connection task ends when the sender is dropped or the peer closes.
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    Ok(sender)
+    Ok((sender, Box::pin(connection)))
 }
 
 /// Sends one request and reads the whole answer, returning its status.
 async fn exchange_on(
     sender: &mut SendRequest<Full<Bytes>>,
     request: Request<Full<Bytes>>,
-) -> Result<hyper::StatusCode, ItemError> {
+) -> Result<StatusCode, ItemError> {
     let response = sender
         .send_request(request)
         .await
@@ -258,7 +294,7 @@ impl Runner for Client {
 
 impl Drop for Client {
     fn drop(&mut self) {
-        // The connection task lives on the own runtime: close the connection before it goes.
+        // The socket is registered with the own runtime: close it before the runtime goes.
         self.connection = None;
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();

@@ -125,7 +125,9 @@ impl Http {
                     builtin_server_config(p)?,
                     None,
                 )
-                .map_err(|e| SpecError::invalid(format!("cannot start the built-in server: {e:#}")))?;
+                .map_err(|e| {
+                    SpecError::invalid(format!("cannot start the built-in server: {e:#}"))
+                })?;
                 (server.url(), Some(server))
             }
         };
@@ -206,19 +208,29 @@ fn target(p: &Params, url: &str) -> Result<Target, SpecError> {
     let https = match uri.scheme_str() {
         Some("http") => false,
         Some("https") => true,
-        _ => return Err(p.invalid("url", format!("must start with http:// or https:// ('{url}')"))),
+        _ => {
+            return Err(p.invalid(
+                "url",
+                format!("must start with http:// or https:// ('{url}')"),
+            ))
+        }
     };
     let authority = uri
         .authority()
         .ok_or_else(|| p.invalid("url", format!("has no host ('{url}')")))?;
-    let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
     let addrs: Vec<_> = (host, port)
         .to_socket_addrs()
         .map_err(|e| SpecError::invalid(format!("cannot resolve host '{host}' of {url}: {e}")))?
         .collect();
     if addrs.is_empty() {
-        return Err(SpecError::invalid(format!("host '{host}' of {url} has no address")));
+        return Err(SpecError::invalid(format!(
+            "host '{host}' of {url} has no address"
+        )));
     }
     let tls = if https {
         let config = crate::tls::client_config(p.bool("insecure")?)
@@ -229,8 +241,15 @@ fn target(p: &Params, url: &str) -> Result<Target, SpecError> {
     } else {
         None
     };
-    let method = Method::from_bytes(p.str("method")?.as_bytes())
-        .map_err(|_| p.invalid("method", format!("is not an HTTP method ('{}')", p.str("method").unwrap_or(""))))?;
+    let method = Method::from_bytes(p.str("method")?.as_bytes()).map_err(|_| {
+        p.invalid(
+            "method",
+            format!(
+                "is not an HTTP method ('{}')",
+                p.str("method").unwrap_or("")
+            ),
+        )
+    })?;
     let mut headers = HeaderMap::new();
     let host_header = HeaderValue::from_str(authority.as_str())
         .map_err(|e| p.invalid("url", format!("has an unusable host: {e}")))?;

@@ -3,6 +3,8 @@
 //! waiting in a bounded queue, and answers 503 to a chosen share of requests. With a capacity,
 //! its throughput saturates at C / D: a service with a real optimal concurrency to find.
 
+mod timer;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -88,17 +90,19 @@ impl ServerConfig {
 /// The shared state of the capacity model.
 struct Model {
     config: ServerConfig,
+    timer: timer::PreciseTimer,
     slots: Option<Semaphore>,
     waiting: AtomicUsize,
 }
 
 impl Model {
-    fn new(config: ServerConfig) -> Self {
-        Model {
+    fn new(config: ServerConfig) -> std::io::Result<Self> {
+        Ok(Model {
+            timer: timer::PreciseTimer::start()?,
             slots: config.capacity.map(Semaphore::new),
             waiting: AtomicUsize::new(0),
             config,
-        }
+        })
     }
 
     /// This request's service time and whether it is answered with an error.
@@ -147,7 +151,7 @@ impl Model {
         };
         let (latency, fails) = self.draw();
         if !latency.is_zero() {
-            tokio::time::sleep(latency).await;
+            self.timer.sleep(latency).await;
         }
         if fails {
             reply(StatusCode::SERVICE_UNAVAILABLE, "simulated error\n")
@@ -164,15 +168,16 @@ fn reply(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
 }
 
 /// Serves on `listener` until `shutdown` completes, then stops accepting and gives open
-/// connections up to `grace` to finish (zero: drops them at once).
+/// connections up to `grace` to finish (zero: drops them at once). Fails only when the server's
+/// timer thread cannot start.
 pub async fn serve(
     listener: TcpListener,
     config: ServerConfig,
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
-) {
-    let model = Arc::new(Model::new(config));
+) -> std::io::Result<()> {
+    let model = Arc::new(Model::new(config)?);
     let acceptor = tls.map(TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -216,6 +221,7 @@ pub async fn serve(
     if !grace.is_zero() {
         let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
     }
+    Ok(())
 }
 
 /// A server running on threads of its own, for the duration of a run or a test. Dropping it
@@ -251,7 +257,7 @@ impl Server {
         let thread = std::thread::Builder::new()
             .name("tb-server-main".into())
             .spawn(move || {
-                runtime.block_on(serve(
+                let _ = runtime.block_on(serve(
                     listener,
                     config,
                     tls,
@@ -326,11 +332,15 @@ mod tests {
             latency: Duration::from_millis(10),
             jitter: Duration::from_millis(4),
             ..ServerConfig::default()
-        });
+        })
+        .unwrap();
         for _ in 0..1000 {
             let (d, fails) = model.draw();
             assert!(!fails);
-            assert!(d >= Duration::from_millis(6) && d <= Duration::from_millis(14), "{d:?}");
+            assert!(
+                d >= Duration::from_millis(6) && d <= Duration::from_millis(14),
+                "{d:?}"
+            );
         }
     }
 
@@ -339,7 +349,8 @@ mod tests {
         let model = Model::new(ServerConfig {
             error_rate: 0.3,
             ..ServerConfig::default()
-        });
+        })
+        .unwrap();
         let failed = (0..10_000).filter(|_| model.draw().1).count();
         assert!((2_600..3_400).contains(&failed), "{failed}");
     }
