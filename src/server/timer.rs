@@ -74,7 +74,10 @@ impl PreciseTimer {
             if state.closed {
                 return;
             }
-            let earliest = state.sleepers.peek().is_none_or(|e| deadline < e.deadline);
+            let earliest = state
+                .sleepers
+                .peek()
+                .map_or(true, |e| deadline < e.deadline);
             state.sleepers.push(Entry { deadline, wake });
             if earliest {
                 self.shared.1.notify_one();
