@@ -34,6 +34,8 @@ pub enum Command {
     /// Compare a run with a baseline: change per point and metric, with a confidence interval
     /// and a verdict. Exit 1 on regression (see --fail-on).
     Compare(CompareArgs),
+    /// Serve HTTP on 127.0.0.1 with a chosen latency, capacity and error rate (a test target).
+    Serve(ServeArgs),
     /// Internal: the child side of the process backends.
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -206,4 +208,35 @@ pub enum FailOn {
     Any,
     /// Always exit 0.
     Never,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port; the chosen one is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// Time to answer each request, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0.0)]
+    pub latency_ms: f64,
+    /// Answers take the latency ± up to this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0.0)]
+    pub jitter_ms: f64,
+    /// Serve at most C requests at once; the rest wait in a queue.
+    #[arg(long, value_name = "C")]
+    pub capacity: Option<usize>,
+    /// Requests allowed to wait for capacity; past it, 503 at once.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub queue: usize,
+    /// Share of requests (0..1) answered with 503.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Executor threads (default: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Serve https with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(*args, &registry),
         Command::Report(args) => commands::report::run(args),
         Command::Tune(args) => commands::tune::run(args, &registry),
+        Command::Serve(args) => commands::serve::run(args),
         Command::Workloads => {
             print!("{}", commands::workloads::render(&registry));
             Ok(Exit::Ok)

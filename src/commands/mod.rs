@@ -3,6 +3,7 @@
 pub mod compare;
 pub mod report;
 pub mod run;
+pub mod serve;
 pub mod tune;
 pub mod workloads;
 

@@ -5,6 +5,7 @@
 pub mod command;
 pub mod cpu;
 pub mod disk;
+pub mod http;
 pub mod params;
 pub mod sleep;
 
@@ -162,6 +163,7 @@ impl Registry {
         registry.register(disk::kind());
         registry.register(noop_kind());
         registry.register(command::kind());
+        registry.register(http::kind());
         registry
     }
 

@@ -1,0 +1,100 @@
+//! `throttlebench serve`: the built-in HTTP target as a standalone server, until Ctrl-C.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::Exit;
+use crate::cli::ServeArgs;
+use crate::error::SpecError;
+use crate::server::{self, ServerConfig};
+
+/// How long open connections get to finish once asked to stop.
+const GRACE: Duration = Duration::from_secs(2);
+
+pub fn config(args: &ServeArgs) -> Result<ServerConfig, SpecError> {
+    let ms = |flag: &str, ms: f64| {
+        if ms.is_finite() && (0.0..=86_400_000.0).contains(&ms) {
+            Ok(Duration::from_secs_f64(ms / 1e3))
+        } else {
+            Err(SpecError::invalid(format!(
+                "--{flag} expects milliseconds between 0 and 86400000, got {ms}"
+            )))
+        }
+    };
+    let config = ServerConfig {
+        latency: ms("latency-ms", args.latency_ms)?,
+        jitter: ms("jitter-ms", args.jitter_ms)?,
+        capacity: args.capacity,
+        queue: args.queue,
+        error_rate: args.error_rate,
+        threads: args.threads,
+    };
+    config.check().map_err(SpecError::invalid)?;
+    Ok(config)
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
+    let addr: SocketAddr = args.addr.parse().map_err(|_| {
+        SpecError::invalid(format!(
+            "--addr expects IP:PORT such as 127.0.0.1:8080, got '{}'",
+            args.addr
+        ))
+    })?;
+    let config = config(&args)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::server_config_from_pem(cert, key)?),
+        _ => None,
+    };
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if config.threads > 0 {
+        builder.worker_threads(config.threads);
+    }
+    let runtime = builder
+        .enable_all()
+        .thread_name("tb-serve")
+        .build()
+        .context("cannot start the server runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let bound = listener.local_addr()?;
+        let stop = stop_signal()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        // A closed stdout (the reader went away) must not stop the server: writes are best effort.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "listening on {scheme}://{bound}/ ({})",
+            config.describe()
+        );
+        if !bound.ip().is_loopback() {
+            let _ = writeln!(out, "note: {bound} is reachable from other machines");
+        }
+        let _ = writeln!(out, "Ctrl-C to stop");
+        let _ = out.flush();
+        drop(out);
+        server::serve(listener, config, tls, stop, GRACE)
+            .await
+            .context("cannot start the server's timer")?;
+        let _ = writeln!(std::io::stdout(), "stopped");
+        Ok(Exit::Ok)
+    })
+}
+
+/// Completes on Ctrl-C or SIGTERM. The handlers are in place when this returns, so a signal
+/// sent as soon as the address is printed is not lost.
+fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot catch Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}

@@ -1,0 +1,185 @@
+//! Sleeps with sub-millisecond precision for the server's simulated latency. tokio's timer
+//! works in whole milliseconds and rounds up, so a 20 ms answer takes 21–23 ms and a capacity
+//! of 8 would top out well below 8 / 20 ms. One thread waits on a condition variable (futex
+//! timeouts are precise to tens of microseconds) and wakes each sleeper at its deadline.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+struct Entry {
+    deadline: Instant,
+    wake: oneshot::Sender<()>,
+}
+
+// Ordered by deadline, earliest first out of the (max-)heap.
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.deadline.cmp(&self.deadline)
+    }
+}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.deadline == other.deadline
+    }
+}
+impl Eq for Entry {}
+
+#[derive(Default)]
+struct State {
+    sleepers: BinaryHeap<Entry>,
+    closed: bool,
+}
+
+type Shared = Arc<(Mutex<State>, Condvar)>;
+
+/// The timer thread; stops when dropped.
+pub struct PreciseTimer {
+    shared: Shared,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn lock(shared: &Shared) -> MutexGuard<'_, State> {
+    shared.0.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl PreciseTimer {
+    pub fn start() -> std::io::Result<PreciseTimer> {
+        let shared: Shared = Arc::default();
+        let inner = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("tb-server-timer".into())
+            .spawn(move || wake_loop(&inner))?;
+        Ok(PreciseTimer {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Completes `duration` from now (or at once when the timer is stopping).
+    pub async fn sleep(&self, duration: Duration) {
+        let (wake, woken) = oneshot::channel();
+        let deadline = Instant::now() + duration;
+        {
+            let mut state = lock(&self.shared);
+            if state.closed {
+                return;
+            }
+            let earliest = state
+                .sleepers
+                .peek()
+                .map_or(true, |e| deadline < e.deadline);
+            state.sleepers.push(Entry { deadline, wake });
+            if earliest {
+                self.shared.1.notify_one();
+            }
+        }
+        let _ = woken.await;
+    }
+}
+
+fn wake_loop(shared: &Shared) {
+    let mut state = lock(shared);
+    loop {
+        if state.closed {
+            // Dropping the senders wakes every sleeper left.
+            state.sleepers.clear();
+            return;
+        }
+        let now = Instant::now();
+        let wait = match state.sleepers.peek() {
+            Some(first) if first.deadline <= now => {
+                if let Some(entry) = state.sleepers.pop() {
+                    let _ = entry.wake.send(());
+                }
+                continue;
+            }
+            Some(first) => Some(first.deadline - now),
+            None => None,
+        };
+        state = match wait {
+            Some(wait) => {
+                shared
+                    .1
+                    .wait_timeout(state, wait)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+            }
+            None => shared.1.wait(state).unwrap_or_else(|p| p.into_inner()),
+        };
+    }
+}
+
+impl PreciseTimer {
+    /// Wakes every sleeper now and stops the thread.
+    fn close(&self) {
+        lock(&self.shared).closed = true;
+        self.shared.1.notify_one();
+    }
+}
+
+impl Drop for PreciseTimer {
+    fn drop(&mut self) {
+        self.close();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wakes_close_to_the_deadline_in_order() {
+        let timer = PreciseTimer::start().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let begin = Instant::now();
+        let (a, b) = runtime.block_on(async {
+            let first = async {
+                timer.sleep(Duration::from_millis(30)).await;
+                begin.elapsed()
+            };
+            let second = async {
+                timer.sleep(Duration::from_millis(10)).await;
+                begin.elapsed()
+            };
+            tokio::join!(first, second)
+        });
+        assert!(b >= Duration::from_millis(10) && b < a, "{b:?} {a:?}");
+        // Generous: the machine may be busy; the point is "not whole milliseconds late".
+        assert!(
+            a >= Duration::from_millis(30) && a < Duration::from_millis(45),
+            "{a:?}"
+        );
+    }
+
+    #[test]
+    fn stopping_wakes_sleepers() {
+        let timer = Arc::new(PreciseTimer::start().unwrap());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let closer = timer.clone();
+        let thread = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            closer.close();
+        });
+        runtime.block_on(timer.sleep(Duration::from_secs(3600)));
+        thread.join().unwrap();
+    }
+}
