@@ -223,3 +223,28 @@ impl Analysis {
         lines
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_analysis_survives_results_json_and_old_files_still_load() {
+        let a = Analysis {
+            recommendation: Some(Recommendation {
+                backend: BackendKind::Thread,
+                throttle: 8,
+                summary: "Use throttle 8 on thread".into(),
+            }),
+            slo: Some("p99=200ms".into()),
+            slo_met: Some(true),
+            ..Analysis::default()
+        };
+        let text = serde_json::to_string(&a).unwrap();
+        assert_eq!(serde_json::from_str::<Analysis>(&text).unwrap(), a);
+        let old = r#"{"recommendation":null,"backends":[{"backend":"thread","usl":{"sigma":0.1,"kappa":0.0,"lambda":5.0},"knee":4}],"notes":[]}"#;
+        let parsed: Analysis = serde_json::from_str(old).unwrap();
+        assert_eq!(parsed.backends[0].knee, Some(4));
+        assert!(parsed.backends[0].scaling.is_none() && parsed.littles_law.is_empty());
+    }
+}
