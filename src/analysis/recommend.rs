@@ -173,9 +173,10 @@ pub fn explain(b: &BackendAnalysis, cores: usize) -> String {
         return format!("too few throttles for a scalability fit{cpu}");
     };
     // A fitted optimum alone is not enough: a hard plateau also bends the fit; only a measured
-    // fall past the peak shows a coherency cost.
+    // fall past the peak shows a coherency cost, and only when that cost, κN at the peak,
+    // outweighs contention σ is coherency the story.
     let why = match s.optimum {
-        Some(n) if b.retrograde => format!(
+        Some(n) if b.retrograde && fit.kappa * n as f64 >= fit.sigma => format!(
             "coherency-limited: the fit peaks at throttle {n} and falls beyond it (κ={}, σ={})",
             coef(fit.kappa),
             coef(fit.sigma)
