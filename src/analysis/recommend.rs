@@ -34,8 +34,15 @@ pub fn backend_analysis(
         }
     }
     let (usl, scaling) = if fit_points.len() >= MIN_POINTS {
-        match scaling::fit(&fit_points) {
-            Some(fit) => {
+        match scaling::fit_robust(&fit_points) {
+            Some((fit, dropped)) => {
+                if let Some((n, x)) = dropped {
+                    fit_points.retain(|&p| p != (n, x));
+                    notes.push(format!(
+                        "{backend}: throttle {n} ({} items/s) was left out of the scalability fit: it lies far off the curve the other throttles draw (a stall?)",
+                        number(x)
+                    ));
+                }
                 let s = scaling::describe(&fit, &fit_points);
                 if s.residual_pct > POOR_FIT_PCT {
                     notes.push(format!(
