@@ -6,6 +6,7 @@ pub mod littles_law;
 pub mod recommend;
 pub mod scaling;
 pub mod slo;
+pub mod text;
 
 use serde::{Deserialize, Serialize};
 
@@ -212,10 +213,10 @@ impl Analysis {
             lines.push(r.summary.clone());
         }
         for b in &self.backends {
-            lines.push(recommend::describe_backend(b));
+            lines.push(text::describe_backend(b));
         }
         if let Some(s) = &self.search {
-            lines.push(recommend::describe_search(s));
+            lines.push(text::describe_search(s));
         }
         for note in &self.notes {
             lines.push(format!("note: {note}"));
