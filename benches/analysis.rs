@@ -1,5 +1,6 @@
 //! Cost of the analysis that ends every sweep: the USL fit (grid plus pattern search) on a
-//! typical 10-throttle curve, and the knee finders. It must stay far below a millisecond.
+//! typical 10-throttle curve, the leave-one-out variant that guards against one wild point (11
+//! fits), and the knee finders. The single fit must stay far below a millisecond.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
@@ -26,6 +27,9 @@ fn bench(c: &mut Criterion) {
     let ten = curve(&[1, 2, 4, 8, 12, 16, 24, 32, 48, 64]);
     c.bench_function("usl_fit_10_points", |b| {
         b.iter(|| scaling::fit(black_box(&ten)))
+    });
+    c.bench_function("usl_fit_robust_10_points", |b| {
+        b.iter(|| scaling::fit_robust(black_box(&ten)))
     });
     let six = curve(&[1, 2, 4, 8, 16, 32]);
     c.bench_function("usl_fit_6_points", |b| {

@@ -6,6 +6,7 @@ pub mod littles_law;
 pub mod recommend;
 pub mod scaling;
 pub mod slo;
+pub mod text;
 
 use serde::{Deserialize, Serialize};
 
@@ -212,10 +213,10 @@ impl Analysis {
             lines.push(r.summary.clone());
         }
         for b in &self.backends {
-            lines.push(recommend::describe_backend(b));
+            lines.push(text::describe_backend(b));
         }
         if let Some(s) = &self.search {
-            lines.push(recommend::describe_search(s));
+            lines.push(text::describe_search(s));
         }
         for note in &self.notes {
             lines.push(format!("note: {note}"));
@@ -228,3 +229,28 @@ pub mod compare;
 #[cfg(test)]
 pub(crate) mod fixture;
 pub mod metric;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_analysis_survives_results_json_and_old_files_still_load() {
+        let a = Analysis {
+            recommendation: Some(Recommendation {
+                backend: BackendKind::Thread,
+                throttle: 8,
+                summary: "Use throttle 8 on thread".into(),
+            }),
+            slo: Some("p99=200ms".into()),
+            slo_met: Some(true),
+            ..Analysis::default()
+        };
+        let text = serde_json::to_string(&a).unwrap();
+        assert_eq!(serde_json::from_str::<Analysis>(&text).unwrap(), a);
+        let old = r#"{"recommendation":null,"backends":[{"backend":"thread","usl":{"sigma":0.1,"kappa":0.0,"lambda":5.0},"knee":4}],"notes":[]}"#;
+        let parsed: Analysis = serde_json::from_str(old).unwrap();
+        assert_eq!(parsed.backends[0].knee, Some(4));
+        assert!(parsed.backends[0].scaling.is_none() && parsed.littles_law.is_empty());
+    }
+}

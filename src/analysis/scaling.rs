@@ -101,6 +101,43 @@ pub fn fit(points: &[(f64, f64)]) -> Option<UslFit> {
     })
 }
 
+/// A fit that leaves out one wild point: each point is left out in turn, and when the fit of
+/// the others is best without point i, misses i by more than 15% and by more than three times
+/// its own RMS residual, i is dropped (a stall from another process on a shared machine should
+/// not bend σ and κ for every other throttle). Only with more than `MIN_POINTS` points, so the
+/// fit keeps at least that many. Returns the fit and the point left out, if any.
+pub fn fit_robust(points: &[(f64, f64)]) -> Option<(UslFit, Option<(f64, f64)>)> {
+    let all = fit(points)?;
+    if points.len() <= MIN_POINTS {
+        return Some((all, None));
+    }
+    let residual = |f: &UslFit, &(n, x): &(f64, f64)| ((x - f.throughput(n)) / x).abs();
+    let rms = |f: &UslFit, ps: &[(f64, f64)]| {
+        (ps.iter().map(|p| residual(f, p).powi(2)).sum::<f64>() / ps.len() as f64).sqrt()
+    };
+    let mut best: Option<(usize, UslFit, f64)> = None;
+    for i in 0..points.len() {
+        let rest: Vec<(f64, f64)> = points
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i)
+            .map(|(_, p)| *p)
+            .collect();
+        if let Some(f) = fit(&rest) {
+            let e = rms(&f, &rest);
+            if best.as_ref().map_or(true, |b| e < b.2) {
+                best = Some((i, f, e));
+            }
+        }
+    }
+    match best {
+        Some((i, f, e)) if residual(&f, &points[i]) > (3.0 * e).max(0.15) => {
+            Some((f, Some(points[i])))
+        }
+        _ => Some((all, None)),
+    }
+}
+
 /// The fit's derived figures: optimum, predicted peak, ceiling, residual.
 pub fn describe(fit: &UslFit, points: &[(f64, f64)]) -> Scaling {
     let highest = points.iter().map(|&(n, _)| n).fold(1.0, f64::max);
@@ -281,6 +318,24 @@ mod tests {
         let got = fit(&data).unwrap();
         assert!(got.sigma < 1e-4 && got.kappa < 1e-7, "{got:?}");
         assert!((got.lambda - 10.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn one_wild_point_is_left_out_of_the_fit() {
+        let truth = UslFit {
+            sigma: 0.05,
+            kappa: 0.002,
+            lambda: 100.0,
+        };
+        let mut data = synthetic(truth, &[1, 2, 4, 8, 16, 32, 64], 0.01, 3);
+        data[2].1 /= 3.0;
+        let (got, dropped) = fit_robust(&data).unwrap();
+        assert_eq!(dropped, Some(data[2]));
+        let n = ((1.0 - got.sigma) / got.kappa).sqrt();
+        assert!((n - 21.8).abs() / 21.8 < 0.1, "{got:?}");
+        // Clean data keeps every point.
+        let clean = synthetic(truth, &[1, 2, 4, 8, 16, 32, 64], 0.02, 3);
+        assert_eq!(fit_robust(&clean).unwrap().1, None);
     }
 
     #[test]
