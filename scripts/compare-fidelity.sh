@@ -4,7 +4,8 @@
 #     (and every ordered pair of the six runs), counting "regressed" verdicts;
 #  2. detection: the same sweep with items of 24 ms instead of 20 ms (+20%) compared with it,
 #     listing the verdict per point and the exit code.
-# Usage: scripts/compare-fidelity.sh [WORKDIR]   (default: a fresh temporary folder)
+# Usage: [ITEMS=40] scripts/compare-fidelity.sh [WORKDIR]   (default: a fresh temporary folder)
+# With fewer than 100 items per point p99 is not compared (it would be the slowest item).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q
@@ -12,7 +13,7 @@ tb="$PWD/target/release/throttlebench"
 work="${1:-$(mktemp -d)}"
 mkdir -p "$work"
 cd "$work"
-sweep=(--kind sleep --backend thread,async --limits 1,2,4,8 --items 40 --repeat 5)
+sweep=(--kind sleep --backend thread,async --limits 1,2,4,8 --items "${ITEMS:-40}" --repeat 5)
 
 "$tb" run "${sweep[@]}" --param ms=20 --out run0 -q --save-baseline sleep20
 echo "baseline saved: $work/baselines/sleep20.json"
@@ -48,6 +49,7 @@ for a in 0 1 2 3 4 5; do
   done
 done
 echo "pairs: $pairs; pairs reporting a regression: $alarms; regressed metric rows in all pairs: $rows"
+echo "uptime: $(uptime)"
 
 echo "== detection: items of 24 ms (+20%) against the 20 ms baseline =="
 set +e
@@ -61,5 +63,6 @@ c = json.load(open(sys.argv[1]))
 print(c["headline"])
 for r in c["rows"]:
     print(f'{r["backend"]:>10} x{r["throttle"]:<2} {r["metric"]:<12} {r["change_pct"]:+6.1f}%  '
-          f'CI {r["ci_low_pct"]:+6.1f} … {r["ci_high_pct"]:+6.1f}  p={r["p_value"]:.3f}  {r["verdict"]}')
+          f'CI {r["ci_low_pct"]:+6.1f} … {r["ci_high_pct"]:+6.1f}  p={r["p_value"]:.3f}  '
+          f'allowance {r["machine_allowance_pct"]:.1f}%  {r["verdict"]}')
 PY

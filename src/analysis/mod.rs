@@ -56,6 +56,7 @@ impl UslFit {
     }
 }
 
+pub mod allowance;
 pub mod bootstrap;
 pub mod compare;
 #[cfg(test)]
