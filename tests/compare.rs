@@ -179,7 +179,7 @@ fn points_on_one_side_only_are_listed() {
         ))
         .stdout(predicate::str::contains("no statistical test is possible"))
         .stdout(predicate::str::contains(
-            "p99 not compared where a repetition measured fewer than 100 items",
+            "p99 not compared where a repetition measured fewer than 1000 items",
         ))
         .stdout(predicate::str::contains("--repeat 5 or more"));
 }

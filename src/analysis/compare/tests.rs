@@ -141,3 +141,19 @@ fn a_busier_machine_excuses_what_it_explains_and_no_more() {
     let worse = compare(&base, &slow, &with(4.1, 0.1)).unwrap();
     assert_eq!(worse.count(Verdict::Regressed), 12);
 }
+
+#[test]
+fn peak_rss_must_move_a_whole_megabyte() {
+    let base = fixture::sweep(20.0, 5);
+    let mut grown = base.clone();
+    for p in &mut grown.points {
+        p.peak_rss_mb += 0.5;
+    }
+    let c = compare(&base, &grown, &Options::default()).unwrap();
+    assert_eq!(c.count(Verdict::Regressed), 0, "{c:#?}");
+    for p in &mut grown.points {
+        p.peak_rss_mb += 1.0;
+    }
+    let c = compare(&base, &grown, &Options::default()).unwrap();
+    assert_eq!(c.count(Verdict::Regressed), 4);
+}
