@@ -13,21 +13,27 @@ fn tb(dir: &Path) -> Command {
     cmd
 }
 
-/// Runs a small thread sweep of `ms`-long sleeps into `dir/out` and returns that folder.
+/// A small thread sweep of `ms`-long sleeps into `dir/out`.
+fn run_cmd(dir: &Path, out: &str, ms: u32, limits: &str, repeat: u32) -> Command {
+    let mut cmd = tb(dir);
+    cmd.args([
+        "run",
+        "--kind",
+        "sleep",
+        "--backend",
+        "thread",
+        "--items",
+        "6",
+        "-q",
+    ])
+    .args(["--param", &format!("ms={ms}"), "--limits", limits])
+    .args(["--repeat", &repeat.to_string(), "--out", out]);
+    cmd
+}
+
+/// Runs that sweep and returns its folder.
 fn sweep(dir: &Path, out: &str, ms: u32, limits: &str, repeat: u32, extra: &[&str]) -> PathBuf {
-    tb(dir)
-        .args([
-            "run",
-            "--kind",
-            "sleep",
-            "--backend",
-            "thread",
-            "--items",
-            "6",
-            "-q",
-        ])
-        .args(["--param", &format!("ms={ms}"), "--limits", limits])
-        .args(["--repeat", &repeat.to_string(), "--out", out])
+    run_cmd(dir, out, ms, limits, repeat)
         .args(extra)
         .assert()
         .success();
@@ -109,21 +115,9 @@ fn a_real_slowdown_is_regressed_with_exit_1() {
 #[test]
 fn run_with_baseline_writes_the_comparison_and_fails_on_regression() {
     let dir = tempfile::tempdir().unwrap();
-    sweep(dir.path(), "base", 2, "2", 3, &["--save-baseline", "b"]);
-    tb(dir.path())
-        .args([
-            "run",
-            "--kind",
-            "sleep",
-            "--backend",
-            "thread",
-            "--items",
-            "6",
-            "-q",
-        ])
-        .args([
-            "--param", "ms=6", "--limits", "2", "--repeat", "3", "--out", "cur",
-        ])
+    // Items three times as long, so that no burst of load on a shared machine excuses it.
+    sweep(dir.path(), "base", 10, "2", 3, &["--save-baseline", "b"]);
+    run_cmd(dir.path(), "cur", 30, "2", 3)
         .args(["--baseline", "b", "--allow-param-change"])
         .assert()
         .code(1);
@@ -185,7 +179,7 @@ fn points_on_one_side_only_are_listed() {
         ))
         .stdout(predicate::str::contains("no statistical test is possible"))
         .stdout(predicate::str::contains(
-            "p99 not compared where a repetition measured fewer than 100 items",
+            "p99 not compared where a repetition measured fewer than 1000 items",
         ))
         .stdout(predicate::str::contains("--repeat 5 or more"));
 }

@@ -224,6 +224,7 @@ impl Analysis {
         lines
     }
 }
+pub mod allowance;
 pub mod bootstrap;
 pub mod compare;
 #[cfg(test)]

@@ -1,0 +1,64 @@
+//! How much of a change the machine explains: each run's noise probes (one after every point)
+//! are compared around the point and over the whole run, and the drift they show is turned into
+//! the share of a metric's change that a busier machine alone would cause.
+
+use super::bootstrap;
+use super::compare::{samples, PointKey};
+use super::metric::Metric;
+use crate::measure::noise::{Drift, NoiseSample};
+use crate::results::SweepResult;
+
+/// The probes taken right after one point's repetitions (where the probes line up with the
+/// points), so a burst of load during that point is seen even when the run's average is calm.
+fn probes_of(sweep: &SweepResult, noise: &[NoiseSample], key: PointKey) -> Vec<NoiseSample> {
+    if noise.len() != sweep.points.len() {
+        return Vec::new();
+    }
+    sweep
+        .points
+        .iter()
+        .zip(noise)
+        .filter(|(p, _)| p.backend == key.backend && p.throttle == key.throttle)
+        .map(|(_, s)| *s)
+        .collect()
+}
+
+/// The drift that applies to a point: the larger of the drift around that point and over the
+/// whole run, part by part.
+pub fn point_drift(
+    (base, base_noise): (&SweepResult, &[NoiseSample]),
+    (current, current_noise): (&SweepResult, &[NoiseSample]),
+    key: PointKey,
+) -> Option<Drift> {
+    let global = Drift::between(base_noise, current_noise);
+    let local = Drift::between(
+        &probes_of(base, base_noise, key),
+        &probes_of(current, current_noise, key),
+    );
+    match (local, global) {
+        (Some(l), Some(g)) => Some(Drift {
+            delay_ms: l.delay_ms.max(g.delay_ms),
+            delay_max_ms: l.delay_max_ms.max(g.delay_max_ms),
+            cpu_slowdown: l.cpu_slowdown.max(g.cpu_slowdown),
+        }),
+        (l, g) => l.or(g),
+    }
+}
+
+/// The part of a metric's worsening that the machine's own drift explains: every item waits
+/// longer for a core, or gets less of one. Memory is not affected.
+pub fn allowance(base: &SweepResult, key: PointKey, metric: Metric, drift: Option<&Drift>) -> f64 {
+    let Some(drift) = drift else {
+        return 0.0;
+    };
+    let item_ms = |m: Metric| bootstrap::mean(&samples(base, key, m));
+    match metric {
+        // A busy scheduler delays wake-ups in bursts, and a burst can cover a whole point: the
+        // worst wait the probes saw, not the average, is what an item may have suffered.
+        Metric::Throughput | Metric::LatencyP50 => {
+            drift.explains(item_ms(Metric::LatencyP50), true)
+        }
+        Metric::LatencyP99 => drift.explains(item_ms(Metric::LatencyP99), true),
+        Metric::PeakRss => 0.0,
+    }
+}

@@ -1,0 +1,159 @@
+//! Comparisons of synthetic sweeps: identical runs, a slowdown, refusals, unmatched points,
+//! too few repetitions, and the machine-noise allowance.
+
+use super::*;
+use crate::analysis::fixture;
+
+#[test]
+fn identical_runs_show_no_change() {
+    let run = fixture::sweep(20.0, 5);
+    let c = compare(&run, &run, &Options::default()).unwrap();
+    assert_eq!(c.rows.len(), 16);
+    assert!(c.tested);
+    assert!(
+        c.rows.iter().all(|r| r.verdict == Verdict::Unchanged),
+        "{c:#?}"
+    );
+    assert_eq!(c.headline(), "No change beyond noise");
+}
+
+#[test]
+fn a_twenty_percent_slowdown_regresses_every_point() {
+    let (base, slow) = (fixture::sweep(20.0, 5), fixture::sweep(24.0, 5));
+    let c = compare(&base, &slow, &Options::default()).unwrap();
+    for r in &c.rows {
+        let expected = match r.metric {
+            Metric::PeakRss => Verdict::Unchanged,
+            _ => Verdict::Regressed,
+        };
+        assert_eq!(r.verdict, expected, "{r:?}");
+    }
+    assert_eq!(c.headline(), "12 regressions");
+    let back = compare(&slow, &base, &Options::default()).unwrap();
+    assert_eq!(back.count(Verdict::Improved), 12);
+}
+
+#[test]
+fn different_parameters_or_budgets_are_refused_by_name() {
+    let base = fixture::sweep(20.0, 3);
+    let mut other = base.clone();
+    other.spec.workload.params.insert("ms".into(), 24.into());
+    let err = compare(&base, &other, &Options::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("parameter 'ms' differs (baseline 20, current 24)"),
+        "{err}"
+    );
+    let allowed = Options {
+        allow_param_change: true,
+        ..Options::default()
+    };
+    let c = compare(&base, &other, &allowed).unwrap();
+    assert!(c.notes[0].contains("'ms'"), "{:?}", c.notes);
+
+    let mut longer = base.clone();
+    longer.spec.sweep.budget = crate::backend::Budget::Items(80);
+    let err = compare(&base, &longer, &allowed).unwrap_err().to_string();
+    assert!(
+        err.contains("items per point differ (baseline 100 items, current 80 items)"),
+        "{err}"
+    );
+
+    let mut cpu = base.clone();
+    cpu.spec.workload.kind = "cpu".into();
+    let err = compare(&base, &cpu, &allowed).unwrap_err().to_string();
+    assert!(
+        err.contains("workload kind differs (baseline 'sleep', current 'cpu')"),
+        "{err}"
+    );
+}
+
+#[test]
+fn points_on_one_side_only_are_listed() {
+    let base = fixture::sweep(20.0, 3);
+    let mut current = base.clone();
+    current.points.retain(|p| p.backend != BackendKind::Async);
+    current
+        .points
+        .push(fixture::point(BackendKind::Thread, 8, 1, 20.0));
+    let c = compare(&base, &current, &Options::default()).unwrap();
+    assert_eq!(
+        c.missing_in_current,
+        vec![PointKey {
+            backend: BackendKind::Async,
+            throttle: 4
+        }]
+    );
+    assert_eq!(
+        c.missing_in_baseline,
+        vec![PointKey {
+            backend: BackendKind::Thread,
+            throttle: 8
+        }]
+    );
+    assert!(
+        c.headline().contains("2 unmatched points"),
+        "{}",
+        c.headline()
+    );
+}
+
+#[test]
+fn too_few_repetitions_are_untested() {
+    let (base, slow) = (fixture::sweep(20.0, 2), fixture::sweep(24.0, 2));
+    let c = compare(&base, &slow, &Options::default()).unwrap();
+    assert!(!c.tested);
+    assert!(c
+        .rows
+        .iter()
+        .all(|r| r.p_value.is_none() && r.ci_low_pct.is_none()));
+    assert_eq!(c.count(Verdict::Regressed), 12);
+}
+
+#[test]
+fn a_busier_machine_excuses_what_it_explains_and_no_more() {
+    use crate::measure::noise::NoiseSample;
+    let probe = |over: f64| NoiseSample {
+        sleep_overshoot_ms: over,
+        sleep_overshoot_max_ms: over,
+        cpu_loop_ms: 1.0,
+    };
+    let (base, slow) = (fixture::sweep(20.0, 5), fixture::sweep(24.0, 5));
+    let with = |b: f64, c: f64| Options {
+        base_noise: vec![probe(b); base.points.len()],
+        current_noise: vec![probe(c); slow.points.len()],
+        ..Options::default()
+    };
+    // Every item waited 4 ms longer for a core: +20% on 20 ms items is the machine's doing.
+    let busy = compare(&base, &slow, &with(0.1, 4.1)).unwrap();
+    assert_eq!(busy.count(Verdict::Regressed), 0, "{busy:#?}");
+    assert!(busy
+        .notes
+        .iter()
+        .any(|n| n.contains("busier during the current run")));
+    // A calm machine excuses nothing.
+    let calm = compare(&base, &slow, &with(0.1, 0.1)).unwrap();
+    assert_eq!(calm.count(Verdict::Regressed), 12);
+    // A busier baseline excuses an improvement, not a regression.
+    let back = compare(&slow, &base, &with(4.1, 0.1)).unwrap();
+    assert_eq!(back.count(Verdict::Improved), 0);
+    let worse = compare(&base, &slow, &with(4.1, 0.1)).unwrap();
+    assert_eq!(worse.count(Verdict::Regressed), 12);
+}
+
+#[test]
+fn peak_rss_must_move_a_whole_megabyte() {
+    let base = fixture::sweep(20.0, 5);
+    let mut grown = base.clone();
+    for p in &mut grown.points {
+        p.peak_rss_mb += 0.5;
+    }
+    let c = compare(&base, &grown, &Options::default()).unwrap();
+    assert_eq!(c.count(Verdict::Regressed), 0, "{c:#?}");
+    for p in &mut grown.points {
+        p.peak_rss_mb += 1.0;
+    }
+    let c = compare(&base, &grown, &Options::default()).unwrap();
+    assert_eq!(c.count(Verdict::Regressed), 4);
+}
