@@ -126,9 +126,13 @@ impl Model {
     }
 
     async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
-        // Read the whole request first, so the connection stays usable for the next one.
-        if request.into_body().collect().await.is_err() {
-            return reply(StatusCode::BAD_REQUEST, "unreadable request body\n");
+        // Read the whole request first, so the connection stays usable for the next one;
+        // frames are dropped as they come, so a large body costs no memory.
+        let mut body = request.into_body();
+        while let Some(frame) = body.frame().await {
+            if frame.is_err() {
+                return reply(StatusCode::BAD_REQUEST, "unreadable request body\n");
+            }
         }
         let _slot = match &self.slots {
             None => None,

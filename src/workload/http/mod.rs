@@ -45,7 +45,7 @@ const PARAMS: &[ParamDef] = &[
         None,
         "extra request headers (table, or \"Name: value, Name: value\")",
     ),
-    ParamDef::new("body", ParamType::Str, Some(""), "request body"),
+    ParamDef::new("body", ParamType::Str, None, "request body (default: none)"),
     ParamDef::new(
         "timeout_ms",
         ParamType::Float,
@@ -277,7 +277,7 @@ fn target(p: &Params, url: &str) -> Result<Target, SpecError> {
         method,
         path,
         headers,
-        body: Bytes::from(p.str("body")?.to_string()),
+        body: Bytes::from(p.opt_str("body").unwrap_or_default().to_string()),
         timeout,
     })
 }

@@ -182,3 +182,55 @@ fn https_with_a_self_signed_certificate_needs_insecure() {
     let strict = build(json!({ "url": url })).unwrap();
     assert_eq!(strict.runner().unwrap().run(0).unwrap_err().kind, "tls");
 }
+
+#[test]
+fn method_headers_and_body_are_sent() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // A bare socket server: the connection check before the run sends nothing and is skipped.
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let mut stream = stream.unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !String::from_utf8_lossy(&seen).contains("hello") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            if !seen.is_empty() {
+                let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\n\r\n");
+                let _ = tx.send(String::from_utf8_lossy(&seen).to_string());
+                return;
+            }
+        }
+    });
+    let workload = build(json!({
+        "url": format!("http://{addr}/api/items?x=1"),
+        "method": "POST",
+        "body": "hello",
+        "headers": { "Authorization": "Bearer t" },
+    }))
+    .unwrap();
+    assert_eq!(workload.runner().unwrap().run(0), Ok(()));
+    let request = rx
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        request.starts_with("post /api/items?x=1 http/1.1\r\n"),
+        "{request}"
+    );
+    assert!(request.contains(&format!("host: {addr}\r\n")), "{request}");
+    assert!(request.contains("authorization: bearer t\r\n"), "{request}");
+    assert!(
+        request.contains("content-length: 5\r\n") && request.ends_with("hello"),
+        "{request}"
+    );
+}
