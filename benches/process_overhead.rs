@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use throttlebench::backend::protocol::{FrameReader, FromWorker, Next, ToWorker};
-use throttlebench::backend::worker::EXE_ENV;
 use throttlebench::backend::retry::RetryPolicy;
+use throttlebench::backend::worker::EXE_ENV;
 use throttlebench::backend::{BackendKind, Budget, PointJob, PointProgress};
 use throttlebench::workload::{Registry, WorkloadSpec};
 

@@ -14,9 +14,30 @@ use throttlebench::workload::Registry;
 /// code behind the TOML parser and not only its error path.
 fn spec_like() -> impl Strategy<Value = String> {
     let key = prop::sample::select(vec![
-        "kind", "ms", "min_ms", "max_ms", "distribution", "seed", "rounds", "bytes", "size", "mode", "fsync",
-        "limits", "items", "duration", "repeat", "warmup", "timeout", "backends", "retries", "retry_backoff",
-        "name", "fail_rate", "sigma", "x",
+        "kind",
+        "ms",
+        "min_ms",
+        "max_ms",
+        "distribution",
+        "seed",
+        "rounds",
+        "bytes",
+        "size",
+        "mode",
+        "fsync",
+        "limits",
+        "items",
+        "duration",
+        "repeat",
+        "warmup",
+        "timeout",
+        "backends",
+        "retries",
+        "retry_backoff",
+        "name",
+        "fail_rate",
+        "sigma",
+        "x",
     ]);
     let value = prop_oneof![
         any::<i64>().prop_map(|n| n.to_string()),
@@ -33,23 +54,38 @@ fn spec_like() -> impl Strategy<Value = String> {
     let line = (key, value).prop_map(|(k, v)| format!("{k} = {v}"));
     let table = prop::sample::select(vec!["[workload]", "[sweep]", "", "[other]"]);
     prop::collection::vec((table, prop::collection::vec(line, 0..6)), 0..4).prop_map(|tables| {
-        tables.into_iter().map(|(t, lines)| format!("{t}\n{}\n", lines.join("\n"))).collect::<String>()
+        tables
+            .into_iter()
+            .map(|(t, lines)| format!("{t}\n{}\n", lines.join("\n")))
+            .collect::<String>()
     })
 }
 
 fn parse(text: &str) -> Result<spec::RunSpec, throttlebench::SpecError> {
-    spec::parse(text, "fuzz.toml", None, &Overrides::default(), &Registry::builtin())
+    spec::parse(
+        text,
+        "fuzz.toml",
+        None,
+        &Overrides::default(),
+        &Registry::builtin(),
+    )
 }
 
 fn assert_bounded(spec: &spec::RunSpec) {
     assert!(!spec.sweep.limits.is_empty());
-    assert!(spec.sweep.limits.iter().all(|&n| (1..=MAX_THROTTLE).contains(&n)));
+    assert!(spec
+        .sweep
+        .limits
+        .iter()
+        .all(|&n| (1..=MAX_THROTTLE).contains(&n)));
     assert!(spec.sweep.limits.windows(2).all(|w| w[0] < w[1]));
     if let throttlebench::Budget::Items(n) = spec.sweep.budget {
         assert!((1..=MAX_ITEMS).contains(&n));
     }
     // Whatever was accepted must also build.
-    Registry::builtin().build(&spec.workload).expect("an accepted spec builds");
+    Registry::builtin()
+        .build(&spec.workload)
+        .expect("an accepted spec builds");
 }
 
 proptest! {

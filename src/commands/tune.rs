@@ -141,10 +141,7 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
             }
             println!();
         }
-        println!(
-            "Report: {}/ (results.csv, results.json, summary.md)",
-            dir.display()
-        );
+        println!("Report: {}", dir.join("index.html").display());
     }
     Ok(super::run::exit_for(&args.run, &sweep, super::Exit::Ok))
 }

@@ -48,13 +48,21 @@ mod tests {
 
     #[test]
     fn burning_cpu_shows_as_user_time() {
+        // Burn until getrusage reports 20 ms, on however busy a machine: if it never does
+        // within 10 s of wall time, CPU time is not being measured.
         let before = CpuTimes::of_self();
         let start = std::time::Instant::now();
         let mut x = 0u64;
-        while start.elapsed() < Duration::from_millis(50) {
-            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        let mut used = CpuTimes::default();
+        while start.elapsed() < Duration::from_secs(10) {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+            }
+            used = CpuTimes::of_self().since(before);
+            if used.user + used.sys >= Duration::from_millis(20) {
+                break;
+            }
         }
-        let used = CpuTimes::of_self().since(before);
         assert!(
             used.user + used.sys >= Duration::from_millis(20),
             "{used:?}"

@@ -42,8 +42,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     temp.as_file()
         .sync_data()
         .with_context(|| format!("cannot write {}", path.display()))?;
+    // Reports are for reading: not the owner-only mode temporary files are created with.
+    set_readable(temp.as_file())?;
     temp.persist(path)
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+fn set_readable(file: &std::fs::File) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+        .context("cannot set the permissions of a report file")
 }
