@@ -31,7 +31,16 @@ fn cells(r: &MetricComparison) -> Vec<String> {
         number(r.current_mean),
         format!("{:+.1}", r.change_pct),
         ci,
-        r.p_value.map(|p| format!("{p:.3}")).unwrap_or("—".into()),
+        // 10 000 resamples resolve p to 0.0001: below 0.001 the digits say nothing more.
+        r.p_value
+            .map(|p| {
+                if p < 0.001 {
+                    "<0.001".to_string()
+                } else {
+                    format!("{p:.3}")
+                }
+            })
+            .unwrap_or("—".into()),
         r.verdict.label().to_string(),
     ]
 }
