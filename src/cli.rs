@@ -16,11 +16,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-// Parsed once per process: boxing the large variant would buy nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Subcommand)]
 // Parsed once per process: the size of the largest variant costs nothing worth boxing for.
 #[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a sweep: the sequential baseline, then each backend at each throttle.
     Run(Box<RunArgs>),
