@@ -372,7 +372,7 @@ impl Claim {
 
 /// Runs one item; a panic inside the workload is a failed item, not a dead worker.
 #[inline]
-fn run_guarded(runner: &mut dyn Runner, item: u64) -> ItemResult {
+pub(crate) fn run_guarded(runner: &mut dyn Runner, item: u64) -> ItemResult {
     match catch_unwind(AssertUnwindSafe(|| runner.run(item))) {
         Ok(outcome) => outcome,
         Err(payload) => {

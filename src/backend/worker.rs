@@ -115,25 +115,11 @@ fn peak_rss() -> u64 {
 
 fn run_item(runner: &mut Result<Box<dyn Runner>, String>, item: u64) -> ItemResult {
     match runner {
-        Ok(r) => run_guarded(r.as_mut(), item),
+        Ok(r) => super::thread::run_guarded(r.as_mut(), item),
         Err(setup) => Err(crate::workload::ItemError::new("setup", setup.clone())),
     }
 }
 
-/// Runs one item; a panic inside the workload is a failed item, not a dead worker.
-fn run_guarded(runner: &mut dyn Runner, item: u64) -> ItemResult {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runner.run(item))) {
-        Ok(outcome) => outcome,
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic".to_string());
-            Err(crate::workload::ItemError::new("panic", message))
-        }
-    }
-}
 
 fn done(item: u64, begin_ns: u64, end_ns: u64, outcome: ItemResult) -> ItemDone {
     ItemDone {
