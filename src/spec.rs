@@ -44,6 +44,9 @@ pub struct SweepSettings {
     pub timeout: Option<Duration>,
     #[serde(default)]
     pub trace: bool,
+    /// Hosts and ssh settings of the `remote` backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::backend::hosts::RemoteSettings>,
 }
 
 impl Default for SweepSettings {
@@ -56,6 +59,7 @@ impl Default for SweepSettings {
             warmup: 0,
             timeout: None,
             trace: false,
+            remote: None,
         }
     }
 }

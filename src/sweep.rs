@@ -148,13 +148,18 @@ pub fn run(
     }
 
     let mut backends: HashMap<BackendKind, Box<dyn Backend>> = HashMap::new();
+    // Remote hosts are checked before the baseline, so a bad host costs no waiting.
+    if spec.sweep.backends.contains(&BackendKind::Remote) {
+        let remote = BackendKind::Remote.create_for(&spec.sweep)?;
+        backends.insert(BackendKind::Remote, remote);
+    }
     for (index, point) in plan.iter().enumerate() {
         if stop.load(Ordering::Relaxed) {
             sweep.interrupted = true;
             break;
         }
         if !backends.contains_key(&point.backend) {
-            backends.insert(point.backend, point.backend.create()?);
+            backends.insert(point.backend, point.backend.create_for(&spec.sweep)?);
         }
         let backend = &backends[&point.backend];
         let progress = Arc::new(PointProgress::new(point.throttle));
@@ -285,16 +290,15 @@ fn measure_point(
     let cpu = CpuTimes::of_self().since(cpu_before);
     let (peak_rss, method) = peak.finish();
     let rss_after = rss_bytes().unwrap_or(0);
-    Ok((
-        point_result(
-            spec,
-            point,
-            execution,
-            cpu,
-            (rss_before, rss_after, peak_rss.unwrap_or(rss_after)),
-        ),
-        method,
-    ))
+    let mut result = point_result(
+        spec,
+        point,
+        execution,
+        cpu,
+        (rss_before, rss_after, peak_rss.unwrap_or(rss_after)),
+    );
+    result.hosts = backend.take_hosts();
+    Ok((result, method))
 }
 
 fn point_result(
@@ -356,6 +360,7 @@ fn point_result(
             0.0
         },
         histogram: encode_histogram(h),
+        hosts: Vec::new(),
         trace: ex.stats.trace,
     }
 }

@@ -47,12 +47,53 @@ impl Backend for ProcessBackend {
     }
 
     fn execute(&self, job: &PointJob<'_>) -> anyhow::Result<Execution> {
-        run(job)
+        run_pool(job, &Local).map(|(execution, _)| execution)
     }
 }
 
+/// Where a slot's worker runs: a local child (`process`), or a command that reaches a worker on
+/// another host (`remote`). The pool is the same; only the start of a worker differs.
+pub(crate) trait Launch: Sync {
+    /// The command that starts `slot`'s worker, which speaks the protocol on stdin and stdout.
+    fn command(&self, slot: usize) -> anyhow::Result<Command>;
+    /// Names where `slot`'s worker runs, for messages.
+    fn place(&self, slot: usize) -> String;
+    /// Remote workers: a closed connection loses every item queued on it (kind `host-lost`),
+    /// and a slot whose worker cannot be (re)started is given up while the others go on.
+    fn remote(&self) -> bool {
+        false
+    }
+}
+
+/// Workers started from this machine's own executable.
+struct Local;
+
+impl Launch for Local {
+    fn command(&self, _slot: usize) -> anyhow::Result<Command> {
+        let mut cmd = Command::new(worker_exe()?);
+        cmd.arg("worker")
+            .env(PARENT_ENV, std::process::id().to_string())
+            .stderr(Stdio::inherit());
+        Ok(cmd)
+    }
+
+    fn place(&self, _slot: usize) -> String {
+        worker_exe()
+            .map(|p| format!("is {} a throttlebench binary?", p.display()))
+            .unwrap_or_default()
+    }
+}
+
+/// What one slot of a pool measured, for a per-host breakdown.
+pub(crate) struct SlotReport {
+    pub stats: WorkerStats,
+    /// Why the slot was given up (remote only): its host could not be reached again.
+    pub lost: Option<String>,
+}
+
 /// State shared by the slots of one point.
-struct Shared {
+struct Shared<'a> {
+    launch: &'a dyn Launch,
     spec_json: Vec<u8>,
     next_item: CachePadded<AtomicU64>,
     items: u64,
@@ -70,7 +111,7 @@ struct Shared {
     progress: Arc<PointProgress>,
 }
 
-impl Shared {
+impl Shared<'_> {
     fn claim(&self) -> Option<u64> {
         if self.retry_waiting.load(Ordering::Acquire) {
             let mut retry = lock(&self.retry);
@@ -107,13 +148,14 @@ struct WorkerProc {
 
 impl WorkerProc {
     /// Starts a worker and sends it the spec; it answers `Ready` once warmed up.
-    fn spawn(spec_json: &[u8], warmup: u64) -> anyhow::Result<WorkerProc> {
-        let mut cmd = Command::new(worker_exe()?);
-        cmd.arg("worker")
-            .env(PARENT_ENV, std::process::id().to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+    fn spawn(
+        launch: &dyn Launch,
+        slot: usize,
+        spec_json: &[u8],
+        warmup: u64,
+    ) -> anyhow::Result<WorkerProc> {
+        let mut cmd = launch.command(slot)?;
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
         let mut child = own_group(&mut cmd)
             .spawn()
             .context("cannot start a worker process")?;
@@ -141,7 +183,7 @@ impl WorkerProc {
     }
 
     /// Waits for `Ready`, giving up on Ctrl-C.
-    fn await_ready(&mut self, stop: &AtomicBool) -> anyhow::Result<()> {
+    fn await_ready(&mut self, stop: &AtomicBool, place: impl Fn() -> String) -> anyhow::Result<()> {
         loop {
             match self.reader.next_within(SLICE, FromWorker::decode)? {
                 Next::Frame(FromWorker::Ready {
@@ -153,10 +195,7 @@ impl WorkerProc {
                 }) => anyhow::bail!("a worker process cannot build the workload: {why}"),
                 Next::Frame(_) => anyhow::bail!("a worker process answered out of turn"),
                 Next::Closed => {
-                    anyhow::bail!(
-                    "a worker process exited before it was ready (is {} a throttlebench binary?)",
-                    worker_exe().map(|p| p.display().to_string()).unwrap_or_default()
-                )
+                    anyhow::bail!("a worker process exited before it was ready ({})", place())
                 }
                 Next::Idle if stop.load(Ordering::Relaxed) => anyhow::bail!("interrupted"),
                 Next::Idle => {}
@@ -211,9 +250,14 @@ struct SlotResult {
     last_end: Option<Instant>,
     peak_rss: u64,
     error: Option<anyhow::Error>,
+    lost: Option<String>,
 }
 
-fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
+/// Runs one point on a pool of `job.throttle` workers started by `launch`.
+pub(crate) fn run_pool(
+    job: &PointJob<'_>,
+    launch: &dyn Launch,
+) -> anyhow::Result<(Execution, Vec<SlotReport>)> {
     let spec = job
         .workload
         .spec_for_workers()
@@ -224,6 +268,7 @@ fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
         Budget::Duration(d) => (u64::MAX, Some(d)),
     };
     let shared = Shared {
+        launch,
         spec_json: serde_json::to_vec(&spec).context("cannot encode the workload spec")?,
         next_item: CachePadded::new(AtomicU64::new(0)),
         items,
@@ -261,12 +306,14 @@ fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
                     last_end: None,
                     peak_rss: 0,
                     error: Some(anyhow!("a worker slot thread panicked")),
+                    lost: None,
                 }),
                 Err(e) => SlotResult {
                     stats: WorkerStats::new(),
                     last_end: None,
                     peak_rss: 0,
                     error: Some(anyhow!("cannot start a worker slot thread: {e}")),
+                    lost: None,
                 },
             })
             .collect()
@@ -278,6 +325,17 @@ fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
     let mut stats = WorkerStats::new();
     let mut last_end = started;
     let mut children_peak = 0u64;
+    let mut reports = Vec::new();
+    if launch.remote() && !job.stop.load(Ordering::Relaxed) {
+        if let Some(why) = slots
+            .iter()
+            .map(|s| s.lost.as_ref())
+            .collect::<Option<Vec<_>>>()
+        {
+            let first = why.first().map_or("", |w| w.as_str());
+            anyhow::bail!("every worker was lost: {first}");
+        }
+    }
     for slot in slots {
         if let Some(err) = slot.error {
             // After Ctrl-C a failed start is expected; the point is discarded anyway.
@@ -285,30 +343,40 @@ fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
                 return Err(err);
             }
         }
+        if launch.remote() {
+            reports.push(SlotReport {
+                stats: slot.stats.clone(),
+                lost: slot.lost,
+            });
+        }
         stats.merge(slot.stats);
         last_end = last_end.max(slot.last_end.unwrap_or(started));
         children_peak += slot.peak_rss;
     }
-    Ok(Execution {
+    // A remote worker's memory is another machine's: it is not added to this one's peak.
+    let children_peak = if launch.remote() { 0 } else { children_peak };
+    let execution = Execution {
         stats,
         wall: last_end.saturating_duration_since(started),
         max_inflight: shared.inflight.max(),
         startup: None,
         children_peak_rss: (children_peak > 0).then_some(children_peak),
-    })
+    };
+    Ok((execution, reports))
 }
 
 /// Starts a worker and waits for it to be ready.
-fn start_worker(shared: &Shared, warmup: u64) -> anyhow::Result<WorkerProc> {
-    let mut proc = WorkerProc::spawn(&shared.spec_json, warmup)?;
-    proc.await_ready(&shared.stop)?;
+fn start_worker(shared: &Shared, slot: usize, warmup: u64) -> anyhow::Result<WorkerProc> {
+    let mut proc = WorkerProc::spawn(shared.launch, slot, &shared.spec_json, warmup)?;
+    proc.await_ready(&shared.stop, || shared.launch.place(slot))?;
     Ok(proc)
 }
 
 /// One slot's life: its first worker, then a replacement for every worker that died.
 fn run_slot(shared: &Shared, slot: usize, warmup: u64) -> SlotResult {
-    let first = start_worker(shared, warmup);
-    if first.is_err() {
+    let first = start_worker(shared, slot, warmup);
+    // A remote slot that cannot start is given up; the other hosts run the point.
+    if first.is_err() && !shared.launch.remote() {
         shared.failed_start.store(true, Ordering::Relaxed);
     }
     shared.ready.wait();
@@ -318,10 +386,15 @@ fn run_slot(shared: &Shared, slot: usize, warmup: u64) -> SlotResult {
         last_end: None,
         peak_rss: 0,
         error: None,
+        lost: None,
     };
     let mut proc = match first {
         Ok(p) if !shared.failed_start.load(Ordering::Relaxed) => p,
         Ok(_) => return result, // another slot failed: the point is abandoned
+        Err(e) if shared.launch.remote() => {
+            result.lost = Some(format!("{e:#}"));
+            return result;
+        }
         Err(e) => {
             result.error = Some(e);
             return result;
@@ -338,8 +411,12 @@ fn run_slot(shared: &Shared, slot: usize, warmup: u64) -> SlotResult {
         match ending {
             Ok(Ending::Finished) | Ok(Ending::Stopped) => break,
             Ok(Ending::Replace) if shared.stop.load(Ordering::Relaxed) => break,
-            Ok(Ending::Replace) => match start_worker(shared, 0) {
+            Ok(Ending::Replace) => match start_worker(shared, slot, 0) {
                 Ok(p) => proc = p,
+                Err(e) if shared.launch.remote() => {
+                    result.lost = Some(format!("{e:#}"));
+                    break;
+                }
                 Err(e) => {
                     result.error = Some(e.context("cannot replace a worker process"));
                     break;
@@ -466,7 +543,9 @@ fn serve(
                 }
                 proc.kill();
                 life.record_timeout(item, limit);
-                trace_lost(shared, clock, proc.pid, &mut life, item, head_since, false);
+                trace_lost(
+                    shared, clock, proc.pid, &mut life, item, head_since, "timeout",
+                );
                 out.last_end = Some(Instant::now());
                 *completed += 1;
                 shared.progress.set(slot, *completed);
@@ -480,6 +559,29 @@ fn serve(
                     break Ending::Stopped;
                 }
                 let how = proc.reap_dead();
+                if shared.launch.remote() {
+                    // Items sent over a dropped connection may or may not have run: all are lost.
+                    let lost = queue.drain(..).map(|(item, _)| item).collect::<Vec<_>>();
+                    let place = shared.launch.place(slot);
+                    for &item in &lost {
+                        let took = Duration::from_nanos(mono_ns().saturating_sub(head_since));
+                        let why = format!("{place}: connection lost (ssh {how}) with item {item}");
+                        life.record(item, took, Err(ItemError::new("host-lost", why)));
+                        trace_lost(
+                            shared,
+                            clock,
+                            proc.pid,
+                            &mut life,
+                            item,
+                            head_since,
+                            "host-lost",
+                        );
+                    }
+                    out.last_end = Some(Instant::now());
+                    *completed += lost.len() as u64;
+                    shared.progress.set(slot, *completed);
+                    break Ending::Replace;
+                }
                 let Some((item, _)) = queue.pop_front() else {
                     break Ending::Replace;
                 };
@@ -491,7 +593,15 @@ fn serve(
                         format!("worker {} {how} while running item {item}", proc.pid),
                     )),
                 );
-                trace_lost(shared, clock, proc.pid, &mut life, item, head_since, true);
+                trace_lost(
+                    shared,
+                    clock,
+                    proc.pid,
+                    &mut life,
+                    item,
+                    head_since,
+                    "worker-died",
+                );
                 out.last_end = Some(Instant::now());
                 *completed += 1;
                 shared.progress.set(slot, *completed);
@@ -530,7 +640,7 @@ fn record(shared: &Shared, clock: &Clock, pid: u32, life: &mut WorkerStats, done
     }
 }
 
-/// Traces an item lost with its worker (timed out, or the worker died under it).
+/// Traces an item lost with its worker (`timeout`, `worker-died` or `host-lost`).
 fn trace_lost(
     shared: &Shared,
     clock: &Clock,
@@ -538,7 +648,7 @@ fn trace_lost(
     life: &mut WorkerStats,
     item: u64,
     since_ns: u64,
-    died: bool,
+    kind: &str,
 ) {
     if !shared.trace {
         return;
@@ -550,12 +660,12 @@ fn trace_lost(
         worker: u64::from(pid),
         start_us: offset(since_ns),
         end_us: offset(mono_ns()),
-        outcome: if died {
-            Outcome::Failed
-        } else {
+        outcome: if kind == "timeout" {
             Outcome::TimedOut
+        } else {
+            Outcome::Failed
         },
-        error: Some(if died { "worker-died" } else { "timeout" }.to_string()),
+        error: Some(kind.to_string()),
     });
 }
 
