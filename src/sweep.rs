@@ -158,8 +158,8 @@ pub fn run(
             sweep.interrupted = true;
             break;
         }
-        if !backends.contains_key(&point.backend) {
-            backends.insert(point.backend, point.backend.create_for(&spec.sweep)?);
+        if let std::collections::hash_map::Entry::Vacant(slot) = backends.entry(point.backend) {
+            slot.insert(point.backend.create_for(&spec.sweep)?);
         }
         let backend = &backends[&point.backend];
         let progress = Arc::new(PointProgress::new(point.throttle));

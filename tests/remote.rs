@@ -46,7 +46,10 @@ fn sshd(test: &str) -> Option<Sshd> {
         if var("TB_REQUIRE_SSH").as_deref() == Some("1") {
             panic!("{test}: TB_REQUIRE_SSH=1 but no sshd answers on TB_TEST_SSH_PORT/PORT2");
         }
-        eprintln!(
+        // Straight to stderr: the test harness captures eprintln! of passing tests.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
             "skipped: {test}: no sshd (set TB_TEST_SSH_PORT, TB_TEST_SSH_PORT2, TB_TEST_SSH_KEY, \
              TB_TEST_SSH_KNOWN_HOSTS, TB_TEST_SSH_DIR: `scripts/ci-sshd.sh start DIR` writes them)"
         );
