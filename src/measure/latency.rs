@@ -215,7 +215,7 @@ pub fn hgrm_text(h: &Histogram<u64>) -> String {
     let mut last_count = 0;
     for v in h.iter_quantiles(1) {
         let q = v.quantile_iterated_to();
-        last_count = v.count_since_last_iteration() + last_count;
+        last_count += v.count_since_last_iteration();
         let inverse = if q < 1.0 {
             format!("{:>14.2}", 1.0 / (1.0 - q))
         } else {

@@ -79,7 +79,7 @@ impl Exporter for ResultsCsv {
         for point in &sweep.points {
             out.write_record(row(point))?;
         }
-        Ok(out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+        out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
     }
 }
 
@@ -114,6 +114,6 @@ impl Exporter for FailuresCsv {
                 ])?;
             }
         }
-        Ok(out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+        out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
     }
 }

@@ -186,7 +186,7 @@ impl Params {
     /// A parameter that must be a positive duration in milliseconds.
     pub fn millis(&self, name: &str) -> Result<Duration, SpecError> {
         let ms = self.f64(name)?;
-        if !ms.is_finite() || ms < 0.0 || ms > 86_400_000.0 {
+        if !ms.is_finite() || !(0.0..=86_400_000.0).contains(&ms) {
             return Err(SpecError::BadParam {
                 kind: self.kind.clone(),
                 param: name.to_string(),
