@@ -298,22 +298,34 @@ fn bad_hosts_are_named_before_the_sweep() {
         .port();
     let good = format!("127.0.0.1:{}", s.port);
     let wrong_key = Path::new("/nonexistent/key");
-    let cases: Vec<(String, &Path, Vec<String>, String)> = vec![
+    let no_known_hosts = dir.path().join("empty_known_hosts");
+    std::fs::write(&no_known_hosts, "").unwrap();
+    let cases: Vec<(String, &Path, &Path, Vec<String>, String)> = vec![
         (
             format!("127.0.0.1:{closed}"),
             &s.key,
+            &known,
             vec![],
             format!("host 127.0.0.1:{closed} is unreachable"),
         ),
         (
             good.clone(),
             wrong_key,
+            &known,
             vec![],
             format!("host {good} refused the key"),
         ),
         (
             good.clone(),
             &s.key,
+            &no_known_hosts,
+            vec![],
+            format!("host {good}: its host key is not trusted"),
+        ),
+        (
+            good.clone(),
+            &s.key,
+            &known,
             vec![
                 "--remote-binary".into(),
                 "/nonexistent/throttlebench".into(),
@@ -321,7 +333,7 @@ fn bad_hosts_are_named_before_the_sweep() {
             format!("host {good} has no throttlebench at '/nonexistent/throttlebench'"),
         ),
     ];
-    for (i, (host, key, extra, expected)) in cases.into_iter().enumerate() {
+    for (i, (host, key, known, extra, expected)) in cases.into_iter().enumerate() {
         let out = dir.path().join(format!("out{i}"));
         let mut args: Vec<String> = vec![
             "run".into(),
@@ -340,7 +352,7 @@ fn bad_hosts_are_named_before_the_sweep() {
             "--out".into(),
             out.display().to_string(),
         ];
-        let mut base = with_key(&s, &known, key);
+        let mut base = with_key(&s, known, key);
         if !extra.is_empty() {
             base.drain(0..2); // the case brings its own --remote-binary
         }

@@ -210,6 +210,9 @@ fn probe(host: &Host, label: &str, settings: &RemoteSettings) -> anyhow::Result<
         Some(255) if stderr.contains("Permission denied") => {
             anyhow::bail!("host {label} refused the key ({said})")
         }
+        Some(255) if stderr.contains("Host key verification failed") => {
+            anyhow::bail!("host {label}: its host key is not trusted (check known_hosts; {said})")
+        }
         Some(255) => anyhow::bail!("host {label} is unreachable ({said})"),
         Some(126 | 127) => anyhow::bail!(
             "host {label} has no throttlebench at '{binary}' (set --remote-binary; {said})"
