@@ -63,6 +63,11 @@ pub(crate) trait Launch: Sync {
     fn remote(&self) -> bool {
         false
     }
+    /// How much work to keep queued in a worker (ns of average item time) and at most how many
+    /// items: a longer round trip (ssh) needs a deeper queue to keep the worker busy.
+    fn window(&self) -> (u64, usize) {
+        (QUEUED_WORK_NS, MAX_WINDOW)
+    }
 }
 
 /// Workers started from this machine's own executable.
@@ -456,7 +461,8 @@ fn serve(
 ) -> anyhow::Result<Ending> {
     let mut life = WorkerStats::new();
     // (item, when it was sent) for every item queued in the worker, oldest first.
-    let mut queue: VecDeque<(u64, u64)> = VecDeque::with_capacity(MAX_WINDOW);
+    let (queued_work_ns, max_window) = shared.launch.window();
+    let mut queue: VecDeque<(u64, u64)> = VecDeque::with_capacity(max_window);
     // When the item at the head of the queue started (or will have started) running.
     let mut head_since = 0u64;
     let mut busy: Option<Entered> = None;
@@ -466,9 +472,9 @@ fn serve(
         let accepting = !shared.stop.load(Ordering::Relaxed)
             && !matches!(clock.deadline, Some(d) if Instant::now() >= d);
         // Unknown item time (no answer yet): one at a time.
-        let window = QUEUED_WORK_NS
+        let window = queued_work_ns
             .checked_div(avg_ns)
-            .map_or(1, |w| (w as usize).clamp(1, MAX_WINDOW));
+            .map_or(1, |w| (w as usize).clamp(1, max_window));
         if accepting && queue.len() < window {
             let now = mono_ns();
             while queue.len() < window {
