@@ -133,6 +133,18 @@ pub struct RunArgs {
     pub baseline: Option<String>,
     #[command(flatten)]
     pub check: CheckArgs,
+    /// Hosts of the remote backend, comma-separated: [user@]host[:port],…
+    #[arg(long, value_name = "LIST", conflicts_with = "hosts_file")]
+    pub hosts: Option<String>,
+    /// A file of remote hosts, one per line (# comments).
+    #[arg(long, value_name = "FILE")]
+    pub hosts_file: Option<PathBuf>,
+    /// The throttlebench executable on the remote hosts (default: throttlebench on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub remote_binary: Option<String>,
+    /// Extra ssh option for the remote backend, repeatable: --ssh-option IdentityFile=~/.ssh/k
+    #[arg(long = "ssh-option", value_name = "OPTION")]
+    pub ssh_options: Vec<String>,
 }
 
 #[derive(Debug, Args, Default)]

@@ -55,6 +55,9 @@ pub struct PointResult {
     /// The latency histogram (µs), HdrHistogram V2 + deflate, base64.
     #[serde(default)]
     pub histogram: String,
+    /// Remote points: what each host did; the point's histogram is the merge of theirs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<crate::backend::hosts::HostResult>,
     /// Per-item events (`--trace`); written to `items.jsonl`, not to `results.json`.
     #[serde(skip)]
     pub trace: Vec<TraceEvent>,

@@ -51,6 +51,9 @@ pub struct SweepSettings {
     /// Objectives a throttle must meet to be recommended (`p99=200ms,errors=1%`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<crate::analysis::Slo>,
+    /// Hosts and ssh settings of the `remote` backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::backend::hosts::RemoteSettings>,
 }
 
 impl Default for SweepSettings {
@@ -65,6 +68,7 @@ impl Default for SweepSettings {
             trace: false,
             retry: RetryPolicy::none(),
             slo: None,
+            remote: None,
         }
     }
 }

@@ -170,6 +170,11 @@ pub fn resume(
     }
 
     let mut backends: HashMap<BackendKind, Box<dyn Backend>> = HashMap::new();
+    // Remote hosts are checked before the baseline, so a bad host costs no waiting.
+    if spec.sweep.backends.contains(&BackendKind::Remote) {
+        let remote = BackendKind::Remote.create_for(&spec.sweep)?;
+        backends.insert(BackendKind::Remote, remote);
+    }
     for (index, point) in plan.iter().enumerate() {
         if stop.load(Ordering::Relaxed) {
             sweep.interrupted = true;
@@ -177,7 +182,9 @@ pub fn resume(
         }
         let backend = match backends.entry(point.backend) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(point.backend.create()?),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(point.backend.create_for(&spec.sweep)?)
+            }
         };
         let progress = Arc::new(PointProgress::new(point.throttle));
         listener.point_start(index, point, &progress);
@@ -309,16 +316,15 @@ pub(crate) fn measure_point(
     let cpu = CpuTimes::of_self().since(cpu_before);
     let (peak_rss, method) = peak.finish();
     let rss_after = rss_bytes().unwrap_or(0);
-    Ok((
-        point_result(
-            spec,
-            point,
-            execution,
-            cpu,
-            (rss_before, rss_after, peak_rss.unwrap_or(rss_after)),
-        ),
-        method,
-    ))
+    let mut result = point_result(
+        spec,
+        point,
+        execution,
+        cpu,
+        (rss_before, rss_after, peak_rss.unwrap_or(rss_after)),
+    );
+    result.hosts = backend.take_hosts();
+    Ok((result, method))
 }
 
 fn point_result(
@@ -381,6 +387,7 @@ fn point_result(
         },
         histogram: encode_histogram(h),
         retried: s.retried,
+        hosts: Vec::new(),
         trace: ex.stats.trace,
     }
 }

@@ -41,6 +41,7 @@ pub fn point(backend: BackendKind, throttle: usize, repetition: u32, item_ms: f6
         max_inflight: throttle,
         startup_ms: None,
         retried: 0,
+        hosts: Vec::new(),
         errors: Default::default(),
         failures: Vec::new(),
         achieved_concurrency: throttle as f64,

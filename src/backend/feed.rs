@@ -21,8 +21,8 @@ use crate::measure::WorkerStats;
 use crate::workload::ItemError;
 
 /// Work kept queued in a worker, in nanoseconds of average item time.
-const QUEUED_WORK_NS: u64 = 200_000;
-const MAX_WINDOW: usize = 64;
+pub(super) const QUEUED_WORK_NS: u64 = 200_000;
+pub(super) const MAX_WINDOW: usize = 64;
 
 pub(super) struct Clock {
     pub(super) started_ns: u64,
@@ -49,7 +49,8 @@ pub(super) fn serve(
 ) -> anyhow::Result<Ending> {
     let mut life = WorkerStats::new();
     // (item, when it was sent) for every item queued in the worker, oldest first.
-    let mut queue: VecDeque<(u64, u64)> = VecDeque::with_capacity(MAX_WINDOW);
+    let (queued_work_ns, max_window) = shared.launch.window();
+    let mut queue: VecDeque<(u64, u64)> = VecDeque::with_capacity(max_window);
     // When the item at the head of the queue started (or will have started) running.
     let mut head_since = 0u64;
     let mut busy: Option<Entered> = None;
@@ -59,9 +60,9 @@ pub(super) fn serve(
         let accepting = !shared.stop.load(Ordering::Relaxed)
             && !matches!(clock.deadline, Some(d) if Instant::now() >= d);
         // Unknown item time (no answer yet): one at a time.
-        let window = QUEUED_WORK_NS
+        let window = queued_work_ns
             .checked_div(avg_ns)
-            .map_or(1, |w| (w as usize).clamp(1, MAX_WINDOW));
+            .map_or(1, |w| (w as usize).clamp(1, max_window));
         if accepting && queue.len() < window {
             let now = mono_ns();
             while queue.len() < window {
@@ -136,7 +137,9 @@ pub(super) fn serve(
                 }
                 proc.kill();
                 life.record_timeout(item, limit);
-                trace_lost(shared, clock, proc.pid, &mut life, item, head_since, false);
+                trace_lost(
+                    shared, clock, proc.pid, &mut life, item, head_since, "timeout",
+                );
                 out.last_end = Some(Instant::now());
                 *completed += 1;
                 shared.progress.set(slot, *completed);
@@ -150,6 +153,29 @@ pub(super) fn serve(
                     break Ending::Stopped;
                 }
                 let how = proc.reap_dead();
+                if shared.launch.remote() {
+                    // Items sent over a dropped connection may or may not have run: all are lost.
+                    let lost = queue.drain(..).map(|(item, _)| item).collect::<Vec<_>>();
+                    let place = shared.launch.place(slot);
+                    for &item in &lost {
+                        let took = Duration::from_nanos(mono_ns().saturating_sub(head_since));
+                        let why = format!("{place}: connection lost (ssh {how}) with item {item}");
+                        life.record(item, took, Err(ItemError::new("host-lost", why)));
+                        trace_lost(
+                            shared,
+                            clock,
+                            proc.pid,
+                            &mut life,
+                            item,
+                            head_since,
+                            "host-lost",
+                        );
+                    }
+                    out.last_end = Some(Instant::now());
+                    *completed += lost.len() as u64;
+                    shared.progress.set(slot, *completed);
+                    break Ending::Replace;
+                }
                 let Some((item, _)) = queue.pop_front() else {
                     break Ending::Replace;
                 };
@@ -161,7 +187,15 @@ pub(super) fn serve(
                         format!("worker {} {how} while running item {item}", proc.pid),
                     )),
                 );
-                trace_lost(shared, clock, proc.pid, &mut life, item, head_since, true);
+                trace_lost(
+                    shared,
+                    clock,
+                    proc.pid,
+                    &mut life,
+                    item,
+                    head_since,
+                    "worker-died",
+                );
                 out.last_end = Some(Instant::now());
                 *completed += 1;
                 shared.progress.set(slot, *completed);
@@ -200,7 +234,7 @@ fn record(shared: &Shared, clock: &Clock, pid: u32, life: &mut WorkerStats, done
     }
 }
 
-/// Traces an item lost with its worker (timed out, or the worker died under it).
+/// Traces an item lost with its worker (`timeout`, `worker-died` or `host-lost`).
 fn trace_lost(
     shared: &Shared,
     clock: &Clock,
@@ -208,7 +242,7 @@ fn trace_lost(
     life: &mut WorkerStats,
     item: u64,
     since_ns: u64,
-    died: bool,
+    kind: &str,
 ) {
     if !shared.trace {
         return;
@@ -220,12 +254,12 @@ fn trace_lost(
         worker: u64::from(pid),
         start_us: offset(since_ns),
         end_us: offset(mono_ns()),
-        outcome: if died {
-            Outcome::Failed
-        } else {
+        outcome: if kind == "timeout" {
             Outcome::TimedOut
+        } else {
+            Outcome::Failed
         },
-        error: Some(if died { "worker-died" } else { "timeout" }.to_string()),
+        error: Some(kind.to_string()),
     });
 }
 

@@ -6,10 +6,12 @@ pub mod async_tokio;
 pub mod child;
 mod feed;
 pub mod framing;
+pub mod hosts;
 pub mod inflight;
 pub mod per_item;
 pub mod process;
 pub mod protocol;
+pub mod remote;
 pub mod retry;
 pub mod thread;
 pub mod worker;
@@ -123,6 +125,11 @@ pub trait Backend: Send + Sync {
     fn kind(&self) -> BackendKind;
 
     fn execute(&self, job: &PointJob<'_>) -> anyhow::Result<Execution>;
+
+    /// Backends spread over hosts: what each host did in the last point (taken once).
+    fn take_hosts(&self) -> Vec<hosts::HostResult> {
+        Vec::new()
+    }
 }
 
 /// The backends known by name.
@@ -134,6 +141,7 @@ pub enum BackendKind {
     Async,
     Process,
     ProcessPerItem,
+    Remote,
 }
 
 impl BackendKind {
@@ -143,6 +151,7 @@ impl BackendKind {
         BackendKind::Async,
         BackendKind::Process,
         BackendKind::ProcessPerItem,
+        BackendKind::Remote,
     ];
 
     pub fn name(self) -> &'static str {
@@ -152,6 +161,7 @@ impl BackendKind {
             BackendKind::Async => "async",
             BackendKind::Process => "process",
             BackendKind::ProcessPerItem => "process-per-item",
+            BackendKind::Remote => "remote",
         }
     }
 
@@ -163,7 +173,23 @@ impl BackendKind {
             BackendKind::Async => Box::new(async_tokio::AsyncBackend::new()?),
             BackendKind::Process => Box::new(process::ProcessBackend),
             BackendKind::ProcessPerItem => Box::new(per_item::PerItemBackend),
+            BackendKind::Remote => {
+                anyhow::bail!("the remote backend needs hosts (--hosts or --hosts-file)")
+            }
         })
+    }
+
+    /// Builds the backend for a sweep; `remote` connects to (and checks) the sweep's hosts.
+    pub fn create_for(
+        self,
+        sweep: &crate::spec::SweepSettings,
+    ) -> anyhow::Result<Box<dyn Backend>> {
+        match (self, &sweep.remote) {
+            (BackendKind::Remote, Some(settings)) => {
+                Ok(Box::new(remote::RemoteBackend::connect(settings)?))
+            }
+            _ => self.create(),
+        }
     }
 }
 

@@ -20,9 +20,12 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 use crossbeam_utils::CachePadded;
 
-use super::feed::{serve, Clock, Ending};
+use std::process::{Command, Stdio};
+
+use super::feed::{serve, Clock, Ending, MAX_WINDOW, QUEUED_WORK_NS};
 use super::inflight::InflightTracker;
 use super::protocol::mono_ns;
+use super::worker::{worker_exe, PARENT_ENV};
 use super::worker_proc::WorkerProc;
 use super::{Backend, BackendKind, Budget, Execution, PointJob, PointProgress};
 use crate::measure::WorkerStats;
@@ -35,12 +38,58 @@ impl Backend for ProcessBackend {
     }
 
     fn execute(&self, job: &PointJob<'_>) -> anyhow::Result<Execution> {
-        run(job)
+        run_pool(job, &Local).map(|(execution, _)| execution)
     }
 }
 
+/// Where a slot's worker runs: a local child (`process`), or a command that reaches a worker on
+/// another host (`remote`). The pool is the same; only the start of a worker differs.
+pub(crate) trait Launch: Sync {
+    /// The command that starts `slot`'s worker, which speaks the protocol on stdin and stdout.
+    fn command(&self, slot: usize) -> anyhow::Result<Command>;
+    /// Names where `slot`'s worker runs, for messages.
+    fn place(&self, slot: usize) -> String;
+    /// Remote workers: a closed connection loses every item queued on it (kind `host-lost`),
+    /// and a slot whose worker cannot be (re)started is given up while the others go on.
+    fn remote(&self) -> bool {
+        false
+    }
+    /// How much work to keep queued in a worker (ns of average item time) and at most how many
+    /// items: a longer round trip (ssh) needs a deeper queue to keep the worker busy.
+    fn window(&self) -> (u64, usize) {
+        (QUEUED_WORK_NS, MAX_WINDOW)
+    }
+}
+
+/// Workers started from this machine's own executable.
+struct Local;
+
+impl Launch for Local {
+    fn command(&self, _slot: usize) -> anyhow::Result<Command> {
+        let mut cmd = Command::new(worker_exe()?);
+        cmd.arg("worker")
+            .env(PARENT_ENV, std::process::id().to_string())
+            .stderr(Stdio::inherit());
+        Ok(cmd)
+    }
+
+    fn place(&self, _slot: usize) -> String {
+        worker_exe()
+            .map(|p| format!("is {} a throttlebench binary?", p.display()))
+            .unwrap_or_default()
+    }
+}
+
+/// What one slot of a pool measured, for a per-host breakdown.
+pub(crate) struct SlotReport {
+    pub stats: WorkerStats,
+    /// Why the slot was given up (remote only): its host could not be reached again.
+    pub lost: Option<String>,
+}
+
 /// State shared by the slots of one point.
-pub(super) struct Shared {
+pub(super) struct Shared<'a> {
+    pub(super) launch: &'a dyn Launch,
     pub(super) spec_json: Vec<u8>,
     pub(super) next_item: CachePadded<AtomicU64>,
     pub(super) items: u64,
@@ -58,7 +107,7 @@ pub(super) struct Shared {
     pub(super) progress: Arc<PointProgress>,
 }
 
-impl Shared {
+impl Shared<'_> {
     pub(super) fn claim(&self) -> Option<u64> {
         if self.retry_waiting.load(Ordering::Acquire) {
             let mut retry = lock(&self.retry);
@@ -90,9 +139,15 @@ pub(super) struct SlotResult {
     pub(super) last_end: Option<Instant>,
     pub(super) peak_rss: u64,
     pub(super) error: Option<anyhow::Error>,
+    /// Remote only: why the slot was given up (its host could not be reached again).
+    pub(super) lost: Option<String>,
 }
 
-fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
+/// Runs one point on a pool of `job.throttle` workers started by `launch`.
+pub(crate) fn run_pool(
+    job: &PointJob<'_>,
+    launch: &dyn Launch,
+) -> anyhow::Result<(Execution, Vec<SlotReport>)> {
     let spec = job
         .workload
         .spec_for_workers()
@@ -103,6 +158,7 @@ fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
         Budget::Duration(d) => (u64::MAX, Some(d)),
     };
     let shared = Shared {
+        launch,
         spec_json: serde_json::to_vec(&spec).context("cannot encode the workload spec")?,
         next_item: CachePadded::new(AtomicU64::new(0)),
         items,
@@ -140,12 +196,14 @@ fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
                     last_end: None,
                     peak_rss: 0,
                     error: Some(anyhow!("a worker slot thread panicked")),
+                    lost: None,
                 }),
                 Err(e) => SlotResult {
                     stats: WorkerStats::new(),
                     last_end: None,
                     peak_rss: 0,
                     error: Some(anyhow!("cannot start a worker slot thread: {e}")),
+                    lost: None,
                 },
             })
             .collect()
@@ -157,6 +215,17 @@ fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
     let mut stats = WorkerStats::new();
     let mut last_end = started;
     let mut children_peak = 0u64;
+    let mut reports = Vec::new();
+    if launch.remote() && !job.stop.load(Ordering::Relaxed) {
+        if let Some(why) = slots
+            .iter()
+            .map(|s| s.lost.as_ref())
+            .collect::<Option<Vec<_>>>()
+        {
+            let first = why.first().map_or("", |w| w.as_str());
+            anyhow::bail!("every worker was lost: {first}");
+        }
+    }
     for slot in slots {
         if let Some(err) = slot.error {
             // After Ctrl-C a failed start is expected; the point is discarded anyway.
@@ -164,30 +233,40 @@ fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
                 return Err(err);
             }
         }
+        if launch.remote() {
+            reports.push(SlotReport {
+                stats: slot.stats.clone(),
+                lost: slot.lost,
+            });
+        }
         stats.merge(slot.stats);
         last_end = last_end.max(slot.last_end.unwrap_or(started));
         children_peak += slot.peak_rss;
     }
-    Ok(Execution {
+    // A remote worker's memory is another machine's: it is not added to this one's peak.
+    let children_peak = if launch.remote() { 0 } else { children_peak };
+    let execution = Execution {
         stats,
         wall: last_end.saturating_duration_since(started),
         max_inflight: shared.inflight.max(),
         startup: None,
         children_peak_rss: (children_peak > 0).then_some(children_peak),
-    })
+    };
+    Ok((execution, reports))
 }
 
 /// Starts a worker and waits for it to be ready.
-fn start_worker(shared: &Shared, warmup: u64) -> anyhow::Result<WorkerProc> {
-    let mut proc = WorkerProc::spawn(&shared.spec_json, warmup)?;
-    proc.await_ready(&shared.stop)?;
+fn start_worker(shared: &Shared, slot: usize, warmup: u64) -> anyhow::Result<WorkerProc> {
+    let mut proc = WorkerProc::spawn(shared.launch, slot, &shared.spec_json, warmup)?;
+    proc.await_ready(&shared.stop, || shared.launch.place(slot))?;
     Ok(proc)
 }
 
 /// One slot's life: its first worker, then a replacement for every worker that died.
 fn run_slot(shared: &Shared, slot: usize, warmup: u64) -> SlotResult {
-    let first = start_worker(shared, warmup);
-    if first.is_err() {
+    let first = start_worker(shared, slot, warmup);
+    // A remote slot that cannot start is given up; the other hosts run the point.
+    if first.is_err() && !shared.launch.remote() {
         shared.failed_start.store(true, Ordering::Relaxed);
     }
     shared.ready.wait();
@@ -197,10 +276,15 @@ fn run_slot(shared: &Shared, slot: usize, warmup: u64) -> SlotResult {
         last_end: None,
         peak_rss: 0,
         error: None,
+        lost: None,
     };
     let mut proc = match first {
         Ok(p) if !shared.failed_start.load(Ordering::Relaxed) => p,
         Ok(_) => return result, // another slot failed: the point is abandoned
+        Err(e) if shared.launch.remote() => {
+            result.lost = Some(format!("{e:#}"));
+            return result;
+        }
         Err(e) => {
             result.error = Some(e);
             return result;
@@ -217,8 +301,12 @@ fn run_slot(shared: &Shared, slot: usize, warmup: u64) -> SlotResult {
         match ending {
             Ok(Ending::Finished) | Ok(Ending::Stopped) => break,
             Ok(Ending::Replace) if shared.stop.load(Ordering::Relaxed) => break,
-            Ok(Ending::Replace) => match start_worker(shared, 0) {
+            Ok(Ending::Replace) => match start_worker(shared, slot, 0) {
                 Ok(p) => proc = p,
+                Err(e) if shared.launch.remote() => {
+                    result.lost = Some(format!("{e:#}"));
+                    break;
+                }
                 Err(e) => {
                     result.error = Some(e.context("cannot replace a worker process"));
                     break;

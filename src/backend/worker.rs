@@ -120,7 +120,6 @@ fn run_item(runner: &mut Result<Box<dyn Runner>, String>, item: u64) -> ItemResu
     }
 }
 
-
 fn done(item: u64, begin_ns: u64, end_ns: u64, outcome: ItemResult) -> ItemDone {
     ItemDone {
         item,

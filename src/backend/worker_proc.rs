@@ -2,15 +2,15 @@
 //! group of its own, the handshake, the last report, and killing or reaping it. Dropping the
 //! handle kills the worker's whole group, so no error path can leave a worker behind.
 
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
 use super::child::{describe, kill_and_reap, kill_group, own_group};
+use super::process::Launch;
 use super::protocol::{FrameReader, FrameWriter, FromWorker, Next, ToWorker};
-use super::worker::{worker_exe, PARENT_ENV};
 
 /// How often a waiting slot looks at Ctrl-C and the item timeout.
 pub const SLICE: Duration = Duration::from_millis(20);
@@ -28,13 +28,14 @@ pub struct WorkerProc {
 
 impl WorkerProc {
     /// Starts a worker and sends it the spec; it answers `Ready` once warmed up.
-    pub fn spawn(spec_json: &[u8], warmup: u64) -> anyhow::Result<WorkerProc> {
-        let mut cmd = Command::new(worker_exe()?);
-        cmd.arg("worker")
-            .env(PARENT_ENV, std::process::id().to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+    pub(crate) fn spawn(
+        launch: &dyn Launch,
+        slot: usize,
+        spec_json: &[u8],
+        warmup: u64,
+    ) -> anyhow::Result<WorkerProc> {
+        let mut cmd = launch.command(slot)?;
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
         let mut child = own_group(&mut cmd)
             .spawn()
             .context("cannot start a worker process")?;
@@ -57,15 +58,19 @@ impl WorkerProc {
         .encode(&mut proc.writer.buf);
         if proc.writer.flush().is_err() {
             anyhow::bail!(
-                "a worker process exited before it was given the workload{}",
-                exe_hint()
+                "a worker process exited before it was given the workload ({})",
+                launch.place(slot)
             );
         }
         Ok(proc)
     }
 
     /// Waits for `Ready`, giving up on Ctrl-C.
-    pub fn await_ready(&mut self, stop: &AtomicBool) -> anyhow::Result<()> {
+    pub fn await_ready(
+        &mut self,
+        stop: &AtomicBool,
+        place: impl Fn() -> String,
+    ) -> anyhow::Result<()> {
         loop {
             match self.reader.next_within(SLICE, FromWorker::decode)? {
                 Next::Frame(FromWorker::Ready {
@@ -77,7 +82,7 @@ impl WorkerProc {
                 }) => anyhow::bail!("a worker process cannot build the workload: {why}"),
                 Next::Frame(_) => anyhow::bail!("a worker process answered out of turn"),
                 Next::Closed => {
-                    anyhow::bail!("a worker process exited before it was ready{}", exe_hint())
+                    anyhow::bail!("a worker process exited before it was ready ({})", place())
                 }
                 Next::Idle if stop.load(Ordering::Relaxed) => anyhow::bail!("interrupted"),
                 Next::Idle => {}
@@ -136,13 +141,5 @@ impl Drop for WorkerProc {
         if !self.reaped {
             kill_and_reap(&mut self.child);
         }
-    }
-}
-
-/// Names the executable started as a worker, for errors about workers that would not start.
-fn exe_hint() -> String {
-    match worker_exe() {
-        Ok(path) => format!(" (is {} a throttlebench binary?)", path.display()),
-        Err(_) => String::new(),
     }
 }

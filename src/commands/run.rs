@@ -33,10 +33,18 @@ pub fn overrides(args: &RunArgs) -> Overrides {
 /// The spec a `run` (or `tune`) asks for: a file with flags on top, or flags alone.
 pub fn resolve_spec(args: &RunArgs, registry: &Registry) -> anyhow::Result<RunSpec> {
     let o = overrides(args);
-    Ok(match &args.spec {
+    let mut spec = match &args.spec {
         Some(path) => spec::load(path, &o, registry)?,
         None => spec::from_flags(&o, registry)?,
-    })
+    };
+    let remote = crate::backend::hosts::RemoteFlags {
+        hosts: args.hosts.as_deref(),
+        hosts_file: args.hosts_file.as_deref(),
+        binary: args.remote_binary.as_deref(),
+        ssh_options: &args.ssh_options,
+    };
+    crate::backend::hosts::apply(&mut spec.sweep, &remote)?;
+    Ok(spec)
 }
 
 pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
@@ -74,6 +82,9 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
     drop(listeners);
     if !args.quiet {
         println!("\n{}", table::console(&sweep));
+        for line in crate::backend::hosts::console_lines(&sweep) {
+            println!("{line}");
+        }
         if let Some(analysis) = &sweep.analysis {
             for line in analysis.lines() {
                 println!("{line}");

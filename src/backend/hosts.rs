@@ -1,0 +1,364 @@
+//! Hosts for the `remote` backend: `[user@]host[:port]` lists (from `--hosts` or a hosts file),
+//! the `ssh` command line that starts `throttlebench worker` on one of them, and the per-host
+//! breakdown a remote point reports.
+//!
+//! ssh runs with `BatchMode=yes` (a password or passphrase prompt would hang a sweep, so it is
+//! an error instead) and `ConnectTimeout`; everything else comes from the user's ssh config
+//! and the `--ssh-option` flags.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Context;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::BackendKind;
+use crate::error::SpecError;
+use crate::spec::SweepSettings;
+
+/// Seconds ssh waits for a host to answer before it counts as unreachable.
+pub const CONNECT_TIMEOUT_S: u32 = 10;
+
+/// How a sweep reaches its remote workers (`--hosts`, `--remote-binary`, `--ssh-option`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteSettings {
+    /// `[user@]host[:port]`, in slot order: slot i runs on host i mod len.
+    pub hosts: Vec<String>,
+    /// The throttlebench executable on the hosts (a name looked up on PATH, or a path).
+    pub binary: String,
+    /// Extra `ssh -o` options, e.g. `IdentityFile=~/.ssh/bench`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ssh_options: Vec<String>,
+}
+
+/// One host: where ssh connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    pub user: Option<String>,
+    pub name: String,
+    pub port: Option<u16>,
+}
+
+impl Host {
+    /// `host`, `user@host`, `host:2222`, `user@[::1]:2222`.
+    pub fn parse(text: &str) -> Result<Host, SpecError> {
+        let text = text.trim();
+        let bad = |why: &str| SpecError::invalid(format!("bad host '{text}': {why}"));
+        let (user, rest) = match text.rsplit_once('@') {
+            Some((u, r)) if !u.is_empty() => (Some(u.to_string()), r),
+            Some(_) => return Err(bad("empty user name")),
+            None => (None, text),
+        };
+        let (name, port) = if let Some(inner) = rest.strip_prefix('[') {
+            let (name, after) = inner.split_once(']').ok_or_else(|| bad("missing ']'"))?;
+            match after.strip_prefix(':') {
+                Some(p) => (name, Some(p)),
+                None if after.is_empty() => (name, None),
+                None => return Err(bad("expected ':port' after ']'")),
+            }
+        } else {
+            match rest.split_once(':') {
+                Some((n, p)) => (n, Some(p)),
+                None => (rest, None),
+            }
+        };
+        let port = port
+            .map(|p| {
+                p.parse::<u16>()
+                    .ok()
+                    .filter(|&p| p > 0)
+                    .ok_or_else(|| bad("the port must be a number from 1 to 65535"))
+            })
+            .transpose()?;
+        if name.is_empty() {
+            return Err(bad("empty host name"));
+        }
+        // A leading '-' would reach ssh as an option.
+        if name.starts_with('-') || user.as_deref().is_some_and(|u| u.starts_with('-')) {
+            return Err(bad("a host or user may not start with '-'"));
+        }
+        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad("whitespace in a host"));
+        }
+        Ok(Host {
+            user,
+            name: name.to_string(),
+            port,
+        })
+    }
+
+    /// The destination argument of ssh: `user@host` or `host`.
+    pub fn destination(&self) -> String {
+        match &self.user {
+            Some(u) => format!("{u}@{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// `a,b,user@c:2222` → hosts; at least one.
+pub fn parse_list(text: &str) -> Result<Vec<String>, SpecError> {
+    collect(text.split(','))
+}
+
+/// A hosts file: one host per line (or comma-separated); blank lines and `#` comments skipped.
+pub fn parse_file(text: &str) -> Result<Vec<String>, SpecError> {
+    collect(
+        text.lines()
+            .map(|l| l.split('#').next().unwrap_or(""))
+            .flat_map(|l| l.split(',')),
+    )
+}
+
+fn collect<'a>(parts: impl Iterator<Item = &'a str>) -> Result<Vec<String>, SpecError> {
+    let mut hosts = Vec::new();
+    for part in parts.map(str::trim).filter(|p| !p.is_empty()) {
+        Host::parse(part)?;
+        hosts.push(part.to_string());
+    }
+    if hosts.is_empty() {
+        return Err(SpecError::invalid(
+            "no host given (e.g. --hosts bench1,bench2)",
+        ));
+    }
+    Ok(hosts)
+}
+
+/// Quotes a word for the remote shell, which ssh hands the command line to.
+pub fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// `ssh -o BatchMode=yes … host -- exec 'binary' args…`. `exec` makes the worker the child
+/// of sshd itself, so it dies with the connection (its parent-death signal fires).
+pub fn ssh_command(host: &Host, settings: &RemoteSettings, args: &[&str]) -> Command {
+    let mut cmd = Command::new("ssh");
+    cmd.arg("-o")
+        .arg("BatchMode=yes")
+        .arg("-o")
+        .arg(format!("ConnectTimeout={CONNECT_TIMEOUT_S}"));
+    for option in &settings.ssh_options {
+        cmd.arg("-o").arg(option);
+    }
+    if let Some(port) = host.port {
+        cmd.arg("-p").arg(port.to_string());
+    }
+    let mut remote = format!("exec {}", shell_quote(&settings.binary));
+    for arg in args {
+        remote.push(' ');
+        remote.push_str(&shell_quote(arg));
+    }
+    cmd.arg(host.destination()).arg("--").arg(remote);
+    cmd
+}
+
+/// What one host did during a remote point (`hosts` in results.json).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostResult {
+    pub host: String,
+    /// Worker slots this host ran (the throttle spread round-robin).
+    pub slots: usize,
+    pub items: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub timed_out: u64,
+    /// This host's items over the point's wall time: the hosts' figures add up to the point's.
+    pub throughput_per_s: f64,
+    pub lat_p99_ms: f64,
+    #[serde(default)]
+    pub errors: BTreeMap<String, u64>,
+    /// The host's latency histogram (µs), encoded like the point's; the point's is their merge.
+    #[serde(default)]
+    pub histogram: String,
+    /// Why the host's slots were given up during the point, if they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost: Option<String>,
+}
+
+impl HostResult {
+    /// One console line: `  bench1:2222  slots 2  items 100  123.4/s  p99 1.20 ms  errors none`.
+    pub fn line(&self) -> String {
+        let errors = if self.errors.is_empty() {
+            "none".to_string()
+        } else {
+            self.errors
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut line = format!(
+            "  {}  slots {}  items {}  {:.1} items/s  p99 {:.3} ms  errors: {}",
+            self.host, self.slots, self.items, self.throughput_per_s, self.lat_p99_ms, errors
+        );
+        if let Some(why) = &self.lost {
+            line.push_str(&format!("  LOST: {why}"));
+        }
+        line
+    }
+}
+
+/// Per-host lines for every remote point of a sweep, for the console.
+pub fn console_lines(sweep: &crate::results::SweepResult) -> Vec<String> {
+    let mut lines = Vec::new();
+    for p in sweep.points.iter().filter(|p| !p.hosts.is_empty()) {
+        lines.push(format!(
+            "{} x{} (repetition {}), per host:",
+            p.backend, p.throttle, p.repetition
+        ));
+        lines.extend(p.hosts.iter().map(HostResult::line));
+    }
+    lines
+}
+
+/// The remote flags of `run`, before they are checked.
+#[derive(Debug, Default, Clone)]
+pub struct RemoteFlags<'a> {
+    pub hosts: Option<&'a str>,
+    pub hosts_file: Option<&'a Path>,
+    pub binary: Option<&'a str>,
+    pub ssh_options: &'a [String],
+}
+
+/// Puts the remote flags into the sweep settings, refusing flags the sweep would not use and a
+/// `remote` backend without hosts.
+pub fn apply(sweep: &mut SweepSettings, flags: &RemoteFlags<'_>) -> anyhow::Result<()> {
+    let hosts = match (flags.hosts, flags.hosts_file) {
+        (Some(list), _) => Some(parse_list(list)?),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read hosts file {}", path.display()))?;
+            Some(parse_file(&text).with_context(|| format!("hosts file {}", path.display()))?)
+        }
+        (None, None) => None,
+    };
+    match hosts {
+        Some(hosts) => {
+            sweep.remote = Some(RemoteSettings {
+                hosts,
+                binary: flags.binary.unwrap_or("throttlebench").to_string(),
+                ssh_options: flags.ssh_options.to_vec(),
+            });
+        }
+        None if flags.binary.is_some() || !flags.ssh_options.is_empty() => {
+            anyhow::bail!("--remote-binary and --ssh-option need --hosts or --hosts-file")
+        }
+        None => {}
+    }
+    let wants_remote = sweep.backends.contains(&BackendKind::Remote);
+    match (&sweep.remote, wants_remote) {
+        (None, true) => anyhow::bail!(
+            "the remote backend needs hosts (--hosts host1,host2 or --hosts-file FILE)"
+        ),
+        (Some(_), false) => {
+            anyhow::bail!("--hosts is only used by the remote backend (add --backend remote)")
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_user_host_and_port() {
+        let h = Host::parse("bench@10.0.0.5:2222").unwrap();
+        assert_eq!(h.user.as_deref(), Some("bench"));
+        assert_eq!(h.name, "10.0.0.5");
+        assert_eq!(h.port, Some(2222));
+        assert_eq!(h.destination(), "bench@10.0.0.5");
+        let h = Host::parse("[::1]:22").unwrap();
+        assert_eq!((h.name.as_str(), h.port), ("::1", Some(22)));
+        assert_eq!(Host::parse("box").unwrap().port, None);
+    }
+
+    #[test]
+    fn refuses_bad_hosts() {
+        for bad in [
+            "",
+            "a:0",
+            "a:x",
+            "-oProxyCommand=x",
+            "@a",
+            "a b",
+            "[::1",
+            "a:70000",
+        ] {
+            assert!(Host::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn lists_and_files() {
+        assert_eq!(parse_list("a, b:22 ,").unwrap(), vec!["a", "b:22"]);
+        let file = "# bench fleet\nbench1\n\nbench2:2222  # spare\nx,y\n";
+        assert_eq!(
+            parse_file(file).unwrap(),
+            vec!["bench1", "bench2:2222", "x", "y"]
+        );
+        assert!(parse_list(" , ").is_err());
+        assert!(parse_file("# nothing\n").is_err());
+    }
+
+    #[test]
+    fn flags_need_the_remote_backend_and_hosts() {
+        let mut sweep = SweepSettings::default();
+        let flags = RemoteFlags {
+            hosts: Some("a,b:2222"),
+            ..RemoteFlags::default()
+        };
+        let err = apply(&mut sweep, &flags).unwrap_err().to_string();
+        assert!(err.contains("--backend remote"), "{err}");
+        sweep.backends = vec![BackendKind::Remote];
+        apply(&mut sweep, &flags).unwrap();
+        let settings = sweep.remote.clone().unwrap();
+        assert_eq!(settings.hosts, vec!["a", "b:2222"]);
+        assert_eq!(settings.binary, "throttlebench");
+        let mut bare = SweepSettings {
+            backends: vec![BackendKind::Remote],
+            ..SweepSettings::default()
+        };
+        let err = apply(&mut bare, &RemoteFlags::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs hosts"), "{err}");
+        let lonely = RemoteFlags {
+            binary: Some("/x"),
+            ..RemoteFlags::default()
+        };
+        assert!(apply(&mut SweepSettings::default(), &lonely).is_err());
+    }
+
+    #[test]
+    fn ssh_command_is_batch_mode_and_quoted() {
+        let settings = RemoteSettings {
+            hosts: vec![],
+            binary: "/opt/tb it's/throttlebench".into(),
+            ssh_options: vec!["IdentityFile=/k".into()],
+        };
+        let cmd = ssh_command(&Host::parse("u@h:2200").unwrap(), &settings, &["worker"]);
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            vec![
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=10",
+                "-o",
+                "IdentityFile=/k",
+                "-p",
+                "2200",
+                "u@h",
+                "--",
+                r"exec '/opt/tb it'\''s/throttlebench' 'worker'"
+            ]
+        );
+    }
+}
