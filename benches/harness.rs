@@ -3,13 +3,10 @@
 //!
 //! `cargo bench --bench harness` — per-item time is the reported time divided by the elements.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use throttlebench::backend::retry::RetryPolicy;
-use throttlebench::backend::{BackendKind, Budget, PointJob, PointProgress};
+use throttlebench::backend::{BackendKind, Budget, PointJob};
 use throttlebench::measure::WorkerStats;
 use throttlebench::workload::{Registry, WorkloadSpec};
 
@@ -35,18 +32,7 @@ fn point_overhead(c: &mut Criterion) {
             b.iter_custom(|iterations| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iterations {
-                    let job = PointJob {
-                        workload: &workload,
-                        spec: &spec,
-                        throttle,
-                        budget: Budget::Items(ITEMS),
-                        warmup: 0,
-                        timeout: None,
-                        retry: RetryPolicy::none(),
-                        trace: false,
-                        progress: Arc::new(PointProgress::new(throttle)),
-                        stop: Arc::new(AtomicBool::new(false)),
-                    };
+                    let job = PointJob::plain(&workload, &spec, throttle, Budget::Items(ITEMS));
                     let execution = backend.execute(&job).expect("point runs");
                     assert_eq!(execution.stats.ok, ITEMS);
                     // Wall time of the measured phase only: thread start-up is not per-item cost.

@@ -7,15 +7,12 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use throttlebench::backend::protocol::{FrameReader, FromWorker, Next, ToWorker};
-use throttlebench::backend::retry::RetryPolicy;
 use throttlebench::backend::worker::EXE_ENV;
-use throttlebench::backend::{BackendKind, Budget, PointJob, PointProgress};
+use throttlebench::backend::{BackendKind, Budget, PointJob};
 use throttlebench::workload::{Registry, WorkloadSpec};
 
 const POOL_ITEMS: u64 = 100_000;
@@ -48,18 +45,7 @@ fn point(
         b.iter_custom(|iterations| {
             let mut total = Duration::ZERO;
             for _ in 0..iterations {
-                let job = PointJob {
-                    workload: &workload,
-                    spec,
-                    throttle,
-                    budget: Budget::Items(items),
-                    warmup: 0,
-                    timeout: None,
-                    retry: RetryPolicy::none(),
-                    trace: false,
-                    progress: Arc::new(PointProgress::new(throttle)),
-                    stop: Arc::new(AtomicBool::new(false)),
-                };
+                let job = PointJob::plain(&workload, spec, throttle, Budget::Items(items));
                 let execution = backend.execute(&job).expect("point runs");
                 assert_eq!(execution.stats.ok, items);
                 // The measured phase only: starting the pool is not a per-item cost.

@@ -5,14 +5,11 @@
 //! `DIR/env`; without it only `process` is measured.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use throttlebench::backend::hosts::RemoteSettings;
-use throttlebench::backend::retry::RetryPolicy;
-use throttlebench::backend::{Backend, BackendKind, Budget, PointJob, PointProgress};
+use throttlebench::backend::{Backend, BackendKind, Budget, PointJob};
 use throttlebench::spec::SweepSettings;
 use throttlebench::workload::{Registry, WorkloadSpec};
 
@@ -69,18 +66,7 @@ fn overhead(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let job = PointJob {
-                        workload: &workload,
-                        spec: &spec,
-                        throttle: THROTTLE,
-                        budget: Budget::Items(ITEMS),
-                        warmup: 0,
-                        timeout: None,
-                        retry: RetryPolicy::none(),
-                        trace: false,
-                        progress: Arc::new(PointProgress::new(THROTTLE)),
-                        stop: Arc::new(AtomicBool::new(false)),
-                    };
+                    let job = PointJob::plain(&workload, &spec, THROTTLE, Budget::Items(ITEMS));
                     let ex = backend.execute(&job).expect("the point runs");
                     assert_eq!(ex.stats.completed(), ITEMS);
                     total += ex.wall;

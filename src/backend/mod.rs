@@ -107,6 +107,30 @@ pub struct PointJob<'a> {
     pub stop: Arc<AtomicBool>,
 }
 
+impl<'a> PointJob<'a> {
+    /// A point of `budget` at `throttle` with no warm-up, timeout, retries or trace, and a
+    /// fresh progress counter: what benches and tests of a backend need.
+    pub fn plain(
+        workload: &'a Arc<dyn Workload>,
+        spec: &'a WorkloadSpec,
+        throttle: usize,
+        budget: Budget,
+    ) -> Self {
+        PointJob {
+            workload,
+            spec,
+            throttle,
+            budget,
+            warmup: 0,
+            timeout: None,
+            retry: retry::RetryPolicy::none(),
+            trace: false,
+            progress: Arc::new(PointProgress::new(throttle)),
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
 /// What a backend measured for one point.
 #[derive(Debug, Default)]
 pub struct Execution {
