@@ -83,16 +83,12 @@ impl Chart for Latency<'_> {
                     .log_scale()
                     .with_key_points(style::log_ticks(y0, y1)),
             )?;
-        chart
-            .configure_mesh()
-            .x_desc("throttle (items in flight, log scale)")
-            .y_desc("latency (ms, log scale)")
-            .x_label_formatter(&style::throttle_label)
-            .y_label_formatter(&style::value_label)
-            .label_style((style::FONT, style::LABEL_SIZE))
-            .axis_desc_style((style::FONT, style::AXIS_DESC_SIZE))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()?;
+        style::throttle_mesh(
+            &mut chart.configure_mesh(),
+            "throttle (items in flight, log scale)",
+            "latency (ms, log scale)",
+        )
+        .draw()?;
         let mut entries = Vec::new();
         if let Some(base) = &series.baseline {
             let color = style::shade(style::backend_color(base.backend), 0.55);

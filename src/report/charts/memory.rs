@@ -35,16 +35,7 @@ fn panel<DB: DrawingBackend>(
                 .with_key_points(style::throttle_ticks(series.throttles())),
             lo..hi,
         )?;
-    chart
-        .configure_mesh()
-        .x_desc("throttle (log scale)")
-        .y_desc(y_desc)
-        .x_label_formatter(&style::throttle_label)
-        .y_label_formatter(&style::value_label)
-        .label_style((style::FONT, style::LABEL_SIZE))
-        .axis_desc_style((style::FONT, style::AXIS_DESC_SIZE))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()?;
+    style::throttle_mesh(&mut chart.configure_mesh(), "throttle (log scale)", y_desc).draw()?;
     for (backend, list) in &series.backends {
         let color = style::backend_color(*backend);
         let points: Vec<(f64, f64)> = list.iter().map(|s| (s.throttle as f64, value(s))).collect();

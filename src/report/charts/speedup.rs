@@ -135,16 +135,12 @@ impl Chart for Speedup<'_> {
                     .with_key_points(style::throttle_ticks(series.throttles())),
                 0.0..y_max,
             )?;
-        chart
-            .configure_mesh()
-            .x_desc("throttle (items in flight, log scale)")
-            .y_desc("speedup (× sequential throughput)")
-            .x_label_formatter(&style::throttle_label)
-            .y_label_formatter(&style::value_label)
-            .label_style((style::FONT, style::LABEL_SIZE))
-            .axis_desc_style((style::FONT, style::AXIS_DESC_SIZE))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()?;
+        style::throttle_mesh(
+            &mut chart.configure_mesh(),
+            "throttle (items in flight, log scale)",
+            "speedup (× sequential throughput)",
+        )
+        .draw()?;
         let ideal: Vec<(f64, f64)> = xs.iter().map(|&n| (n, self.ideal(n))).collect();
         for piece in clip_below(&ideal, y_max) {
             chart.draw_series(DashedLineSeries::new(

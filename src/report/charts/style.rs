@@ -1,6 +1,8 @@
 //! The look shared by every chart: one colour per backend (the same in every chart), fonts, the
 //! canvas size, the throttle axis, and a legend drawn beside the plot so it never covers data.
 
+use plotters::chart::MeshStyle;
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -206,6 +208,27 @@ pub fn draw_legend<DB: DrawingBackend>(
         area.draw(&Text::new(entry.label.clone(), (x1 + 8, y), text.clone()))?;
     }
     Ok(())
+}
+
+/// The mesh every chart against the throttle shares: throttle labels on x, values on y, the
+/// house fonts, and no light grid lines.
+pub fn throttle_mesh<'m, 'a, 'b, X, Y, DB>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+    x_desc: &str,
+    y_desc: &str,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    DB: DrawingBackend,
+{
+    mesh.x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(&throttle_label)
+        .y_label_formatter(&value_label)
+        .label_style((FONT, LABEL_SIZE))
+        .axis_desc_style((FONT, AXIS_DESC_SIZE))
+        .light_line_style(WHITE.mix(0.0))
 }
 
 /// Fills the canvas, writes the title, and splits what is left into the plot and the legend.

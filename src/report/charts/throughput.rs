@@ -35,16 +35,12 @@ impl Chart for Throughput<'_> {
                     .with_key_points(style::throttle_ticks(series.throttles())),
                 0.0..y_max,
             )?;
-        chart
-            .configure_mesh()
-            .x_desc("throttle (items in flight, log scale)")
-            .y_desc("throughput (items/s)")
-            .x_label_formatter(&style::throttle_label)
-            .y_label_formatter(&style::value_label)
-            .label_style((style::FONT, style::LABEL_SIZE))
-            .axis_desc_style((style::FONT, style::AXIS_DESC_SIZE))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()?;
+        style::throttle_mesh(
+            &mut chart.configure_mesh(),
+            "throttle (items in flight, log scale)",
+            "throughput (items/s)",
+        )
+        .draw()?;
         let mut entries = Vec::new();
         let point = |s: &Summary| (s.throttle as f64, s.throughput_per_s);
         for (backend, list) in &series.backends {
