@@ -1,7 +1,10 @@
-//! `async`: N tokio tasks, each owning one runner and pulling item numbers from one counter, on
-//! a multi-threaded runtime with one executor thread per core. Exactly N items are in flight.
+//! `async`: N tokio tasks, each owning one runner and pulling item numbers from one counter.
+//! The tasks are dealt round-robin to one single-threaded runtime per core, each on its own
+//! thread with its own I/O driver and timers, the way wrk runs one event loop per thread: a task
+//! never migrates, so an I/O wake-up never crosses threads. Load still balances, since every task
+//! pulls its next item from the shared counter. Exactly N items are in flight.
 //! The timeout cancels the item's future; blocking work inside it cannot be cancelled and blocks
-//! an executor thread — a finding about the workload, reported as such.
+//! its runtime's thread — a finding about the workload, reported as such.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,17 +20,58 @@ use crate::measure::WorkerStats;
 use crate::workload::{ItemError, ItemResult};
 
 pub struct AsyncBackend {
-    runtime: tokio::runtime::Runtime,
+    shards: Vec<Shard>,
+}
+
+/// One single-threaded runtime, driven by a thread of its own until the backend is dropped.
+struct Shard {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl AsyncBackend {
     pub fn new() -> anyhow::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let shards = (0..cores)
+            .map(Shard::start)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(AsyncBackend { shards })
+    }
+}
+
+impl Shard {
+    fn start(index: usize) -> anyhow::Result<Shard> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .thread_name("tb-async")
             .build()
             .context("cannot start the async runtime")?;
-        Ok(AsyncBackend { runtime })
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(format!("tb-async-{index}"))
+            .spawn(move || {
+                let _ = runtime.block_on(stopped);
+                // Tasks still parked (an item that outlived its point) are dropped, not awaited.
+                runtime.shutdown_background();
+            })
+            .context("cannot start an async runtime thread")?;
+        Ok(Shard {
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Shard {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -37,11 +81,11 @@ impl Backend for AsyncBackend {
     }
 
     fn execute(&self, job: &PointJob<'_>) -> anyhow::Result<Execution> {
-        self.runtime.block_on(run_tasks(job))
+        futures_lite::future::block_on(run_tasks(&self.shards, job))
     }
 }
 
-async fn run_tasks(job: &PointJob<'_>) -> anyhow::Result<Execution> {
+async fn run_tasks(shards: &[Shard], job: &PointJob<'_>) -> anyhow::Result<Execution> {
     let (items, duration) = match job.budget {
         Budget::Items(n) => (n, None),
         Budget::Duration(d) => (u64::MAX, Some(d)),
@@ -71,7 +115,7 @@ async fn run_tasks(job: &PointJob<'_>) -> anyhow::Result<Execution> {
             progress: job.progress.clone(),
             stop: job.stop.clone(),
         };
-        handles.push(tokio::spawn(task.run()));
+        handles.push(shards[index % shards.len()].handle.spawn(task.run()));
     }
     ready.wait().await;
     let started = *start_cell.get_or_init(Instant::now);

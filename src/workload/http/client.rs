@@ -127,6 +127,9 @@ pub(crate) struct Client {
     /// A TCP connection made before the clock started, not yet handed to a runtime.
     preconnected: Option<std::net::TcpStream>,
     connection: Option<Connection>,
+    /// The answer deadline, kept from item to item: moving a registered timer later is an
+    /// atomic store, where a fresh timer per request costs a timer-wheel insert and removal.
+    deadline: Option<(Driver, Pin<Box<tokio::time::Sleep>>)>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -140,15 +143,33 @@ impl Client {
             target,
             preconnected,
             connection: None,
+            deadline: None,
             runtime: None,
         }
     }
 
     async fn item(&mut self, driver: Driver) -> ItemResult {
         let limit = self.target.timeout;
-        match tokio::time::timeout(limit, self.exchange(driver)).await {
-            Ok(outcome) => outcome,
-            Err(_) => {
+        let due = tokio::time::Instant::now() + limit;
+        let mut deadline = match self.deadline.take() {
+            Some((d, mut sleep)) if d == driver => {
+                sleep.as_mut().reset(due);
+                sleep
+            }
+            _ => Box::pin(tokio::time::sleep_until(due)),
+        };
+        let outcome = {
+            let exchange = std::pin::pin!(self.exchange(driver));
+            Deadline {
+                work: exchange,
+                deadline: deadline.as_mut(),
+            }
+            .await
+        };
+        self.deadline = Some((driver, deadline));
+        match outcome {
+            Some(outcome) => outcome,
+            None => {
                 self.connection = None;
                 Err(ItemError::new(
                     "timeout",
@@ -161,11 +182,11 @@ impl Client {
     async fn exchange(&mut self, driver: Driver) -> ItemResult {
         let mut conn = match self.connection.take() {
             Some(conn) if conn.usable(driver) => conn,
-            _ => self.connect(driver).await?,
+            _ => self.connect_boxed(driver).await?,
         };
         if !conn.ready().await {
             // Closed by the server while idle (keep-alive timeout): a fresh one is no failure.
-            conn = self.connect(driver).await?;
+            conn = self.connect_boxed(driver).await?;
             if !conn.ready().await {
                 return Err(ItemError::new(
                     "reset",
@@ -183,6 +204,15 @@ impl Client {
                 format!("status {status}"),
             ))
         }
+    }
+
+    /// Connecting (TCP, TLS, handshake) is rare and its future is large: boxed, it stays out of
+    /// the future every request allocates and moves.
+    fn connect_boxed(
+        &mut self,
+        driver: Driver,
+    ) -> Pin<Box<dyn Future<Output = Result<Connection, ItemError>> + Send + '_>> {
+        Box::pin(self.connect(driver))
     }
 
     async fn connect(&mut self, driver: Driver) -> Result<Connection, ItemError> {
@@ -210,6 +240,23 @@ impl Client {
             driver,
             busy: false,
         })
+    }
+}
+
+/// `work`, or `None` once the deadline passes first.
+struct Deadline<'a, F> {
+    work: Pin<&'a mut F>,
+    deadline: Pin<&'a mut tokio::time::Sleep>,
+}
+
+impl<F: Future> Future for Deadline<'_, F> {
+    type Output = Option<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(out) = self.work.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        self.deadline.as_mut().poll(cx).map(|()| None)
     }
 }
 
@@ -294,8 +341,9 @@ impl Runner for Client {
 
 impl Drop for Client {
     fn drop(&mut self) {
-        // The socket is registered with the own runtime: close it before the runtime goes.
+        // The socket and the timer are registered with the own runtime: drop them first.
         self.connection = None;
+        self.deadline = None;
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }

@@ -114,6 +114,39 @@ fn a_slow_answer_times_out() {
 }
 
 #[test]
+fn the_deadline_restarts_with_every_item() {
+    // Ten 30 ms answers under a 100 ms limit: the runner keeps one timer and moves it per item,
+    // so an item must never inherit an earlier item's deadline.
+    let server = local(ServerConfig {
+        latency: Duration::from_millis(30),
+        ..ServerConfig::default()
+    });
+    let workload = build(json!({ "url": server.url(), "timeout_ms": 100 })).unwrap();
+    let mut runner = workload.runner().unwrap();
+    for item in 0..10 {
+        assert_eq!(runner.run(item), Ok(()), "blocking item {item}");
+    }
+    for (item, outcome) in run_async(runner.as_mut(), 10).into_iter().enumerate() {
+        assert_eq!(outcome, Ok(()), "async item {item}");
+    }
+}
+
+#[test]
+fn a_timer_that_fired_still_times_the_next_item() {
+    let server = local(ServerConfig {
+        latency: Duration::from_secs(2),
+        ..ServerConfig::default()
+    });
+    let workload = build(json!({ "url": server.url(), "timeout_ms": 100 })).unwrap();
+    let mut runner = workload.runner().unwrap();
+    let begin = Instant::now();
+    for outcome in run_async(runner.as_mut(), 3) {
+        assert_eq!(outcome.unwrap_err().kind, "timeout");
+    }
+    assert!(begin.elapsed() < Duration::from_millis(1500));
+}
+
+#[test]
 fn a_server_that_goes_away_fails_items_quickly() {
     let server = local(ServerConfig::default());
     let workload = build(json!({ "url": server.url(), "timeout_ms": 2000 })).unwrap();
