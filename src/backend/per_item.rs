@@ -249,8 +249,9 @@ fn run_attempts(shared: &Shared, item: u64, out: &mut SlotResult) -> Option<(Ran
         peak = peak.max(ran.peak_rss);
         ran.begin = first;
         ran.peak_rss = peak;
+        // A workload that cannot be built is not retried, as on the other backends.
         let err = match &ran.outcome {
-            Some(Err(err)) if attempt <= shared.retry.retries => err,
+            Some(Err(err)) if attempt <= shared.retry.retries && err.kind != "setup" => err,
             _ => return Some((ran, attempt)),
         };
         out.stats.note_failed_attempt(item, attempt, err);

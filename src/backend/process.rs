@@ -10,7 +10,8 @@
 //! kind `worker-died`; its queued items go back to the pool and a new worker takes the slot. An
 //! item past `--timeout` gets its worker's process group killed and is recorded timed out.
 //! Latency is measured inside the worker; the worker's own histogram replaces the parent's copy
-//! when it exits cleanly.
+//! when it exits cleanly. With `--retries` a worker retries a failed item itself and reports
+//! the failed attempts with the item, so an item killed at the timeout is one timed-out item.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
