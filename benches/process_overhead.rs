@@ -97,6 +97,7 @@ fn idle_worker_rss() {
     ToWorker::Start {
         spec_json: br#"{"kind":"noop","params":{}}"#.to_vec(),
         warmup: 100,
+        retry: throttlebench::backend::retry::RetryPolicy::none(),
     }
     .encode(&mut start);
     let mut stdin = child.stdin.take().expect("piped stdin");

@@ -385,13 +385,6 @@ fn apply(spec: &mut RunSpec, o: &Overrides, registry: &Registry) -> Result<(), S
     if let Some(name) = &o.name {
         spec.name = name.clone();
     }
-    // Process workers run items through the pipe protocol, which carries no retry policy.
-    let in_process = |b: &BackendKind| matches!(b, BackendKind::Thread | BackendKind::Async);
-    if spec.sweep.retry.retries > 0 && !spec.sweep.backends.iter().all(in_process) {
-        return Err(SpecError::invalid(
-            "--retries works on the sequential, thread and async backends only; drop it or the process backends",
-        ));
-    }
     // The whole parameter set once more, with defaults, so the kind's own checks run now.
     registry.build(&spec.workload)?;
     Ok(())

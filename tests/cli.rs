@@ -275,18 +275,6 @@ fn bad_input_is_one_line_and_exit_code_2() {
     );
     refuses(&["run", "--kind", "sleep", "--bogus-flag"], "--bogus-flag");
     refuses(&["run"], "give a spec file");
-    refuses(
-        &[
-            "run",
-            "--kind",
-            "noop",
-            "--retries",
-            "2",
-            "--backend",
-            "process",
-        ],
-        "--retries works on",
-    );
 }
 
 #[test]

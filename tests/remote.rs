@@ -494,6 +494,63 @@ fn a_host_lost_mid_run_costs_its_queued_items() {
 }
 
 #[test]
+fn remote_workers_retry_flaky_items_and_report_every_attempt() {
+    let Some(s) = sshd("remote_workers_retry_flaky_items_and_report_every_attempt") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let known = own_known_hosts(&s, dir.path());
+    let out = dir.path().join("out");
+    let hosts = format!("127.0.0.1:{},127.0.0.1:{}", s.port, s.port2);
+    let mut args: Vec<String> = [
+        "run",
+        "--kind",
+        "sleep",
+        "--param",
+        "ms=1",
+        "--param",
+        "flaky_rate=0.4",
+        "--retries",
+        "12",
+        "--retry-backoff",
+        "1ms",
+        "--backend",
+        "remote",
+        "--limits",
+        "2",
+        "--items",
+        "60",
+        "--hosts",
+        &hosts,
+        "--out",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    args.push(out.display().to_string());
+    args.extend(remote_args(&s, &known));
+    let (code, _, stderr) = finish(spawn(&args, "retries"));
+    assert_eq!(code, 0, "{stderr}");
+    let points = points(&out);
+    let p = points.iter().find(|p| p["backend"] == "remote").unwrap();
+    assert_eq!(
+        p["ok"], 60,
+        "12 retries at 40% flakiness leave nothing failed: {p}"
+    );
+    assert!(p["retried"].as_u64().unwrap() > 5, "{p}");
+    let failures = p["failures"].as_array().unwrap();
+    assert!(
+        failures.iter().all(|f| f["kind"] == "simulated"),
+        "{failures:?}"
+    );
+    assert!(
+        failures.iter().any(|f| f["attempt"] == 2),
+        "a second attempt is listed: {failures:?}"
+    );
+    assert!(marked("retries").is_empty(), "ssh left behind");
+}
+
+#[test]
 fn remote_flags_are_checked_without_sshd() {
     let out = tempfile::tempdir().unwrap();
     let run = |extra: &[&str]| {

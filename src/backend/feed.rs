@@ -211,16 +211,26 @@ pub(super) fn serve(
     Ok(ending)
 }
 
-/// Records one answered item in the parent's copy of the worker's record.
+/// Records one answered item in the parent's copy of the worker's record: its failed attempts
+/// first, then the item over all its attempts, as the thread backend records them.
 #[inline]
 fn record(shared: &Shared, clock: &Clock, pid: u32, life: &mut WorkerStats, done: ItemDone) {
     let took = Duration::from_nanos(done.end_ns.saturating_sub(done.begin_ns));
     let error_kind = done.error.as_ref().map(|(k, _)| k.clone());
+    for (attempt, (kind, message)) in (1..).zip(done.failed_attempts) {
+        life.note_failed_attempt(done.item, attempt, &ItemError::new(kind, message));
+    }
     let outcome = match done.error {
         None => Ok(()),
         Some((kind, message)) => Err(ItemError::new(kind, message)),
     };
-    let ended = life.finish(done.item, took, Some(outcome), shared.timeout);
+    let ended = life.finish_attempts(
+        done.item,
+        took,
+        Some(outcome),
+        shared.timeout,
+        done.attempts,
+    );
     if shared.trace {
         let offset = |ns: u64| (ns as i64 - clock.started_ns as i64) / 1000;
         life.trace_item(TraceEvent {

@@ -211,6 +211,7 @@ mod tests {
         ToWorker::Start {
             spec_json: big.clone(),
             warmup: 0,
+            retry: crate::backend::retry::RetryPolicy::none(),
         }
         .encode(&mut out);
         ToWorker::Item(5).encode(&mut out);

@@ -6,8 +6,13 @@
 //! item, which no real job runner does (xargs, GNU parallel and Start-Job run the command
 //! itself). Every other workload runs as `throttlebench worker --one ITEM`.
 //!
+//! With `--retries`, a failed item is tried again in a fresh process after the backoff, started
+//! from this side: nothing of the failed attempt (a half-written file, a poisoned cache) carries
+//! over. The per-item timeout covers every attempt and the waits between them together, as on
+//! the thread backend; an item whose time runs out during a wait is recorded timed out.
+//!
 //! An item's latency runs from the spawn call to the moment its exit is seen, so it includes
-//! process creation. `startup` is the median time from the spawn call to the item starting to
+//! process creation (of every attempt, with retries). `startup` is the median time from the spawn call to the item starting to
 //! run: for `command`, until the program has been exec'd (spawn returns then); for a worker,
 //! until the worker reports that it has built the workload and begun the item.
 
@@ -24,6 +29,7 @@ use crossbeam_utils::CachePadded;
 use super::child::{describe, kill_and_reap, own_group, peak_rss_of, pidfd, wait_until, Waited};
 use super::inflight::InflightTracker;
 use super::protocol::{mono_ns, FrameReader, FromWorker, Next};
+use super::retry::RetryPolicy;
 use super::worker::{worker_exe, PARENT_ENV};
 use super::{Backend, BackendKind, Budget, Execution, PointJob, PointProgress};
 use crate::measure::timeline::TraceEvent;
@@ -60,6 +66,7 @@ struct Shared {
     warmup: u64,
     duration: Option<Duration>,
     timeout: Option<Duration>,
+    retry: RetryPolicy,
     trace: bool,
     stop: Arc<AtomicBool>,
     ready: Barrier,
@@ -112,6 +119,7 @@ fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
         warmup: job.warmup,
         duration,
         timeout: job.timeout,
+        retry: job.retry,
         trace: job.trace,
         stop: job.stop.clone(),
         ready: Barrier::new(slots + 1),
@@ -170,7 +178,7 @@ fn run_slot(shared: &Shared, slot: usize) -> SlotResult {
         if shared.stop.load(Ordering::Relaxed) {
             break;
         }
-        let _ = run_child(shared, u64::MAX);
+        let _ = run_child(shared, u64::MAX, shared.timeout.map(|t| Instant::now() + t));
     }
     shared.ready.wait();
     let started = *shared.started.get_or_init(Instant::now);
@@ -191,16 +199,18 @@ fn run_slot(shared: &Shared, slot: usize) -> SlotResult {
             break;
         }
         let entered = shared.inflight.enter();
-        let ran = run_child(shared, item);
+        let ran = run_attempts(shared, item, &mut out);
         shared.inflight.leave(entered);
-        let Some(ran) = ran else { break }; // Ctrl-C: the child was killed, nothing to record
+        let Some((ran, attempts)) = ran else { break }; // Ctrl-C: nothing to record
         let took = ran.end - ran.begin;
         let error = match &ran.outcome {
             Some(Err(e)) => Some(e.kind.to_string()),
             None => Some("timeout".to_string()),
             Some(Ok(())) => None,
         };
-        let ended = out.stats.finish(item, took, ran.outcome, shared.timeout);
+        let ended = out
+            .stats
+            .finish_attempts(item, took, ran.outcome, shared.timeout, attempts);
         if shared.trace {
             out.stats.trace_item(TraceEvent::new(
                 item,
@@ -210,9 +220,6 @@ fn run_slot(shared: &Shared, slot: usize) -> SlotResult {
                 ended,
                 error.as_deref(),
             ));
-        }
-        if let Some(s) = ran.startup {
-            out.startups.push(s.as_nanos() as u64);
         }
         out.peak_rss = out.peak_rss.max(ran.peak_rss);
         out.last_end = Some(ran.end);
@@ -225,8 +232,61 @@ fn run_slot(shared: &Shared, slot: usize) -> SlotResult {
     out
 }
 
-/// Runs one item in a process of its own. `None` when Ctrl-C cut it short.
-fn run_child(shared: &Shared, item: u64) -> Option<Ran> {
+/// Runs one item, a fresh process per attempt, until an attempt succeeds, the retries run out
+/// or the item's time does. Failed attempts that are retried are noted in `out`, and every
+/// attempt's startup is kept. Returns the item's run from the first spawn to the last exit, and
+/// the attempts it took; `None` when Ctrl-C cut it short.
+fn run_attempts(shared: &Shared, item: u64, out: &mut SlotResult) -> Option<(Ran, u32)> {
+    let first = Instant::now();
+    let deadline = shared.timeout.map(|t| first + t);
+    let mut attempt = 1;
+    let mut peak = 0;
+    loop {
+        let mut ran = run_child(shared, item, deadline)?;
+        if let Some(s) = ran.startup {
+            out.startups.push(s.as_nanos() as u64);
+        }
+        peak = peak.max(ran.peak_rss);
+        ran.begin = first;
+        ran.peak_rss = peak;
+        // A workload that cannot be built is not retried, as on the other backends.
+        let err = match &ran.outcome {
+            Some(Err(err)) if attempt <= shared.retry.retries && err.kind != "setup" => err,
+            _ => return Some((ran, attempt)),
+        };
+        out.stats.note_failed_attempt(item, attempt, err);
+        let wake = Instant::now() + shared.retry.delay(item, attempt);
+        match deadline {
+            Some(limit) if limit <= wake => {
+                // The next attempt could not start in time: the item is out of time.
+                pause_until(shared, limit)?;
+                ran.outcome = None;
+                ran.end = Instant::now();
+                return Some((ran, attempt));
+            }
+            _ => pause_until(shared, wake)?,
+        }
+        attempt += 1;
+    }
+}
+
+/// Sleeps until `wake`, looking at Ctrl-C every `SLICE`; `None` when it came.
+fn pause_until(shared: &Shared, wake: Instant) -> Option<()> {
+    loop {
+        if shared.stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        let left = wake.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Some(());
+        }
+        std::thread::sleep(left.min(SLICE));
+    }
+}
+
+/// Runs one attempt of an item in a process of its own, killed at `deadline`. `None` when
+/// Ctrl-C cut it short.
+fn run_child(shared: &Shared, item: u64, deadline: Option<Instant>) -> Option<Ran> {
     let begin = Instant::now();
     let begin_ns = mono_ns();
     let mut cmd = match &shared.launch {
@@ -267,7 +327,7 @@ fn run_child(shared: &Shared, item: u64) -> Option<Ran> {
     let waited = wait_until(
         &mut child,
         fd.as_ref(),
-        shared.timeout.map(|t| begin + t),
+        deadline,
         SLICE,
         &|| shared.stop.load(Ordering::Relaxed),
         &mut |pid| peak = peak.max(peak_rss_of(pid).unwrap_or(0)),

@@ -10,7 +10,8 @@
 //! kind `worker-died`; its queued items go back to the pool and a new worker takes the slot. An
 //! item past `--timeout` gets its worker's process group killed and is recorded timed out.
 //! Latency is measured inside the worker; the worker's own histogram replaces the parent's copy
-//! when it exits cleanly.
+//! when it exits cleanly. With `--retries` a worker retries a failed item itself and reports
+//! the failed attempts with the item, so an item killed at the timeout is one timed-out item.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,6 +26,7 @@ use std::process::{Command, Stdio};
 use super::feed::{serve, Clock, Ending, MAX_WINDOW, QUEUED_WORK_NS};
 use super::inflight::InflightTracker;
 use super::protocol::mono_ns;
+use super::retry::RetryPolicy;
 use super::worker::{worker_exe, PARENT_ENV};
 use super::worker_proc::WorkerProc;
 use super::{Backend, BackendKind, Budget, Execution, PointJob, PointProgress};
@@ -98,6 +100,8 @@ pub(super) struct Shared<'a> {
     pub(super) retry_waiting: AtomicBool,
     pub(super) duration: Option<Duration>,
     pub(super) timeout: Option<Duration>,
+    /// Sent to every worker, which retries failed items itself.
+    pub(super) retry_policy: RetryPolicy,
     pub(super) trace: bool,
     pub(super) stop: Arc<AtomicBool>,
     pub(super) failed_start: AtomicBool,
@@ -166,6 +170,7 @@ pub(crate) fn run_pool(
         retry_waiting: AtomicBool::new(false),
         duration,
         timeout: job.timeout,
+        retry_policy: job.retry,
         trace: job.trace,
         stop: job.stop.clone(),
         failed_start: AtomicBool::new(false),
@@ -257,7 +262,13 @@ pub(crate) fn run_pool(
 
 /// Starts a worker and waits for it to be ready.
 fn start_worker(shared: &Shared, slot: usize, warmup: u64) -> anyhow::Result<WorkerProc> {
-    let mut proc = WorkerProc::spawn(shared.launch, slot, &shared.spec_json, warmup)?;
+    let mut proc = WorkerProc::spawn(
+        shared.launch,
+        slot,
+        &shared.spec_json,
+        warmup,
+        shared.retry_policy,
+    )?;
     proc.await_ready(&shared.stop, || shared.launch.place(slot))?;
     Ok(proc)
 }

@@ -5,13 +5,28 @@
 //!
 //! Times are `CLOCK_MONOTONIC` nanoseconds, which is one clock for every process on the
 //! machine: a worker's item start can be compared with the parent's clock directly.
+//!
+//! Fields added since the first version (the retry policy in `Start`, the protocol version in
+//! `Ready`, the attempts in `Done`) are appended at the end of their frame and read only when
+//! present: an older reader ignores them, and a frame without them reads as the old meaning
+//! (no retries, version 1, one attempt). An item that needed one attempt still costs 30 bytes.
 
 use std::io;
+use std::time::Duration;
 
 pub use super::framing::{readable, FrameReader, FrameWriter, Next};
+use super::retry::RetryPolicy;
 
 /// A frame longer than this is a broken stream, not a message.
 pub const MAX_FRAME: usize = 64 << 20;
+
+/// The version a worker announces in `Ready`. 2: `Start` carries a retry policy and `Done`
+/// the attempts; a worker that announces nothing is version 1 and cannot retry.
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// A failed attempt's message is cut to this many bytes in a `Done` frame, so that up to 100
+/// retries of an item with a long error stay a small frame.
+pub const MAX_ATTEMPT_MESSAGE: usize = 1024;
 
 const TO_START: u8 = 1;
 const TO_ITEM: u8 = 2;
@@ -36,8 +51,13 @@ pub fn mono_ns() -> u64 {
 /// What the parent tells a worker.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToWorker {
-    /// The workload spec (JSON) and how many unmeasured warm-up items to run before `Ready`.
-    Start { spec_json: Vec<u8>, warmup: u64 },
+    /// The workload spec (JSON), how many unmeasured warm-up items to run before `Ready`, and
+    /// how often to retry a failed item.
+    Start {
+        spec_json: Vec<u8>,
+        warmup: u64,
+        retry: RetryPolicy,
+    },
     /// Run this item next.
     Item(u64),
     /// No more items: send `Stats` and exit.
@@ -52,15 +72,49 @@ pub struct ItemDone {
     pub end_ns: u64,
     /// `(kind, message)` of a failed item.
     pub error: Option<(String, String)>,
+    /// Attempts the item took (1 without retries); `begin_ns..end_ns` spans all of them.
+    pub attempts: u32,
+    /// `(kind, message)` of each failed attempt that was retried, in order (messages cut to
+    /// `MAX_ATTEMPT_MESSAGE` bytes).
+    pub failed_attempts: Vec<(String, String)>,
+}
+
+impl ItemDone {
+    /// An item that took one attempt.
+    pub fn once(item: u64, begin_ns: u64, end_ns: u64, error: Option<(String, String)>) -> Self {
+        ItemDone {
+            item,
+            begin_ns,
+            end_ns,
+            error,
+            attempts: 1,
+            failed_attempts: Vec::new(),
+        }
+    }
+}
+
+/// `message` cut to at most `MAX_ATTEMPT_MESSAGE` bytes, on a character boundary.
+pub fn cap_message(mut message: String) -> String {
+    if message.len() > MAX_ATTEMPT_MESSAGE {
+        let mut at = MAX_ATTEMPT_MESSAGE - '…'.len_utf8();
+        while !message.is_char_boundary(at) {
+            at -= 1;
+        }
+        message.truncate(at);
+        message.push('…');
+    }
+    message
 }
 
 /// What a worker tells the parent.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FromWorker {
     /// Warmed up and waiting for items. `setup_error`: the workload could not be built here.
+    /// `protocol`: the worker's `PROTOCOL_VERSION` (1 when it announced none).
     Ready {
         pid: u32,
         setup_error: Option<String>,
+        protocol: u32,
     },
     Done(ItemDone),
     /// The worker's last word: its latency histogram (HdrHistogram V2 + deflate) and its own
@@ -92,10 +146,17 @@ impl ToWorker {
     #[inline]
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
-            ToWorker::Start { spec_json, warmup } => {
+            ToWorker::Start {
+                spec_json,
+                warmup,
+                retry,
+            } => {
                 let at = begin(out, TO_START);
                 out.extend_from_slice(&warmup.to_le_bytes());
                 put_bytes(out, spec_json);
+                out.extend_from_slice(&retry.retries.to_le_bytes());
+                let backoff_ns = u64::try_from(retry.backoff.as_nanos()).unwrap_or(u64::MAX);
+                out.extend_from_slice(&backoff_ns.to_le_bytes());
                 end(out, at);
             }
             ToWorker::Item(item) => {
@@ -116,7 +177,19 @@ impl ToWorker {
             TO_START => {
                 let warmup = c.u64()?;
                 let spec_json = c.bytes()?.to_vec();
-                Ok(ToWorker::Start { spec_json, warmup })
+                let retry = if c.is_empty() {
+                    RetryPolicy::none()
+                } else {
+                    RetryPolicy {
+                        retries: c.u32()?,
+                        backoff: Duration::from_nanos(c.u64()?),
+                    }
+                };
+                Ok(ToWorker::Start {
+                    spec_json,
+                    warmup,
+                    retry,
+                })
             }
             TO_ITEM => Ok(ToWorker::Item(c.u64()?)),
             TO_FINISH => Ok(ToWorker::Finish),
@@ -130,10 +203,15 @@ impl FromWorker {
     #[inline]
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
-            FromWorker::Ready { pid, setup_error } => {
+            FromWorker::Ready {
+                pid,
+                setup_error,
+                protocol,
+            } => {
                 let at = begin(out, FROM_READY);
                 out.extend_from_slice(&pid.to_le_bytes());
                 put_bytes(out, setup_error.as_deref().unwrap_or("").as_bytes());
+                out.extend_from_slice(&protocol.to_le_bytes());
                 end(out, at);
             }
             FromWorker::Done(done) => encode_done(out, done),
@@ -155,28 +233,30 @@ impl FromWorker {
             FROM_READY => {
                 let pid = c.u32()?;
                 let text = String::from_utf8_lossy(c.bytes()?).into_owned();
+                let protocol = if c.is_empty() { 1 } else { c.u32()? };
                 Ok(FromWorker::Ready {
                     pid,
                     setup_error: (!text.is_empty()).then_some(text),
+                    protocol,
                 })
             }
             FROM_DONE => {
                 let item = c.u64()?;
                 let begin_ns = c.u64()?;
                 let end_ns = c.u64()?;
-                let error = if c.u8()? == 0 {
-                    None
-                } else {
-                    let kind = String::from_utf8_lossy(c.bytes()?).into_owned();
-                    let message = String::from_utf8_lossy(c.bytes()?).into_owned();
-                    Some((kind, message))
-                };
-                Ok(FromWorker::Done(ItemDone {
-                    item,
-                    begin_ns,
-                    end_ns,
-                    error,
-                }))
+                let error = if c.u8()? == 0 { None } else { Some(c.error()?) };
+                let mut done = ItemDone::once(item, begin_ns, end_ns, error);
+                if !c.is_empty() {
+                    done.attempts = c.u32()?.max(1);
+                    let failed = c.u32()?;
+                    // Each failed attempt takes at least 8 bytes: a count beyond that is a lie.
+                    if failed as usize > c.0.len() / 8 {
+                        return Err(bad(format!("a Done frame claims {failed} failed attempts")));
+                    }
+                    done.failed_attempts =
+                        (0..failed).map(|_| c.error()).collect::<Result<_, _>>()?;
+                }
+                Ok(FromWorker::Done(done))
             }
             FROM_STATS => {
                 let peak_rss = c.u64()?;
@@ -202,6 +282,14 @@ pub fn encode_done(out: &mut Vec<u8>, done: &ItemDone) {
         None => out.push(0),
         Some((kind, message)) => {
             out.push(1);
+            put_bytes(out, kind.as_bytes());
+            put_bytes(out, message.as_bytes());
+        }
+    }
+    if done.attempts > 1 || !done.failed_attempts.is_empty() {
+        out.extend_from_slice(&done.attempts.to_le_bytes());
+        out.extend_from_slice(&(done.failed_attempts.len() as u32).to_le_bytes());
+        for (kind, message) in &done.failed_attempts {
             put_bytes(out, kind.as_bytes());
             put_bytes(out, message.as_bytes());
         }
@@ -241,11 +329,36 @@ impl<'a> Cursor<'a> {
         let n = self.u32()? as usize;
         self.take(n)
     }
+    fn text(&mut self) -> io::Result<String> {
+        Ok(String::from_utf8_lossy(self.bytes()?).into_owned())
+    }
+    /// A `(kind, message)` pair.
+    fn error(&mut self) -> io::Result<(String, String)> {
+        Ok((self.text()?, self.text()?))
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decode_all<T: PartialEq + std::fmt::Debug>(
+        bytes: &[u8],
+        want: &[T],
+        decode: fn(&[u8]) -> io::Result<T>,
+    ) {
+        let mut r = FrameReader::new(bytes);
+        for want in want {
+            match r.next(decode).unwrap() {
+                Next::Frame(got) => assert_eq!(&got, want),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(r.next(decode).unwrap(), Next::Closed));
+    }
 
     #[test]
     fn frames_round_trip() {
@@ -254,6 +367,10 @@ mod tests {
             ToWorker::Start {
                 spec_json: b"{\"kind\":\"noop\"}".to_vec(),
                 warmup: 3,
+                retry: RetryPolicy {
+                    retries: 4,
+                    backoff: Duration::from_millis(25),
+                },
             },
             ToWorker::Item(42),
             ToWorker::Finish,
@@ -263,18 +380,33 @@ mod tests {
             FromWorker::Ready {
                 pid: 7,
                 setup_error: None,
+                protocol: PROTOCOL_VERSION,
             },
+            FromWorker::Done(ItemDone::once(
+                9,
+                100,
+                250,
+                Some(("exit-1".into(), "exit code 1".into())),
+            )),
+            FromWorker::Done(ItemDone::once(10, 300, 301, None)),
             FromWorker::Done(ItemDone {
-                item: 9,
-                begin_ns: 100,
-                end_ns: 250,
-                error: Some(("exit-1".into(), "exit code 1".into())),
+                item: 11,
+                begin_ns: 400,
+                end_ns: 900,
+                error: None,
+                attempts: 3,
+                failed_attempts: vec![
+                    ("simulated".into(), "first".into()),
+                    ("exit-1".into(), String::new()),
+                ],
             }),
             FromWorker::Done(ItemDone {
-                item: 10,
-                begin_ns: 300,
-                end_ns: 301,
-                error: None,
+                item: 12,
+                begin_ns: 1000,
+                end_ns: 2000,
+                error: Some(("down".into(), "third".into())),
+                attempts: 2,
+                failed_attempts: vec![("down".into(), "first".into())],
             }),
             FromWorker::Stats {
                 histogram: vec![1, 2, 3],
@@ -283,22 +415,63 @@ mod tests {
         ];
         let mut back = Vec::new();
         from.iter().for_each(|f| f.encode(&mut back));
+        decode_all(&out, &to, ToWorker::decode);
+        decode_all(&back, &from, FromWorker::decode);
+    }
 
-        let mut r = FrameReader::new(out.as_slice());
-        for want in &to {
-            match r.next(ToWorker::decode).unwrap() {
-                Next::Frame(got) => assert_eq!(&got, want),
-                other => panic!("{other:?}"),
+    #[test]
+    fn frames_of_the_first_version_read_as_no_retries() {
+        // Start, Ready and Done as a version-1 peer wrote them: nothing after the old fields.
+        let mut start = vec![TO_START];
+        start.extend_from_slice(&5u64.to_le_bytes());
+        put_bytes(&mut start, b"{}");
+        let mut ready = vec![FROM_READY];
+        ready.extend_from_slice(&7u32.to_le_bytes());
+        put_bytes(&mut ready, b"");
+        let mut done = vec![FROM_DONE];
+        [1u64, 2, 3]
+            .iter()
+            .for_each(|v| done.extend_from_slice(&v.to_le_bytes()));
+        done.push(0);
+        assert_eq!(
+            ToWorker::decode(&start).unwrap(),
+            ToWorker::Start {
+                spec_json: b"{}".to_vec(),
+                warmup: 5,
+                retry: RetryPolicy::none(),
             }
-        }
-        assert!(matches!(r.next(ToWorker::decode).unwrap(), Next::Closed));
-        let mut r = FrameReader::new(back.as_slice());
-        for want in &from {
-            match r.next(FromWorker::decode).unwrap() {
-                Next::Frame(got) => assert_eq!(&got, want),
-                other => panic!("{other:?}"),
+        );
+        assert_eq!(
+            FromWorker::decode(&ready).unwrap(),
+            FromWorker::Ready {
+                pid: 7,
+                setup_error: None,
+                protocol: 1,
             }
-        }
+        );
+        assert_eq!(
+            FromWorker::decode(&done).unwrap(),
+            FromWorker::Done(ItemDone::once(1, 2, 3, None))
+        );
+    }
+
+    #[test]
+    fn a_done_frame_with_a_false_attempt_count_is_refused() {
+        let mut out = Vec::new();
+        encode_done(&mut out, &ItemDone::once(1, 2, 3, None));
+        let mut frame = out[4..].to_vec();
+        frame.extend_from_slice(&2u32.to_le_bytes());
+        frame.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(FromWorker::decode(&frame).is_err());
+    }
+
+    #[test]
+    fn long_attempt_messages_are_cut_on_a_character_boundary() {
+        let long = "é".repeat(MAX_ATTEMPT_MESSAGE);
+        let cut = cap_message(long);
+        assert!(cut.len() <= MAX_ATTEMPT_MESSAGE, "{}", cut.len());
+        assert!(cut.ends_with('…'));
+        assert_eq!(cap_message("short".into()), "short");
     }
 
     #[test]
@@ -307,15 +480,7 @@ mod tests {
         ToWorker::Item(1).encode(&mut out);
         assert_eq!(out.len(), 13);
         out.clear();
-        encode_done(
-            &mut out,
-            &ItemDone {
-                item: 1,
-                begin_ns: 2,
-                end_ns: 3,
-                error: None,
-            },
-        );
-        assert_eq!(out.len(), 30);
+        encode_done(&mut out, &ItemDone::once(1, 2, 3, None));
+        assert_eq!(out.len(), 30, "one attempt costs nothing extra");
     }
 }

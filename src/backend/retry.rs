@@ -2,13 +2,18 @@
 //! waits an exponentially growing, jittered delay, and tries again. The per-item timeout covers
 //! all attempts together. Jitter is derived from the item and attempt numbers, so a rerun waits
 //! the same delays.
+//!
+//! Every backend uses this policy: in-process ones in their worker threads or tasks, `process`
+//! and `remote` inside the worker process (the policy travels in the `Start` frame and the
+//! failed attempts come back in `Done`), `process-per-item` in the parent, with a fresh process
+//! for each attempt.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::measure::WorkerStats;
-use crate::workload::{ItemResult, Runner};
+use crate::workload::{ItemError, ItemResult, Runner};
 
 /// Longest single wait between attempts, however many retries.
 const MAX_DELAY: Duration = Duration::from_secs(30);
@@ -58,14 +63,27 @@ impl RetryPolicy {
         &self,
         stats: &mut WorkerStats,
         item: u64,
+        attempt_once: impl FnMut() -> ItemResult,
+    ) -> (ItemResult, u32) {
+        self.attempt_blocking(item, attempt_once, |attempt, err| {
+            stats.note_failed_attempt(item, attempt, &err)
+        })
+    }
+
+    /// `run_blocking` for a caller that keeps no `WorkerStats` (a worker process, which sends
+    /// its failed attempts to the parent): `failed` receives each attempt that will be retried.
+    pub fn attempt_blocking(
+        &self,
+        item: u64,
         mut attempt_once: impl FnMut() -> ItemResult,
+        mut failed: impl FnMut(u32, ItemError),
     ) -> (ItemResult, u32) {
         let mut attempt = 1;
         loop {
             let outcome = attempt_once();
             match outcome {
                 Err(err) if attempt <= self.retries => {
-                    stats.note_failed_attempt(item, attempt, &err);
+                    failed(attempt, err);
                     std::thread::sleep(self.delay(item, attempt));
                     attempt += 1;
                 }
@@ -108,7 +126,6 @@ fn unit_hash(item: u64, attempt: u32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::ItemError;
 
     #[test]
     fn delays_grow_exponentially_with_bounded_jitter() {

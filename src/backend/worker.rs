@@ -1,12 +1,15 @@
 //! The child side of the process backends: the hidden `throttlebench worker` subcommand.
 //!
-//! As a pool worker it reads the workload spec, warms up, says `Ready`, then runs the item
-//! numbers it is sent in order and answers each with a `Done` frame. Answers are flushed only
+//! As a pool worker it reads the workload spec and retry policy, warms up, says `Ready`, then
+//! runs the item numbers it is sent in order and answers each with a `Done` frame. A failed item
+//! is retried here, in the same process, with the policy's backoff; its `Done` spans every
+//! attempt and lists the failed ones, so the parent's `--timeout` covers all attempts together,
+//! as on the thread backend. Answers are flushed only
 //! when no further item is already waiting, so a burst of items costs one write. On `Finish` it
 //! sends its latency histogram and its own peak RSS, and exits.
 //!
-//! With `--one ITEM` it runs a single item (the `process-per-item` backend) and writes one
-//! `Done` and one `Stats` frame.
+//! With `--one ITEM` it runs a single attempt of one item (the `process-per-item` backend, which
+//! retries by starting a fresh process) and writes one `Done` and one `Stats` frame.
 //!
 //! A worker asks the kernel to kill it when its parent dies, so a killed parent leaves none.
 
@@ -19,8 +22,9 @@ use anyhow::Context;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 
-use super::protocol::{encode_done, mono_ns, FrameReader, FrameWriter, FromWorker, ItemDone};
-use super::protocol::{Next, ToWorker};
+use super::protocol::{cap_message, encode_done, mono_ns, FrameReader, FrameWriter, FromWorker};
+use super::protocol::{ItemDone, Next, ToWorker, PROTOCOL_VERSION};
+use super::retry::RetryPolicy;
 use crate::measure::memory::rss_and_peak;
 use crate::workload::{ItemResult, Registry, Runner, Workload, WorkloadSpec};
 
@@ -121,20 +125,48 @@ fn run_item(runner: &mut Result<Box<dyn Runner>, String>, item: u64) -> ItemResu
 }
 
 fn done(item: u64, begin_ns: u64, end_ns: u64, outcome: ItemResult) -> ItemDone {
-    ItemDone {
+    ItemDone::once(
         item,
         begin_ns,
         end_ns,
-        error: outcome.err().map(|e| (e.kind.into_owned(), e.message)),
+        outcome.err().map(|e| (e.kind.into_owned(), e.message)),
+    )
+}
+
+/// Runs `item` with the retry policy; the answer spans every attempt and lists the failed ones.
+/// A workload that could not be built is not retried (as on the thread backend).
+fn run_with_retries(
+    runner: &mut Result<Box<dyn Runner>, String>,
+    retry: &RetryPolicy,
+    item: u64,
+) -> ItemDone {
+    let begin_ns = mono_ns();
+    if runner.is_err() || retry.retries == 0 {
+        let outcome = run_item(runner, item);
+        return done(item, begin_ns, mono_ns(), outcome);
     }
+    let mut failed_attempts = Vec::new();
+    let (outcome, attempts) = retry.attempt_blocking(
+        item,
+        || run_item(runner, item),
+        |_, err| failed_attempts.push((err.kind.into_owned(), cap_message(err.message))),
+    );
+    let mut answer = done(item, begin_ns, mono_ns(), outcome);
+    answer.attempts = attempts;
+    answer.failed_attempts = failed_attempts;
+    answer
 }
 
 fn serve(registry: &Registry, input: File, output: File) -> anyhow::Result<()> {
     let mut reader = FrameReader::new(input);
     let mut writer = FrameWriter::new(output);
     let pid = std::process::id();
-    let (spec_json, warmup) = match reader.next(ToWorker::decode)? {
-        Next::Frame(ToWorker::Start { spec_json, warmup }) => (spec_json, warmup),
+    let (spec_json, warmup, retry) = match reader.next(ToWorker::decode)? {
+        Next::Frame(ToWorker::Start {
+            spec_json,
+            warmup,
+            retry,
+        }) => (spec_json, warmup, retry),
         _ => return Ok(()), // the parent went away before saying anything
     };
     let workload = match build(&spec_json, registry) {
@@ -143,6 +175,7 @@ fn serve(registry: &Registry, input: File, output: File) -> anyhow::Result<()> {
             FromWorker::Ready {
                 pid,
                 setup_error: Some(why),
+                protocol: PROTOCOL_VERSION,
             }
             .encode(&mut writer.buf);
             writer.flush()?;
@@ -158,6 +191,7 @@ fn serve(registry: &Registry, input: File, output: File) -> anyhow::Result<()> {
     FromWorker::Ready {
         pid,
         setup_error: None,
+        protocol: PROTOCOL_VERSION,
     }
     .encode(&mut writer.buf);
     writer.flush()?;
@@ -178,14 +212,12 @@ fn serve(registry: &Registry, input: File, output: File) -> anyhow::Result<()> {
         };
         match frame {
             ToWorker::Item(item) => {
-                let begin_ns = mono_ns();
-                let outcome = run_item(&mut runner, item);
-                let end_ns = mono_ns();
-                if outcome.is_ok() {
-                    let us = (end_ns.saturating_sub(begin_ns) / 1000).min(MAX_LATENCY_US);
-                    let _ = latency.record(us);
+                let answer = run_with_retries(&mut runner, &retry, item);
+                if answer.error.is_none() {
+                    let took_ns = answer.end_ns.saturating_sub(answer.begin_ns);
+                    let _ = latency.record((took_ns / 1000).min(MAX_LATENCY_US));
                 }
-                encode_done(&mut writer.buf, &done(item, begin_ns, end_ns, outcome));
+                encode_done(&mut writer.buf, &answer);
             }
             ToWorker::Finish => {
                 finish(&mut writer, &latency)?;

@@ -11,6 +11,7 @@ use anyhow::Context;
 use super::child::{describe, kill_and_reap, kill_group, own_group};
 use super::process::Launch;
 use super::protocol::{FrameReader, FrameWriter, FromWorker, Next, ToWorker};
+use super::retry::RetryPolicy;
 
 /// How often a waiting slot looks at Ctrl-C and the item timeout.
 pub const SLICE: Duration = Duration::from_millis(20);
@@ -24,15 +25,18 @@ pub struct WorkerProc {
     pub reader: FrameReader<ChildStdout>,
     pub writer: FrameWriter<ChildStdin>,
     reaped: bool,
+    /// The worker was asked to retry failed items: it must speak a protocol that can.
+    retries: bool,
 }
 
 impl WorkerProc {
-    /// Starts a worker and sends it the spec; it answers `Ready` once warmed up.
+    /// Starts a worker and sends it the spec and retry policy; it answers `Ready` once warmed up.
     pub(crate) fn spawn(
         launch: &dyn Launch,
         slot: usize,
         spec_json: &[u8],
         warmup: u64,
+        retry: RetryPolicy,
     ) -> anyhow::Result<WorkerProc> {
         let mut cmd = launch.command(slot)?;
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
@@ -50,10 +54,12 @@ impl WorkerProc {
             reader: FrameReader::new(stdout),
             writer: FrameWriter::new(stdin),
             reaped: false,
+            retries: retry.retries > 0,
         };
         ToWorker::Start {
             spec_json: spec_json.to_vec(),
             warmup,
+            retry,
         }
         .encode(&mut proc.writer.buf);
         if proc.writer.flush().is_err() {
@@ -65,7 +71,9 @@ impl WorkerProc {
         Ok(proc)
     }
 
-    /// Waits for `Ready`, giving up on Ctrl-C.
+    /// Waits for `Ready`, giving up on Ctrl-C. A worker too old to retry (a remote host's
+    /// binary of an earlier version) is refused when retries were asked for, rather than
+    /// silently running every item once.
     pub fn await_ready(
         &mut self,
         stop: &AtomicBool,
@@ -73,6 +81,14 @@ impl WorkerProc {
     ) -> anyhow::Result<()> {
         loop {
             match self.reader.next_within(SLICE, FromWorker::decode)? {
+                Next::Frame(FromWorker::Ready {
+                    setup_error: None,
+                    protocol,
+                    ..
+                }) if self.retries && protocol < 2 => anyhow::bail!(
+                    "the worker at {} cannot retry items (protocol version {protocol}); update its throttlebench or drop --retries",
+                    place()
+                ),
                 Next::Frame(FromWorker::Ready {
                     setup_error: None, ..
                 }) => return Ok(()),

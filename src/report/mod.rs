@@ -27,7 +27,8 @@ pub trait Exporter {
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
-/// reader never sees half a file and a crash leaves the old one intact.
+/// reader never sees half a file and a crash leaves the old one intact. On any error (a full
+/// disk, a file-size limit) the temporary file is removed and the error names `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let folder = path
         .parent()
@@ -37,7 +38,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .prefix(".tmp-")
         .tempfile_in(folder)
         .with_context(|| format!("cannot write in {}", folder.display()))?;
-    temp.write_all(bytes)
+    // Through the plain file: the temporary file's own writer would add its throwaway name to
+    // the error, which the user never sees on disk.
+    temp.as_file_mut()
+        .write_all(bytes)
         .with_context(|| format!("cannot write {}", path.display()))?;
     temp.as_file()
         .sync_data()

@@ -1,0 +1,224 @@
+//! `--retries` on the process backends end to end: a `process` worker retries flaky items
+//! itself and reports every failed attempt; `process-per-item` starts a fresh process for each
+//! attempt (of a worker and of a `command`); an item that never succeeds lists attempts 1..=N+1
+//! in `failures.csv`, with the same meaning as on the thread backend.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use assert_cmd::Command;
+
+fn throttlebench() -> Command {
+    Command::cargo_bin("throttlebench").expect("binary is built")
+}
+
+/// results.csv rows as column → value maps.
+fn rows(dir: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_path(dir.join("results.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+fn row<'a>(rows: &'a [BTreeMap<String, String>], backend: &str) -> &'a BTreeMap<String, String> {
+    rows.iter()
+        .find(|r| r["backend"] == backend)
+        .unwrap_or_else(|| panic!("no {backend} row in {rows:?}"))
+}
+
+fn count(row: &BTreeMap<String, String>, column: &str) -> u64 {
+    row[column].parse().unwrap()
+}
+
+/// failures.csv as (backend, item, attempt, error_kind) per row.
+fn failures(dir: &Path) -> Vec<(String, u64, u32, String)> {
+    let mut reader = csv::Reader::from_path(dir.join("failures.csv")).unwrap();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (
+                r[0].to_string(),
+                r[3].parse().unwrap(),
+                r[4].parse().unwrap(),
+                r[5].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_process_worker_retries_flaky_items_and_every_attempt_is_listed() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("run");
+    throttlebench()
+        .args(["run", "--kind", "sleep", "--param", "ms=1"])
+        // 40% flaky: some item among ~24 failing once fails twice, all but surely; 12 retries
+        // leave an item failed once in a thousand runs.
+        .args(["--param", "flaky_rate=0.4", "--retries", "12"])
+        .args(["--retry-backoff", "1ms", "--limits", "2", "--items", "60"])
+        .args(["--backend", "process", "--quiet", "--out"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let rows = rows(&dir);
+    for r in &rows {
+        assert_eq!(
+            count(r, "ok"),
+            60,
+            "12 retries at 40% flakiness leave nothing failed: {r:?}"
+        );
+        assert!(count(r, "retried") > 5, "{r:?}");
+    }
+    let failures = failures(&dir);
+    let process: Vec<_> = failures.iter().filter(|f| f.0 == "process").collect();
+    assert!(!process.is_empty(), "{failures:?}");
+    assert!(process.iter().all(|f| f.3 == "simulated"), "{failures:?}");
+    assert!(
+        process.iter().any(|f| f.2 == 2),
+        "a second attempt is listed: {failures:?}"
+    );
+}
+
+#[test]
+fn process_per_item_retries_a_command_in_a_fresh_process() {
+    let out = tempfile::tempdir().unwrap();
+    let marks = out.path().join("marks");
+    std::fs::create_dir(&marks).unwrap();
+    let dir = out.path().join("run");
+    // Each attempt appends its pid to the item's marker; the first attempt (no marker yet)
+    // fails. A process group of its own (`$6`, the group in /proc/$$/stat, equal to `$$`) sets
+    // per-item runs apart from the baseline's shells, which live in the run's group, so each
+    // gets markers of its own.
+    let program = format!(
+        r#"set -- "$1" $(cat /proc/$$/stat); m={}/$1-$([ "$6" = "$$" ] && echo own || echo shared); [ -e $m ]; seen=$?; echo $$ >> $m; exit $((seen * 3))"#,
+        marks.display()
+    );
+    throttlebench()
+        .args(["run", "--kind", "command", "--param"])
+        .arg(format!("program={program}"))
+        .args(["--param", "shell=true", "--param", "args={item}"])
+        .args(["--retries", "2", "--retry-backoff", "1ms"])
+        .args([
+            "--limits",
+            "2",
+            "--items",
+            "6",
+            "--backend",
+            "process-per-item",
+        ])
+        .args(["--quiet", "--out"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let rows = rows(&dir);
+    let per_item = row(&rows, "process-per-item");
+    assert_eq!(count(per_item, "ok"), 6, "{per_item:?}");
+    assert_eq!(count(per_item, "failed"), 0, "{per_item:?}");
+    assert_eq!(count(per_item, "retried"), 6, "{per_item:?}");
+    let mut listed: Vec<_> = failures(&dir)
+        .into_iter()
+        .filter(|f| f.0 == "process-per-item")
+        .map(|f| (f.1, f.2, f.3))
+        .collect();
+    listed.sort();
+    let expected: Vec<_> = (0..6).map(|item| (item, 1, "exit-3".to_string())).collect();
+    assert_eq!(listed, expected, "one failed first attempt per item");
+    for item in 0..6 {
+        let pids = std::fs::read_to_string(marks.join(format!("{item}-own"))).unwrap();
+        let pids: Vec<&str> = pids.lines().collect();
+        assert_eq!(pids.len(), 2, "two attempts of item {item}: {pids:?}");
+        assert_ne!(pids[0], pids[1], "each attempt is a process of its own");
+    }
+}
+
+#[test]
+fn an_item_that_never_succeeds_lists_every_attempt_on_every_process_backend() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("run");
+    throttlebench()
+        .args(["run", "--kind", "sleep", "--param", "ms=1"])
+        .args(["--param", "fail_rate=1", "--retries", "2"])
+        .args(["--retry-backoff", "1ms", "--limits", "2", "--items", "4"])
+        .args(["--backend", "process,process-per-item", "--quiet", "--out"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let rows = rows(&dir);
+    let failures = failures(&dir);
+    for backend in ["sequential", "process", "process-per-item"] {
+        let r = row(&rows, backend);
+        assert_eq!(count(r, "failed"), 4, "{r:?}");
+        assert_eq!(count(r, "retried"), 4, "{r:?}");
+        let mut attempts: Vec<(u64, u32)> = failures
+            .iter()
+            .filter(|f| f.0 == backend)
+            .map(|f| (f.1, f.2))
+            .collect();
+        attempts.sort_unstable();
+        let expected: Vec<(u64, u32)> = (0..4)
+            .flat_map(|item| (1..=3).map(move |attempt| (item, attempt)))
+            .collect();
+        assert_eq!(attempts, expected, "{backend}: {failures:?}");
+    }
+}
+
+#[test]
+fn retries_are_accepted_on_every_backend() {
+    let out = tempfile::tempdir().unwrap();
+    throttlebench()
+        .args(["run", "--kind", "noop", "--retries", "2", "--items", "5"])
+        .args(["--limits", "1", "--quiet", "--out"])
+        .arg(out.path().join("run"))
+        .args(["--backend", "thread,async,process,process-per-item"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn the_timeout_covers_every_attempt_and_the_waits_between_them() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("run");
+    // Attempt 1 fails at once; attempt 2 follows 230 ms later (the jitter is a function of item
+    // and attempt) and fails too; the wait before attempt 3 (329–352 ms) would end past the
+    // 400 ms limit, so the item times out.
+    let started = std::time::Instant::now();
+    throttlebench()
+        .args(["run", "--kind", "command", "--param", "program=exit 1"])
+        .args(["--param", "shell=true", "--retries", "5"])
+        .args(["--retry-backoff", "300ms", "--timeout", "400ms"])
+        .args(["--limits", "2", "--items", "2"])
+        .args(["--backend", "process,process-per-item", "--quiet", "--out"])
+        .arg(&dir)
+        .assert()
+        .success();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "retries went on past the timeout"
+    );
+    let rows = rows(&dir);
+    for backend in ["sequential", "process", "process-per-item"] {
+        let r = row(&rows, backend);
+        assert_eq!(count(r, "timed_out"), 2, "{r:?}");
+        assert_eq!(count(r, "ok") + count(r, "failed"), 0, "{r:?}");
+    }
+    let per_item: Vec<(u32, String)> = failures(&dir)
+        .into_iter()
+        .filter(|f| f.0 == "process-per-item" && f.1 == 0)
+        .map(|f| (f.2, f.3))
+        .collect();
+    assert_eq!(
+        per_item,
+        [(1, "exit-1"), (2, "exit-1"), (2, "timeout")].map(|(a, k)| (a, k.to_string())),
+        "both attempts, then the timeout after the second"
+    );
+}
