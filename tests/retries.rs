@@ -57,7 +57,7 @@ fn failures(dir: &Path) -> Vec<(String, u64, u32, String)> {
 }
 
 #[test]
-fn a_process_worker_retries_flaky_items_and_every_attempt_is_listed() {
+fn process_backends_retry_flaky_items_and_every_attempt_is_listed() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("run");
     throttlebench()
@@ -66,11 +66,13 @@ fn a_process_worker_retries_flaky_items_and_every_attempt_is_listed() {
         // leave an item failed once in a thousand runs.
         .args(["--param", "flaky_rate=0.4", "--retries", "12"])
         .args(["--retry-backoff", "1ms", "--limits", "2", "--items", "60"])
-        .args(["--backend", "process", "--quiet", "--out"])
+        // On process-per-item each attempt is a fresh process: its flaky draw must differ too.
+        .args(["--backend", "process,process-per-item", "--quiet", "--out"])
         .arg(&dir)
         .assert()
         .success();
     let rows = rows(&dir);
+    assert_eq!(rows.len(), 3, "{rows:?}");
     for r in &rows {
         assert_eq!(
             count(r, "ok"),
@@ -80,13 +82,15 @@ fn a_process_worker_retries_flaky_items_and_every_attempt_is_listed() {
         assert!(count(r, "retried") > 5, "{r:?}");
     }
     let failures = failures(&dir);
-    let process: Vec<_> = failures.iter().filter(|f| f.0 == "process").collect();
-    assert!(!process.is_empty(), "{failures:?}");
-    assert!(process.iter().all(|f| f.3 == "simulated"), "{failures:?}");
-    assert!(
-        process.iter().any(|f| f.2 == 2),
-        "a second attempt is listed: {failures:?}"
-    );
+    for backend in ["process", "process-per-item"] {
+        let listed: Vec<_> = failures.iter().filter(|f| f.0 == backend).collect();
+        assert!(!listed.is_empty(), "{backend}: {failures:?}");
+        assert!(listed.iter().all(|f| f.3 == "simulated"), "{failures:?}");
+        assert!(
+            listed.iter().any(|f| f.2 == 2),
+            "{backend}: a second attempt is listed: {failures:?}"
+        );
+    }
 }
 
 #[test]

@@ -201,8 +201,15 @@ impl SweepListener for RunFolder {
         if let Some(file) = self.csv.as_mut() {
             let mut line = ::csv::Writer::from_writer(Vec::new());
             line.write_record(row(point))?;
-            file.write_all(&line.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
-                .context("cannot append to results.csv")?;
+            let bytes = line.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let whole = file.metadata().map(|m| m.len());
+            if let Err(e) = file.write_all(&bytes) {
+                // A full disk can take half a row: cut it off so the file still parses.
+                if let Ok(len) = whole {
+                    let _ = file.set_len(len);
+                }
+                return Err(anyhow::Error::new(e).context("cannot append to results.csv"));
+            }
             // On disk before the next point starts: a crash loses at most the point in progress.
             file.sync_data().context("cannot append to results.csv")?;
         }

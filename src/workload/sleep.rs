@@ -249,10 +249,13 @@ impl Sleep {
             Draw::LogNormal(lognormal) => lognormal.sample(&mut rng),
         };
         let fails = self.fail_rate > 0.0 && rng.random::<f64>() < self.fail_rate;
-        // Flaky failures differ from attempt to attempt: drawn from a process-wide call count.
+        // Flaky failures differ from attempt to attempt: drawn from a process-wide call count,
+        // and the process id, since on process-per-item every attempt is a fresh process.
         let flaky = self.flaky_rate > 0.0 && {
             let call = FLAKY_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            StdRng::seed_from_u64(self.seed ^ call.rotate_left(32) ^ item).random::<f64>()
+            let process = u64::from(std::process::id()).rotate_left(48);
+            StdRng::seed_from_u64(self.seed ^ call.rotate_left(32) ^ process ^ item)
+                .random::<f64>()
                 < self.flaky_rate
         };
         let fails = fails || flaky;

@@ -110,12 +110,12 @@ impl Connection {
         Connection::drive(io, closed, sender.ready()).await.is_ok()
     }
 
-    async fn exchange(&mut self, request: Request<Full<Bytes>>) -> Result<StatusCode, ItemError> {
+    async fn exchange(&mut self, target: &Target) -> Result<StatusCode, ItemError> {
         self.busy = true;
         let Connection {
             sender, io, closed, ..
         } = self;
-        let status = Connection::drive(io, closed, exchange_on(sender, request)).await?;
+        let status = Connection::drive(io, closed, exchange_on(sender, target)).await?;
         self.busy = false;
         Ok(status)
     }
@@ -163,6 +163,7 @@ impl Client {
             Deadline {
                 work: exchange,
                 deadline: deadline.as_mut(),
+                armed: false,
             }
             .await
         };
@@ -194,7 +195,7 @@ impl Client {
                 ));
             }
         }
-        let status = conn.exchange(self.target.request()).await?;
+        let status = conn.exchange(&self.target).await?;
         self.connection = Some(conn);
         if status.is_success() {
             Ok(())
@@ -247,6 +248,8 @@ impl Client {
 struct Deadline<'a, F> {
     work: Pin<&'a mut F>,
     deadline: Pin<&'a mut tokio::time::Sleep>,
+    /// The timer holds this task's waker: later polls only read its state.
+    armed: bool,
 }
 
 impl<F: Future> Future for Deadline<'_, F> {
@@ -256,7 +259,20 @@ impl<F: Future> Future for Deadline<'_, F> {
         if let Poll::Ready(out) = self.work.as_mut().poll(cx) {
             return Poll::Ready(Some(out));
         }
-        self.deadline.as_mut().poll(cx).map(|()| None)
+        // A request wakes its task several times; registering with the timer once is enough,
+        // since an item's future stays in the one task that polls it.
+        if self.armed {
+            return match self.deadline.is_elapsed() {
+                true => Poll::Ready(None),
+                false => Poll::Pending,
+            };
+        }
+        let fired = self.deadline.as_mut().poll(cx).is_ready();
+        self.armed = true;
+        match fired {
+            true => Poll::Ready(None),
+            false => Poll::Pending,
+        }
     }
 }
 
@@ -270,13 +286,14 @@ where
     Ok((sender, Box::pin(connection)))
 }
 
-/// Sends one request and reads the whole answer, returning its status.
+/// Sends one request and reads the whole answer, returning its status. The request is built
+/// here, where it is handed over at once, rather than carried through every caller's future.
 async fn exchange_on(
     sender: &mut SendRequest<Full<Bytes>>,
-    request: Request<Full<Bytes>>,
+    target: &Target,
 ) -> Result<StatusCode, ItemError> {
     let response = sender
-        .send_request(request)
+        .send_request(target.request())
         .await
         .map_err(|e| hyper_error(&e))?;
     let status = response.status();
