@@ -254,8 +254,7 @@ impl Sleep {
         let flaky = self.flaky_rate > 0.0 && {
             let call = FLAKY_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let process = u64::from(std::process::id()).rotate_left(48);
-            StdRng::seed_from_u64(self.seed ^ call.rotate_left(32) ^ process ^ item)
-                .random::<f64>()
+            StdRng::seed_from_u64(self.seed ^ call.rotate_left(32) ^ process ^ item).random::<f64>()
                 < self.flaky_rate
         };
         let fails = fails || flaky;

@@ -1,7 +1,7 @@
 //! One keep-alive HTTP/1.1 connection per in-flight slot, driven by the slot itself. On the
 //! async backend it runs on the backend's runtime; on the thread backend each runner drives its
 //! own small current-thread runtime, so every worker owns its client and nothing is shared on
-//! the hot path.
+//! the hot path. The bytes on the wire are `wire`'s business.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,40 +10,27 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper::header::HeaderMap;
-use hyper::{Method, Request, StatusCode, Uri};
-use hyper_util::rt::TokioIo;
+use hyper::StatusCode;
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use super::wire::{self, Answer, Failure, ReadBuffer};
 use crate::workload::{BoxFuture, ItemError, ItemResult, Runner};
 
 /// Everything the runners of one workload share: where to connect and what to send.
 pub(crate) struct Target {
     pub addrs: Vec<SocketAddr>,
     pub tls: Option<(TlsConnector, ServerName<'static>)>,
-    pub method: Method,
-    /// The request target in origin form (path and query).
-    pub path: Uri,
-    /// Host and the user's headers.
-    pub headers: HeaderMap,
-    pub body: Bytes,
+    /// The whole request, encoded once (`wire::encode_request`).
+    pub request: Vec<u8>,
+    /// A HEAD request: the answer has a head only, whatever its Content-Length says.
+    pub head: bool,
     pub timeout: Duration,
 }
 
 impl Target {
-    fn request(&self) -> Request<Full<Bytes>> {
-        let mut request = Request::new(Full::new(self.body.clone()));
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.path.clone();
-        *request.headers_mut() = self.headers.clone();
-        request
-    }
-
     /// A blocking TCP connect, used before the clock starts and to check a URL up front.
     pub fn connect_blocking(&self, limit: Duration) -> std::io::Result<std::net::TcpStream> {
         let mut last = None;
@@ -65,59 +52,37 @@ enum Driver {
     Own,
 }
 
-/// hyper's connection state machine, polled by the runner's own task while an item runs (not
-/// spawned): one task per slot instead of two, no cross-task wake-up per request.
-type ConnectionFuture = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
 
 struct Connection {
-    sender: SendRequest<Full<Bytes>>,
-    io: ConnectionFuture,
-    /// The connection future completed: the connection is closed.
-    closed: bool,
+    stream: Stream,
+    buffer: ReadBuffer,
     driver: Driver,
     /// A request was sent and its answer not fully read (the item was cancelled midway): the
     /// connection's state is unknown, so it is replaced rather than reused.
     busy: bool,
+    /// An answer came back on it before: a close before any byte now means it was closed
+    /// while idle (a keep-alive timeout), not that the request failed.
+    reused: bool,
 }
 
 impl Connection {
-    fn usable(&self, driver: Driver) -> bool {
-        self.driver == driver && !self.busy && !self.closed && !self.sender.is_closed()
-    }
-
-    /// Runs `work` while driving the connection's I/O in the same task.
-    async fn drive<F: Future>(io: &mut ConnectionFuture, closed: &mut bool, work: F) -> F::Output {
-        let mut work = std::pin::pin!(work);
-        std::future::poll_fn(|cx| {
-            if let Poll::Ready(out) = work.as_mut().poll(cx) {
-                return Poll::Ready(out);
-            }
-            if *closed || io.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            *closed = true;
-            // The connection ended: whatever it owed `work` is now settled.
-            work.as_mut().poll(cx)
-        })
-        .await
-    }
-
-    /// Waits until the connection can take a request; false when it was closed while idle.
-    async fn ready(&mut self) -> bool {
-        let Connection {
-            sender, io, closed, ..
-        } = self;
-        Connection::drive(io, closed, sender.ready()).await.is_ok()
-    }
-
-    async fn exchange(&mut self, target: &Target) -> Result<StatusCode, ItemError> {
+    async fn exchange(&mut self, target: &Target) -> Result<Answer, Failure> {
         self.busy = true;
-        let Connection {
-            sender, io, closed, ..
-        } = self;
-        let status = Connection::drive(io, closed, exchange_on(sender, target)).await?;
+        let answer = match &mut self.stream {
+            Stream::Plain(tcp) => {
+                wire::exchange(tcp, &mut self.buffer, &target.request, target.head).await
+            }
+            Stream::Tls(tls) => {
+                wire::exchange(tls.as_mut(), &mut self.buffer, &target.request, target.head).await
+            }
+        }?;
         self.busy = false;
-        Ok(status)
+        self.reused = true;
+        Ok(answer)
     }
 }
 
@@ -182,27 +147,33 @@ impl Client {
 
     async fn exchange(&mut self, driver: Driver) -> ItemResult {
         let mut conn = match self.connection.take() {
-            Some(conn) if conn.usable(driver) => conn,
+            Some(conn) if conn.driver == driver && !conn.busy => conn,
             _ => self.connect_boxed(driver).await?,
         };
-        if !conn.ready().await {
-            // Closed by the server while idle (keep-alive timeout): a fresh one is no failure.
-            conn = self.connect_boxed(driver).await?;
-            if !conn.ready().await {
-                return Err(ItemError::new(
-                    "reset",
-                    "connection closed before the request",
-                ));
+        let answer = match conn.exchange(&self.target).await {
+            Ok(answer) => answer,
+            // Closed by the server while idle: a fresh connection is no failure.
+            Err(failure) if failure.untouched && conn.reused => {
+                conn = self.connect_boxed(driver).await?;
+                conn.exchange(&self.target).await.map_err(|f| f.error)?
             }
+            Err(failure) => return Err(failure.error),
+        };
+        if answer.reusable {
+            self.connection = Some(conn);
         }
-        let status = conn.exchange(&self.target).await?;
-        self.connection = Some(conn);
-        if status.is_success() {
+        if (200..300).contains(&answer.status) {
             Ok(())
         } else {
+            let reason = StatusCode::from_u16(answer.status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("");
             Err(ItemError::new(
-                format!("http-{}", status.as_u16()),
-                format!("status {status}"),
+                format!("http-{}", answer.status),
+                format!("status {} {reason}", answer.status)
+                    .trim_end()
+                    .to_string(),
             ))
         }
     }
@@ -224,22 +195,21 @@ impl Client {
                 .map_err(|e| io_error("connect", &e))?,
         };
         let _ = tcp.set_nodelay(true);
-        let (sender, io) = match &self.target.tls {
-            None => handshake(TokioIo::new(tcp)).await?,
-            Some((connector, name)) => {
-                let tls = connector
+        let stream = match &self.target.tls {
+            None => Stream::Plain(tcp),
+            Some((connector, name)) => Stream::Tls(Box::new(
+                connector
                     .connect(name.clone(), tcp)
                     .await
-                    .map_err(|e| io_error("tls", &e))?;
-                handshake(TokioIo::new(tls)).await?
-            }
+                    .map_err(|e| io_error("tls", &e))?,
+            )),
         };
         Ok(Connection {
-            sender,
-            io,
-            closed: false,
+            stream,
+            buffer: ReadBuffer::new(),
             driver,
             busy: false,
+            reused: false,
         })
     }
 }
@@ -276,36 +246,7 @@ impl<F: Future> Future for Deadline<'_, F> {
     }
 }
 
-async fn handshake<I>(io: I) -> Result<(SendRequest<Full<Bytes>>, ConnectionFuture), ItemError>
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (sender, connection) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| hyper_error(&e))?;
-    Ok((sender, Box::pin(connection)))
-}
-
-/// Sends one request and reads the whole answer, returning its status. The request is built
-/// here, where it is handed over at once, rather than carried through every caller's future.
-async fn exchange_on(
-    sender: &mut SendRequest<Full<Bytes>>,
-    target: &Target,
-) -> Result<StatusCode, ItemError> {
-    let response = sender
-        .send_request(target.request())
-        .await
-        .map_err(|e| hyper_error(&e))?;
-    let status = response.status();
-    let mut body = response.into_body();
-    // Frames are dropped as they come: the answer is read, never accumulated.
-    while let Some(frame) = body.frame().await {
-        frame.map_err(|e| hyper_error(&e))?;
-    }
-    Ok(status)
-}
-
-fn io_error(default: &'static str, e: &std::io::Error) -> ItemError {
+pub(super) fn io_error(default: &'static str, e: &std::io::Error) -> ItemError {
     use std::io::ErrorKind;
     let kind = match e.kind() {
         ErrorKind::TimedOut => "timeout",
@@ -316,21 +257,6 @@ fn io_error(default: &'static str, e: &std::io::Error) -> ItemError {
         _ => default,
     };
     ItemError::new(kind, e.to_string())
-}
-
-fn hyper_error(e: &hyper::Error) -> ItemError {
-    let kind = if e.is_timeout() {
-        "timeout"
-    } else if e.is_parse() || e.is_parse_status() || e.is_user() {
-        "protocol"
-    } else {
-        "reset"
-    };
-    let mut message = e.to_string();
-    if let Some(source) = std::error::Error::source(e) {
-        message = format!("{message}: {source}");
-    }
-    ItemError::new(kind, message)
 }
 
 impl Runner for Client {

@@ -4,12 +4,12 @@
 //! the item as `http-<status>`; connection trouble as `connect`, `reset`, `tls` or `timeout`.
 
 mod client;
+mod wire;
 
 use std::net::ToSocketAddrs;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, HOST};
 use hyper::{Method, Uri};
 use rustls_pki_types::ServerName;
@@ -261,23 +261,22 @@ fn target(p: &Params, url: &str) -> Result<Target, SpecError> {
             .map_err(|_| p.invalid("headers", format!("has an invalid value for '{name}'")))?;
         headers.insert(header, value);
     }
-    let path = uri
-        .path_and_query()
-        .map(|pq| pq.as_str())
-        .unwrap_or("/")
-        .parse::<Uri>()
-        .map_err(|e| p.invalid("url", format!("has an unusable path: {e}")))?;
+    // The request target in origin form; the URI parser has already checked its characters.
+    let path = match uri.path_and_query().map(|pq| pq.as_str()) {
+        Some(pq) if pq.starts_with('/') => pq.to_string(),
+        Some(pq) => format!("/{pq}"),
+        None => "/".to_string(),
+    };
     let timeout = p.millis("timeout_ms")?;
     if timeout.is_zero() {
         return Err(p.invalid("timeout_ms", "must be above 0"));
     }
+    let body = p.opt_str("body").unwrap_or_default();
     Ok(Target {
         addrs,
         tls,
-        method,
-        path,
-        headers,
-        body: Bytes::from(p.opt_str("body").unwrap_or_default().to_string()),
+        request: wire::encode_request(&method, &path, &headers, body.as_bytes()),
+        head: method == Method::HEAD,
         timeout,
     })
 }

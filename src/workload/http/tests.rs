@@ -267,3 +267,47 @@ fn method_headers_and_body_are_sent() {
         "{request}"
     );
 }
+
+#[test]
+fn chunked_answers_and_connections_closed_while_idle() {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let count = answered.clone();
+    // Each connection gets one chunked answer and is then closed without notice, the way a
+    // server's keep-alive timeout closes an idle connection.
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(16) {
+            let mut stream = stream.unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            if seen.is_empty() {
+                continue;
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            );
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let workload = build(json!({ "url": format!("http://{addr}/"), "timeout_ms": 2000 })).unwrap();
+    let mut runner = workload.runner().unwrap();
+    for item in 0..3 {
+        assert_eq!(runner.run(item), Ok(()), "blocking item {item}");
+    }
+    for (item, outcome) in run_async(runner.as_mut(), 3).into_iter().enumerate() {
+        assert_eq!(outcome, Ok(()), "async item {item}");
+    }
+    assert_eq!(answered.load(Ordering::SeqCst), 6);
+}

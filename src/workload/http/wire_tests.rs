@@ -1,0 +1,219 @@
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use hyper::header::{HeaderValue, CONTENT_LENGTH, HOST};
+use tokio::io::ReadBuf as TokioReadBuf;
+
+use super::*;
+
+/// A connection whose answers arrive in the given pieces, then EOF; writes are recorded.
+struct Scripted {
+    pieces: std::collections::VecDeque<Vec<u8>>,
+    written: Vec<u8>,
+}
+
+impl Scripted {
+    fn new(pieces: &[&[u8]]) -> Scripted {
+        Scripted {
+            pieces: pieces.iter().map(|p| p.to_vec()).collect(),
+            written: Vec::new(),
+        }
+    }
+
+    /// The whole answer, one byte per read: every parse must cope with any split.
+    fn bytewise(answer: &[u8]) -> Scripted {
+        Scripted {
+            pieces: answer.iter().map(|b| vec![*b]).collect(),
+            written: Vec::new(),
+        }
+    }
+}
+
+impl AsyncRead for Scripted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        out: &mut TokioReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if let Some(mut piece) = self.pieces.pop_front() {
+            let n = piece.len().min(out.remaining());
+            out.put_slice(&piece[..n]);
+            if n < piece.len() {
+                self.pieces.push_front(piece.split_off(n));
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Scripted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.written.extend_from_slice(data);
+        Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    futures_lite::future::block_on(future)
+}
+
+fn run(io: &mut Scripted, buf: &mut ReadBuffer, head: bool) -> Result<Answer, Failure> {
+    block_on(exchange(io, buf, b"GET / HTTP/1.1\r\n\r\n", head))
+}
+
+fn answer(status: u16, reusable: bool) -> Answer {
+    Answer { status, reusable }
+}
+
+#[test]
+fn length_delimited_answers_back_to_back_in_any_split() {
+    let two = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhelloHTTP/1.1 503 Busy\r\nContent-Length: 2\r\n\r\nno";
+    for mut io in [Scripted::new(&[two]), Scripted::bytewise(two)] {
+        let mut buf = ReadBuffer::new();
+        assert_eq!(run(&mut io, &mut buf, false).unwrap(), answer(200, true));
+        assert_eq!(run(&mut io, &mut buf, false).unwrap(), answer(503, true));
+        assert!(buf.pending().is_empty());
+        assert_eq!(io.written, b"GET / HTTP/1.1\r\n\r\n".repeat(2));
+    }
+}
+
+#[test]
+fn chunked_bodies_with_extensions_and_trailers() {
+    let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nx-trailer: 1\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
+    for mut io in [Scripted::new(&[chunked]), Scripted::bytewise(chunked)] {
+        let mut buf = ReadBuffer::new();
+        assert_eq!(run(&mut io, &mut buf, false).unwrap(), answer(200, true));
+        assert_eq!(run(&mut io, &mut buf, false).unwrap(), answer(204, true));
+    }
+}
+
+#[test]
+fn a_body_without_length_runs_to_close_and_ends_the_connection() {
+    let mut io = Scripted::new(&[b"HTTP/1.1 200 OK\r\n\r\nsome ", b"body"]);
+    let mut buf = ReadBuffer::new();
+    assert_eq!(run(&mut io, &mut buf, false).unwrap(), answer(200, false));
+}
+
+#[test]
+fn informational_answers_are_skipped() {
+    let mut io = Scripted::bytewise(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n",
+    );
+    let mut buf = ReadBuffer::new();
+    assert_eq!(run(&mut io, &mut buf, false).unwrap(), answer(201, true));
+}
+
+#[test]
+fn head_requests_and_bodiless_statuses_read_no_body() {
+    let mut io = Scripted::new(&[
+        b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n",
+        b"HTTP/1.1 304 Not Modified\r\ncontent-length: 10\r\n\r\n",
+    ]);
+    let mut buf = ReadBuffer::new();
+    assert_eq!(run(&mut io, &mut buf, true).unwrap(), answer(200, true));
+    assert_eq!(run(&mut io, &mut buf, false).unwrap(), answer(304, true));
+}
+
+#[test]
+fn keep_alive_follows_the_version_and_the_connection_header() {
+    for (head, reusable) in [
+        (
+            &b"HTTP/1.1 200 OK\r\nConnection: close\r\ncontent-length: 0\r\n\r\n"[..],
+            false,
+        ),
+        (b"HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n", false),
+        (
+            b"HTTP/1.0 200 OK\r\nconnection: Keep-Alive\r\ncontent-length: 0\r\n\r\n",
+            true,
+        ),
+    ] {
+        let mut io = Scripted::new(&[head]);
+        let mut buf = ReadBuffer::new();
+        assert_eq!(run(&mut io, &mut buf, false).unwrap().reusable, reusable);
+    }
+}
+
+#[test]
+fn a_close_before_any_byte_is_told_apart_from_one_midway() {
+    let mut buf = ReadBuffer::new();
+    let failure = run(&mut Scripted::new(&[]), &mut buf, false).unwrap_err();
+    assert!(failure.untouched);
+    assert_eq!(failure.error.kind, "reset");
+
+    for cut in [
+        &b"HTTP/1.1 200 OK\r\ncontent-le"[..],
+        b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nabc",
+    ] {
+        let failure = run(&mut Scripted::new(&[cut]), &mut ReadBuffer::new(), false).unwrap_err();
+        assert!(!failure.untouched, "{cut:?}");
+        assert_eq!(failure.error.kind, "reset");
+    }
+}
+
+#[test]
+fn malformed_answers_are_protocol_errors() {
+    for bad in [
+        &b"HTTP/1.1 2x0 OK\r\n\r\n"[..],
+        b"SSH-2.0-OpenSSH\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: ten\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab",
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+    ] {
+        let failure = run(&mut Scripted::new(&[bad]), &mut ReadBuffer::new(), false).unwrap_err();
+        assert_eq!(
+            failure.error.kind,
+            "protocol",
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}
+
+#[test]
+fn an_endless_head_is_refused_at_the_limit() {
+    let mut endless = b"HTTP/1.1 200 OK\r\n".to_vec();
+    // Long lines, fewer than the headers httparse has room for: the size limit is what stops it.
+    while endless.len() <= MAX_HEAD {
+        endless.extend_from_slice(format!("x-filler: {}\r\n", "0".repeat(2000)).as_bytes());
+    }
+    let failure = run(
+        &mut Scripted::new(&[&endless]),
+        &mut ReadBuffer::new(),
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(failure.error.kind, "protocol");
+}
+
+#[test]
+fn requests_are_encoded_once_with_their_framing() {
+    let mut headers = HeaderMap::new();
+    headers.insert(HOST, HeaderValue::from_static("127.0.0.1:8080"));
+    headers.insert("x-token", HeaderValue::from_static("abc"));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from_static("999"));
+    let get = encode_request(&Method::GET, "/a?b=1", &headers, b"");
+    assert_eq!(
+        String::from_utf8(get).unwrap(),
+        "GET /a?b=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nx-token: abc\r\n\r\n"
+    );
+    let post = encode_request(&Method::POST, "/", &headers, b"");
+    assert!(String::from_utf8(post)
+        .unwrap()
+        .ends_with("content-length: 0\r\n\r\n"));
+    let put = encode_request(&Method::PUT, "/", &headers, b"{}");
+    assert!(String::from_utf8(put)
+        .unwrap()
+        .ends_with("content-length: 2\r\n\r\n{}"));
+}
