@@ -12,9 +12,10 @@
 //! the thread backend; an item whose time runs out during a wait is recorded timed out.
 //!
 //! An item's latency runs from the spawn call to the moment its exit is seen, so it includes
-//! process creation (of every attempt, with retries). `startup` is the median time from the spawn call to the item starting to
-//! run: for `command`, until the program has been exec'd (spawn returns then); for a worker,
-//! until the worker reports that it has built the workload and begun the item.
+//! process creation (of every attempt, with retries). `startup` is the median time from the
+//! spawn call to the item starting to run: for `command`, until the program has been exec'd
+//! (spawn returns then); for a worker, until the worker reports that it has built the workload
+//! and begun the item.
 
 use std::io::Read;
 use std::path::PathBuf;

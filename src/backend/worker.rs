@@ -4,9 +4,9 @@
 //! runs the item numbers it is sent in order and answers each with a `Done` frame. A failed item
 //! is retried here, in the same process, with the policy's backoff; its `Done` spans every
 //! attempt and lists the failed ones, so the parent's `--timeout` covers all attempts together,
-//! as on the thread backend. Answers are flushed only
-//! when no further item is already waiting, so a burst of items costs one write. On `Finish` it
-//! sends its latency histogram and its own peak RSS, and exits.
+//! as on the thread backend. Answers are flushed only when no further item is already waiting,
+//! so a burst of items costs one write. On `Finish` it sends its latency histogram and its own
+//! peak RSS, and exits.
 //!
 //! With `--one ITEM` it runs a single attempt of one item (the `process-per-item` backend, which
 //! retries by starting a fresh process) and writes one `Done` and one `Stats` frame.

@@ -217,3 +217,69 @@ fn requests_are_encoded_once_with_their_framing() {
         .unwrap()
         .ends_with("content-length: 2\r\n\r\n{}"));
 }
+
+/// Pieces of `bytes` cut at the given points.
+fn cut(bytes: &[u8], cuts: &[usize]) -> Scripted {
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+    points.sort_unstable();
+    let mut pieces = Vec::new();
+    let mut last = 0;
+    for p in points.into_iter().chain([bytes.len()]) {
+        // An empty read is EOF: only cuts between bytes.
+        if p > last {
+            pieces.push(&bytes[last..p]);
+        }
+        last = p;
+    }
+    Scripted::new(&pieces)
+}
+
+proptest::proptest! {
+    // Whatever a server sends, an exchange ends with an answer or an error: no panic, no hang.
+    #[test]
+    fn any_bytes_from_a_server_end_in_an_answer_or_an_error(
+        bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600),
+        cuts in proptest::collection::vec(0usize..600, 0..8),
+        head in proptest::bool::ANY,
+    ) {
+        let mut prefixed = b"HTTP/1.1 200 OK\r\n".to_vec();
+        prefixed.extend_from_slice(&bytes);
+        for answer in [bytes, prefixed] {
+            let _ = run(&mut cut(&answer, &cuts), &mut ReadBuffer::new(), head);
+        }
+    }
+
+    // A well-formed answer is read whole however the network splits it, chunked or not.
+    #[test]
+    fn well_formed_answers_survive_any_split(
+        body in proptest::collection::vec(proptest::num::u8::ANY, 0..3000),
+        chunk in 1usize..700,
+        cuts in proptest::collection::vec(0usize..5000, 0..12),
+        status in 200u16..600,
+    ) {
+        let mut answer = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n\r\n", body.len()).into_bytes();
+        answer.extend_from_slice(&body);
+        answer.extend_from_slice(format!("HTTP/1.1 {status} X\r\ntransfer-encoding: chunked\r\n\r\n").as_bytes());
+        for piece in body.chunks(chunk) {
+            answer.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            answer.extend_from_slice(piece);
+            answer.extend_from_slice(b"\r\n");
+        }
+        answer.extend_from_slice(b"0\r\n\r\n");
+        let mut io = cut(&answer, &cuts);
+        let mut buf = ReadBuffer::new();
+        let bodiless = status == 204 || status == 304;
+        for _ in 0..2 {
+            let got = run(&mut io, &mut buf, false);
+            if bodiless {
+                // No body is read for these: the bytes that follow are not an answer head.
+                break;
+            }
+            proptest::prop_assert_eq!(got.unwrap(), answer_of(status));
+        }
+    }
+}
+
+fn answer_of(status: u16) -> Answer {
+    answer(status, true)
+}
