@@ -310,10 +310,14 @@ pub(crate) fn measure_point(
         stop,
     };
     let rss_before = rss_bytes().unwrap_or(0);
-    let cpu_before = CpuTimes::of_self();
+    let cpu_before = (CpuTimes::of_self(), CpuTimes::of_children());
     let peak = PeakWatch::start();
     let execution = backend.execute(&job)?;
-    let cpu = CpuTimes::of_self().since(cpu_before);
+    // Children count too: worker processes, per-item processes and `command` items are reaped
+    // within the point, and their CPU is part of what the point cost.
+    let cpu = CpuTimes::of_self()
+        .since(cpu_before.0)
+        .plus(CpuTimes::of_children().since(cpu_before.1));
     let (peak_rss, method) = peak.finish();
     let rss_after = rss_bytes().unwrap_or(0);
     let mut result = point_result(

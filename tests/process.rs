@@ -348,3 +348,68 @@ fn the_worker_subcommand_is_hidden() {
     let help = String::from_utf8_lossy(&output.stdout);
     assert!(!help.contains("worker"), "{help}");
 }
+
+#[test]
+fn the_cpu_of_workers_and_child_processes_is_counted() {
+    // The same CPU-bound items on every backend: wherever they run — a worker, a process of
+    // their own, a `command` child of a thread — their CPU time is the point's, so no backend
+    // can report a fraction of the sequential baseline's.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cpu");
+    let (code, err, _) = run(
+        &[
+            "run",
+            "--kind",
+            "cpu",
+            "--param",
+            "rounds=300",
+            "--backend",
+            "thread,process,process-per-item",
+            "--limits",
+            "2",
+            "--items",
+            "20",
+        ],
+        &out,
+    );
+    assert_eq!(code, 0, "{err}");
+    let swept = points(&out);
+    let cpu = |p: &Value| p["cpu_user_s"].as_f64().unwrap() + p["cpu_sys_s"].as_f64().unwrap();
+    let baseline = cpu(point(&swept, "sequential", 1));
+    assert!(baseline > 0.0, "{swept:?}");
+    for backend in ["thread", "process", "process-per-item"] {
+        let used = cpu(point(&swept, backend, 2));
+        assert!(
+            used > baseline * 0.5,
+            "{backend}: {used} s of CPU against the baseline's {baseline} s"
+        );
+    }
+
+    let out = dir.path().join("command");
+    let (code, err, _) = run(
+        &[
+            "run",
+            "--kind",
+            "command",
+            "--param",
+            "shell=true",
+            "--param",
+            "program=i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done",
+            "--backend",
+            "thread",
+            "--limits",
+            "2",
+            "--items",
+            "6",
+        ],
+        &out,
+    );
+    assert_eq!(code, 0, "{err}");
+    let swept = points(&out);
+    let baseline = cpu(point(&swept, "sequential", 1));
+    let used = cpu(point(&swept, "thread", 2));
+    assert!(
+        baseline > 0.02 && used > baseline * 0.5,
+        "{baseline} {used}"
+    );
+}

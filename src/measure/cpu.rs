@@ -1,4 +1,4 @@
-//! CPU time of this process (user and system), from getrusage.
+//! CPU time of this process and of its waited-for children (user and system), from getrusage.
 
 use std::time::Duration;
 
@@ -24,6 +24,13 @@ impl CpuTimes {
         CpuTimes {
             user: self.user.saturating_sub(earlier.user),
             sys: self.sys.saturating_sub(earlier.sys),
+        }
+    }
+
+    pub fn plus(self, other: CpuTimes) -> CpuTimes {
+        CpuTimes {
+            user: self.user + other.user,
+            sys: self.sys + other.sys,
         }
     }
 }

@@ -178,7 +178,7 @@ impl Client {
         }
     }
 
-    /// Connecting (TCP, TLS, handshake) is rare and its future is large: boxed, it stays out of
+    /// Connecting (TCP, then TLS) is rare and its future is large: boxed, it stays out of
     /// the future every request allocates and moves.
     fn connect_boxed(
         &mut self,
