@@ -112,23 +112,25 @@ pub fn recommend(
     slo: Option<&Slo>,
     cores: usize,
 ) -> Option<Recommendation> {
-    let picks: Vec<(&BackendAnalysis, &Measured)> = backends
+    let picks: Vec<(&BackendAnalysis, &Measured, &[Measured])> = backends
         .iter()
         .zip(tables)
         .filter_map(|(b, rows)| {
             let t = b.recommended?;
-            rows.iter().find(|m| m.throttle == t).map(|m| (b, m))
+            rows.iter()
+                .find(|m| m.throttle == t)
+                .map(|m| (b, m, rows.as_slice()))
         })
         .collect();
     let best = picks
         .iter()
-        .map(|(_, m)| m.throughput_per_s)
+        .map(|(_, m, _)| m.throughput_per_s)
         .fold(0.0, f64::max);
     let chosen = picks
         .iter()
-        .filter(|(_, m)| m.throughput_per_s >= SAME_THROUGHPUT * best)
-        .min_by_key(|(_, m)| m.throttle);
-    if let Some(&(b, m)) = chosen {
+        .filter(|(_, m, _)| m.throughput_per_s >= SAME_THROUGHPUT * best)
+        .min_by_key(|(_, m, _)| m.throttle);
+    if let Some(&(b, m, rows)) = chosen {
         let pct = if b.peak_throughput_per_s > 0.0 {
             m.throughput_per_s / b.peak_throughput_per_s * 100.0
         } else {
@@ -148,7 +150,7 @@ pub fn recommend(
                 pct,
                 number(m.throughput_per_s),
                 latency,
-                explain(b, cores)
+                explain(b, rows, cores)
             ),
         });
     }
@@ -172,7 +174,7 @@ pub fn recommend(
 }
 
 /// Why more concurrency does not help, in the fit's terms, with the CPU the peak kept busy.
-pub fn explain(b: &BackendAnalysis, cores: usize) -> String {
+pub fn explain(b: &BackendAnalysis, rows: &[Measured], cores: usize) -> String {
     let cpu = format!(
         "; at its peak the process kept {:.2} of {cores} cores busy",
         b.peak_cpu_cores
@@ -189,17 +191,37 @@ pub fn explain(b: &BackendAnalysis, cores: usize) -> String {
             coef(fit.kappa),
             coef(fit.sigma)
         ),
-        _ if fit.sigma >= 0.01 => format!(
-            "contention-limited (σ={}): throughput levels off near {} items/s",
-            coef(fit.sigma),
-            number(ceiling(fit, s.optimum))
-        ),
-        Some(n) => format!(
-            "saturates near throttle {n}: throughput levels off near {} items/s (σ={}, κ={})",
-            number(ceiling(fit, s.optimum)),
-            coef(fit.sigma),
-            coef(fit.kappa)
-        ),
+        _ if fit.sigma >= 0.01 => match measured_plateau(b, rows, ceiling(fit, s.optimum)) {
+            Some((knee, flat)) => format!(
+                "contention-limited (σ={}): throughput measured flat at about {} items/s past \
+                 throttle {knee} (the fit's level, {} items/s, is above anything measured)",
+                coef(fit.sigma),
+                number(flat),
+                number(ceiling(fit, s.optimum))
+            ),
+            None => format!(
+                "contention-limited (σ={}): throughput levels off near {} items/s",
+                coef(fit.sigma),
+                number(ceiling(fit, s.optimum))
+            ),
+        },
+        Some(n) => match measured_plateau(b, rows, ceiling(fit, s.optimum)) {
+            Some((knee, flat)) => format!(
+                "saturates at throttle {knee}: throughput measured flat at about {} items/s past \
+                 it (the USL fit, σ={}, κ={}, puts a peak of {} items/s at throttle {n}, above \
+                 anything measured: a hard limit, which the model smooths over)",
+                number(flat),
+                coef(fit.sigma),
+                coef(fit.kappa),
+                number(ceiling(fit, s.optimum))
+            ),
+            None => format!(
+                "saturates near throttle {n}: throughput levels off near {} items/s (σ={}, κ={})",
+                number(ceiling(fit, s.optimum)),
+                coef(fit.sigma),
+                coef(fit.kappa)
+            ),
+        },
         None => format!(
             "scales almost linearly (σ={}, κ={}): higher throttles may still pay",
             coef(fit.sigma),
@@ -207,6 +229,19 @@ pub fn explain(b: &BackendAnalysis, cores: usize) -> String {
         ),
     };
     format!("{why}{cpu}")
+}
+
+/// The knee and the measured peak, when the sweep measured a plateau past the knee (a higher
+/// throttle within 95% of the peak) and the model's level lies more than 5% above the peak: a
+/// hard limit (a server's capacity, a pool size) that the smooth USL curve overshoots, so the
+/// measured level is the one to state.
+fn measured_plateau(b: &BackendAnalysis, rows: &[Measured], model: f64) -> Option<(usize, f64)> {
+    let knee = b.knee?;
+    let peak = b.peak_throughput_per_s;
+    let flat_past_knee = rows
+        .iter()
+        .any(|m| m.throttle > knee && m.throughput_per_s >= 0.95 * peak);
+    (flat_past_knee && peak > 0.0 && model > peak * 1.05).then_some((knee, peak))
 }
 
 /// The throughput the model levels off at: λ/σ, or the predicted value far out.
@@ -311,6 +346,39 @@ mod tests {
     }
 
     #[test]
+    fn a_hard_limit_is_stated_as_measured_not_as_the_fit_overshoots_it() {
+        // A service of capacity 8: linear to 8, flat after. The USL smooths the corner into
+        // a peak above anything measured; the sentence must give the measured level.
+        let rows: Vec<Measured> = [1, 2, 4, 8, 16, 32]
+            .iter()
+            .map(|&n| {
+                row(
+                    n,
+                    50.0 * (n.min(8) as f64) * if n > 8 { 0.985 } else { 1.0 },
+                    1.0,
+                )
+            })
+            .collect();
+        let b = backend(BackendKind::Thread, &rows, Some(8));
+        let why = explain(&b, &rows, 2);
+        assert!(why.contains("measured flat at about 400 items/s"), "{why}");
+        let model = ceiling(b.usl.as_ref().unwrap(), b.scaling.as_ref().unwrap().optimum);
+        assert!(model > 420.0, "the fit overshoots a hard corner: {model}");
+
+        // Still rising at the last throttle: no plateau was measured, the fit's level stands.
+        let rising: Vec<Measured> = [1, 2, 4, 8, 16, 32]
+            .iter()
+            .map(|&n| row(n, 50.0 * n as f64 / (1.0 + 0.02 * (n as f64 - 1.0)), 1.0))
+            .collect();
+        let b = backend(BackendKind::Thread, &rising, Some(32));
+        assert!(
+            !explain(&b, &rising, 2).contains("measured flat"),
+            "{}",
+            explain(&b, &rising, 2)
+        );
+    }
+
+    #[test]
     fn a_peaked_curve_is_explained_by_coherency() {
         let truth = UslFit {
             sigma: 0.02,
@@ -323,7 +391,7 @@ mod tests {
             .collect();
         let mut b = backend(BackendKind::Thread, &rows, Some(8));
         b.retrograde = true;
-        let why = explain(&b, 2);
+        let why = explain(&b, &rows, 2);
         assert!(
             why.starts_with("coherency-limited: the fit peaks at throttle 10"),
             "{why}"
