@@ -1,14 +1,15 @@
 //! One keep-alive HTTP/1.1 connection per in-flight slot, driven by the slot itself. On the
-//! async backend it runs on the backend's runtime; on the thread backend each runner drives its
-//! own small current-thread runtime, so every worker owns its client and nothing is shared on
-//! the hot path. The bytes on the wire are `wire`'s business.
+//! async backend it runs on the backend's runtime; on the thread backend (and in worker
+//! processes) each runner uses a blocking socket on its own thread — a write, then a read that
+//! sleeps until the answer comes, as a blocking client does, with no event loop in between.
+//! Nothing is shared on the hot path. The bytes on the wire are `wire`'s business.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper::StatusCode;
 use rustls_pki_types::ServerName;
@@ -44,17 +45,19 @@ impl Target {
     }
 }
 
-/// Which runtime a connection's socket is registered with: the ambient one (async backend) or
-/// the runner's own.
+/// How a connection's socket is driven: registered with the ambient async runtime, or blocking
+/// on the runner's own thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Driver {
     Ambient,
-    Own,
+    Blocking,
 }
 
 enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+    Blocking(Blocking<std::net::TcpStream>),
+    BlockingTls(Box<Blocking<BlockingTls>>),
 }
 
 struct Connection {
@@ -70,14 +73,20 @@ struct Connection {
 }
 
 impl Connection {
-    async fn exchange(&mut self, target: &Target) -> Result<Answer, Failure> {
+    /// One request and its answer; a blocking socket gives up at `due`.
+    async fn exchange(&mut self, target: &Target, due: Instant) -> Result<Answer, Failure> {
         self.busy = true;
+        let (request, head, buffer) = (&target.request[..], target.head, &mut self.buffer);
         let answer = match &mut self.stream {
-            Stream::Plain(tcp) => {
-                wire::exchange(tcp, &mut self.buffer, &target.request, target.head).await
+            Stream::Plain(tcp) => wire::exchange(tcp, buffer, request, head).await,
+            Stream::Tls(tls) => wire::exchange(tls.as_mut(), buffer, request, head).await,
+            Stream::Blocking(io) => {
+                io.due = due;
+                wire::exchange(io, buffer, request, head).await
             }
-            Stream::Tls(tls) => {
-                wire::exchange(tls.as_mut(), &mut self.buffer, &target.request, target.head).await
+            Stream::BlockingTls(io) => {
+                io.due = due;
+                wire::exchange(io.as_mut(), buffer, request, head).await
             }
         }?;
         self.busy = false;
@@ -92,10 +101,9 @@ pub(crate) struct Client {
     /// A TCP connection made before the clock started, not yet handed to a runtime.
     preconnected: Option<std::net::TcpStream>,
     connection: Option<Connection>,
-    /// The answer deadline, kept from item to item: moving a registered timer later is an
-    /// atomic store, where a fresh timer per request costs a timer-wheel insert and removal.
-    deadline: Option<(Driver, Pin<Box<tokio::time::Sleep>>)>,
-    runtime: Option<tokio::runtime::Runtime>,
+    /// The async answer deadline, kept from item to item: moving a registered timer later is
+    /// an atomic store, where a fresh timer per request costs a timer-wheel insert and removal.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Client {
@@ -109,22 +117,21 @@ impl Client {
             preconnected,
             connection: None,
             deadline: None,
-            runtime: None,
         }
     }
 
-    async fn item(&mut self, driver: Driver) -> ItemResult {
-        let limit = self.target.timeout;
-        let due = tokio::time::Instant::now() + limit;
+    /// One item on the async runtime, cut short by a timer at the limit.
+    async fn item(&mut self) -> ItemResult {
+        let due = tokio::time::Instant::now() + self.target.timeout;
         let mut deadline = match self.deadline.take() {
-            Some((d, mut sleep)) if d == driver => {
+            Some(mut sleep) => {
                 sleep.as_mut().reset(due);
                 sleep
             }
-            _ => Box::pin(tokio::time::sleep_until(due)),
+            None => Box::pin(tokio::time::sleep_until(due)),
         };
         let outcome = {
-            let exchange = std::pin::pin!(self.exchange(driver));
+            let exchange = std::pin::pin!(self.exchange(Driver::Ambient, due.into_std()));
             Deadline {
                 work: exchange,
                 deadline: deadline.as_mut(),
@@ -132,30 +139,39 @@ impl Client {
             }
             .await
         };
-        self.deadline = Some((driver, deadline));
+        self.deadline = Some(deadline);
         match outcome {
             Some(outcome) => outcome,
             None => {
                 self.connection = None;
-                Err(ItemError::new(
-                    "timeout",
-                    format!("no complete answer within {} ms", limit.as_millis()),
-                ))
+                Err(self.timed_out())
             }
         }
     }
 
-    async fn exchange(&mut self, driver: Driver) -> ItemResult {
+    fn timed_out(&self) -> ItemError {
+        ItemError::new(
+            "timeout",
+            format!(
+                "no complete answer within {} ms",
+                self.target.timeout.as_millis()
+            ),
+        )
+    }
+
+    async fn exchange(&mut self, driver: Driver, due: Instant) -> ItemResult {
         let mut conn = match self.connection.take() {
             Some(conn) if conn.driver == driver && !conn.busy => conn,
-            _ => self.connect_boxed(driver).await?,
+            _ => self.connect_boxed(driver, due).await?,
         };
-        let answer = match conn.exchange(&self.target).await {
+        let answer = match conn.exchange(&self.target, due).await {
             Ok(answer) => answer,
             // Closed by the server while idle: a fresh connection is no failure.
             Err(failure) if failure.untouched && conn.reused => {
-                conn = self.connect_boxed(driver).await?;
-                conn.exchange(&self.target).await.map_err(|f| f.error)?
+                conn = self.connect_boxed(driver, due).await?;
+                conn.exchange(&self.target, due)
+                    .await
+                    .map_err(|f| f.error)?
             }
             Err(failure) => return Err(failure.error),
         };
@@ -183,26 +199,50 @@ impl Client {
     fn connect_boxed(
         &mut self,
         driver: Driver,
+        due: Instant,
     ) -> Pin<Box<dyn Future<Output = Result<Connection, ItemError>> + Send + '_>> {
-        Box::pin(self.connect(driver))
+        Box::pin(self.connect(driver, due))
     }
 
-    async fn connect(&mut self, driver: Driver) -> Result<Connection, ItemError> {
-        let tcp = match self.preconnected.take().map(TcpStream::from_std) {
-            Some(Ok(tcp)) => tcp,
-            _ => TcpStream::connect(&self.target.addrs[..])
-                .await
-                .map_err(|e| io_error("connect", &e))?,
-        };
-        let _ = tcp.set_nodelay(true);
-        let stream = match &self.target.tls {
-            None => Stream::Plain(tcp),
-            Some((connector, name)) => Stream::Tls(Box::new(
-                connector
-                    .connect(name.clone(), tcp)
-                    .await
-                    .map_err(|e| io_error("tls", &e))?,
-            )),
+    async fn connect(&mut self, driver: Driver, due: Instant) -> Result<Connection, ItemError> {
+        let stream = match driver {
+            Driver::Ambient => {
+                let tcp = match self.preconnected.take().map(TcpStream::from_std) {
+                    Some(Ok(tcp)) => tcp,
+                    _ => TcpStream::connect(&self.target.addrs[..])
+                        .await
+                        .map_err(|e| io_error("connect", &e))?,
+                };
+                let _ = tcp.set_nodelay(true);
+                match &self.target.tls {
+                    None => Stream::Plain(tcp),
+                    Some((connector, name)) => Stream::Tls(Box::new(
+                        connector
+                            .connect(name.clone(), tcp)
+                            .await
+                            .map_err(|e| io_error("tls", &e))?,
+                    )),
+                }
+            }
+            Driver::Blocking => {
+                let tcp = match self.preconnected.take() {
+                    Some(tcp) if tcp.set_nonblocking(false).is_ok() => tcp,
+                    _ => {
+                        let left = due.saturating_duration_since(Instant::now());
+                        self.target
+                            .connect_blocking(left.max(Duration::from_millis(1)))
+                            .map_err(|e| io_error("connect", &e))?
+                    }
+                };
+                let limit = self.target.timeout;
+                match &self.target.tls {
+                    None => Stream::Blocking(Blocking::new(tcp, limit, due)),
+                    Some((connector, name)) => {
+                        let tls = blocking_handshake(connector, name, tcp, due)?;
+                        Stream::BlockingTls(Box::new(Blocking::new(tls, limit, due)))
+                    }
+                }
+            }
         };
         Ok(Connection {
             stream,
@@ -261,34 +301,133 @@ pub(super) fn io_error(default: &'static str, e: &std::io::Error) -> ItemError {
 
 impl Runner for Client {
     fn run(&mut self, _item: u64) -> ItemResult {
-        if self.runtime.is_none() {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| ItemError::new("runtime", e.to_string()))?;
-            self.runtime = Some(runtime);
+        let due = Instant::now() + self.target.timeout;
+        // Every socket call below blocks, bounded by `due`: the future never waits on a waker.
+        match futures_lite::future::block_on(self.exchange(Driver::Blocking, due)) {
+            Err(e) if e.kind == "timeout" => Err(self.timed_out()),
+            outcome => outcome,
         }
-        // Taken out for the call so that `self` can be borrowed by the future.
-        let Some(runtime) = self.runtime.take() else {
-            return Err(ItemError::new("runtime", "no runtime"));
-        };
-        let outcome = runtime.block_on(self.item(Driver::Own));
-        self.runtime = Some(runtime);
-        outcome
     }
 
     fn run_async(&mut self, _item: u64) -> BoxFuture<'_, ItemResult> {
-        Box::pin(self.item(Driver::Ambient))
+        Box::pin(self.item())
     }
 }
 
-impl Drop for Client {
-    fn drop(&mut self) {
-        // The socket and the timer are registered with the own runtime: drop them first.
-        self.connection = None;
-        self.deadline = None;
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
+/// rustls over a blocking socket: it reads only as much as a record needs, where an async TLS
+/// stream reads until the socket would block — which a blocking socket never says.
+type BlockingTls = rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>;
+
+/// The TLS handshake of a blocking connection, done here so that its failure is a `tls` one.
+fn blocking_handshake(
+    connector: &TlsConnector,
+    name: &ServerName<'static>,
+    tcp: std::net::TcpStream,
+    due: Instant,
+) -> Result<BlockingTls, ItemError> {
+    let tls_error = |e: &dyn std::fmt::Display| ItemError::new("tls", e.to_string());
+    let conn = rustls::ClientConnection::new(connector.config().clone(), name.clone())
+        .map_err(|e| tls_error(&e))?;
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    while tls.conn.is_handshaking() {
+        let left = due.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ItemError::new("timeout", "TLS handshake past the limit"));
         }
+        let _ = tls.sock.set_read_timeout(Some(left));
+        tls.conn
+            .complete_io(&mut tls.sock)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::WouldBlock => ItemError::new("timeout", e.to_string()),
+                _ => tls_error(&e),
+            })?;
+    }
+    Ok(tls)
+}
+
+/// The TCP socket under a blocking stream, whose timeouts bound each call.
+pub(crate) trait Socket: std::io::Read + std::io::Write {
+    fn tcp(&self) -> &std::net::TcpStream;
+}
+
+impl Socket for std::net::TcpStream {
+    fn tcp(&self) -> &std::net::TcpStream {
+        self
+    }
+}
+
+impl Socket for BlockingTls {
+    fn tcp(&self) -> &std::net::TcpStream {
+        &self.sock
+    }
+}
+
+/// A blocking stream behind tokio's I/O traits: every call completes at once, having blocked
+/// the calling thread, and a read gives up at `due` (the socket's receive timeout is set to
+/// what is left before each read). Sound here because `wire` reads only when it awaits an
+/// answer, never to watch an idle connection.
+pub(crate) struct Blocking<S> {
+    io: S,
+    due: Instant,
+}
+
+impl<S: Socket> Blocking<S> {
+    fn new(io: S, limit: Duration, due: Instant) -> Blocking<S> {
+        let _ = io.tcp().set_nodelay(true);
+        // A request is small and the kernel buffers it: a write blocks only on a stuck peer.
+        let _ = io.tcp().set_write_timeout(Some(limit));
+        Blocking { io, due }
+    }
+
+    fn read(&mut self, into: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.due.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.io.tcp().set_read_timeout(Some(left))?;
+        self.io.read(into).map_err(timed_out)
+    }
+}
+
+/// How an expired socket timeout shows (EAGAIN), said as what it is.
+fn timed_out(e: std::io::Error) -> std::io::Error {
+    match e.kind() {
+        std::io::ErrorKind::WouldBlock => std::io::ErrorKind::TimedOut.into(),
+        _ => e,
+    }
+}
+
+impl<S: Socket + Unpin> tokio::io::AsyncRead for Blocking<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        Poll::Ready(this.read(buf.initialize_unfilled()).map(|n| buf.advance(n)))
+    }
+}
+
+impl<S: Socket + Unpin> tokio::io::AsyncWrite for Blocking<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(self.get_mut().io.write(data).map_err(timed_out))
+    }
+
+    fn poll_flush(
+        self: Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Poll::Ready(self.get_mut().io.flush().map_err(timed_out))
+    }
+
+    fn poll_shutdown(
+        self: Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Poll::Ready(self.get_mut().io.tcp().shutdown(std::net::Shutdown::Write))
     }
 }
