@@ -1,5 +1,5 @@
 //! Cost of one HTTP item against the built-in server on 127.0.0.1 (no simulated latency):
-//! a thread-backend runner (blocking, own runtime) and async runners at a few concurrencies,
+//! a thread-backend runner (blocking socket) and async runners at a few concurrencies,
 //! each owning its keep-alive connection as in a sweep.
 
 use std::sync::Arc;

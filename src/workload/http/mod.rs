@@ -3,6 +3,7 @@
 //! by the `server_*` parameters), so a spec needs no external service. A non-2xx answer fails
 //! the item as `http-<status>`; connection trouble as `connect`, `reset`, `tls` or `timeout`.
 
+mod blocking;
 mod client;
 mod wire;
 
