@@ -201,7 +201,12 @@ fn the_timeout_covers_every_attempt_and_the_waits_between_them() {
         .args(["--param", "shell=true", "--retries", "5"])
         .args(["--retry-backoff", "300ms", "--timeout", "400ms"])
         .args(["--limits", "2", "--items", "2"])
-        .args(["--backend", "process,process-per-item", "--quiet", "--out"])
+        .args([
+            "--backend",
+            "thread,process,process-per-item",
+            "--quiet",
+            "--out",
+        ])
         .arg(&dir)
         .assert()
         .success();
@@ -210,19 +215,23 @@ fn the_timeout_covers_every_attempt_and_the_waits_between_them() {
         "retries went on past the timeout"
     );
     let rows = rows(&dir);
-    for backend in ["sequential", "process", "process-per-item"] {
+    for backend in ["sequential", "thread", "process", "process-per-item"] {
         let r = row(&rows, backend);
         assert_eq!(count(r, "timed_out"), 2, "{r:?}");
         assert_eq!(count(r, "ok") + count(r, "failed"), 0, "{r:?}");
     }
-    let per_item: Vec<(u32, String)> = failures(&dir)
-        .into_iter()
-        .filter(|f| f.0 == "process-per-item" && f.1 == 0)
-        .map(|f| (f.2, f.3))
-        .collect();
-    assert_eq!(
-        per_item,
-        [(1, "exit-1"), (2, "exit-1"), (2, "timeout")].map(|(a, k)| (a, k.to_string())),
-        "both attempts, then the timeout after the second"
-    );
+    // Where the attempts outlive the cut (the item's own process, or the watched thread's
+    // slot), every attempt is listed, then the timeout with the attempt it cut short.
+    for backend in ["sequential", "thread", "process-per-item"] {
+        let listed: Vec<(u32, String)> = failures(&dir)
+            .into_iter()
+            .filter(|f| f.0 == backend && f.1 == 0)
+            .map(|f| (f.2, f.3))
+            .collect();
+        assert_eq!(
+            listed,
+            [(1, "exit-1"), (2, "exit-1"), (2, "timeout")].map(|(a, k)| (a, k.to_string())),
+            "{backend}: both attempts, then the timeout after the second"
+        );
+    }
 }

@@ -7,7 +7,7 @@
 //! exits once the item returns) and a fresh thread takes its place, so N stay in flight.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -79,6 +79,9 @@ struct Slot {
     /// 0 when idle, `ABANDONED` once timed out, else 1 + the item's start in µs since `started`.
     running_since: AtomicU64,
     item: AtomicU64,
+    /// Attempts of the running item started so far (with `--retries`), for the row of an item
+    /// timed out: the attempt in progress, or the last one made when cut during a wait.
+    attempt: AtomicU32,
     stats: Mutex<WorkerStats>,
 }
 
@@ -87,6 +90,7 @@ impl Slot {
         Arc::new(Slot {
             running_since: AtomicU64::new(0),
             item: AtomicU64::new(0),
+            attempt: AtomicU32::new(1),
             stats: Mutex::new(WorkerStats::new()),
         })
     }
@@ -171,7 +175,8 @@ fn run_pool(job: &PointJob<'_>, workers: usize) -> anyhow::Result<Execution> {
                     .is_ok()
                 {
                     let item = slot.item.load(Ordering::Acquire);
-                    lock(&slot.stats).record_timeout(item, limit);
+                    let attempt = slot.attempt.load(Ordering::Acquire);
+                    lock(&slot.stats).record_timeout_after(item, limit, attempt);
                     shared.progress.add(*index, 1);
                     last_end = last_end.max(now);
                     replacements.push(*index);
@@ -280,14 +285,34 @@ fn work(
         let mark = slot.map(|s| {
             let mark = begin.duration_since(started).as_micros() as u64 + 1;
             s.item.store(item, Ordering::Relaxed);
+            s.attempt.store(0, Ordering::Relaxed);
             s.running_since.store(mark, Ordering::Release);
             mark
         });
-        let (outcome, attempts) = match runner.as_mut() {
-            Ok(r) => shared
+        let (outcome, attempts) = match (runner.as_mut(), slot) {
+            // Watched: failed attempts go to the slot as they happen, so that they outlive a
+            // thread the watchdog abandons later, and the watchdog knows the attempt it cuts.
+            // Once abandoned, the item is the watchdog's: no further attempt runs or is noted.
+            (Ok(r), Some(s)) => shared.retry.attempt_blocking(
+                item,
+                || {
+                    if s.running_since.load(Ordering::Acquire) == ABANDONED {
+                        return Err(ItemError::new("timeout", "abandoned at the timeout"));
+                    }
+                    s.attempt.fetch_add(1, Ordering::AcqRel);
+                    run_guarded(r.as_mut(), item)
+                },
+                |attempt, err| {
+                    let mut stats = lock(&s.stats);
+                    if s.running_since.load(Ordering::Acquire) != ABANDONED {
+                        stats.note_failed_attempt(item, attempt, &err);
+                    }
+                },
+            ),
+            (Ok(r), None) => shared
                 .retry
                 .run_blocking(&mut stats, item, || run_guarded(r.as_mut(), item)),
-            Err(setup) => (Err(ItemError::new("setup", setup.to_string())), 1),
+            (Err(setup), _) => (Err(ItemError::new("setup", setup.to_string())), 1),
         };
         let end = Instant::now();
         shared.inflight.leave(entered);

@@ -166,6 +166,16 @@ impl WorkerStats {
     }
 
     /// Records an item abandoned at the per-item timeout.
+    /// `record_timeout` for an item cut short in its `attempts`-th attempt.
+    pub fn record_timeout_after(&mut self, item: u64, limit: Duration, attempts: u32) {
+        if attempts > 1 {
+            self.retried += 1;
+        }
+        self.attempt = attempts.max(1);
+        self.record_timeout(item, limit);
+        self.attempt = 1;
+    }
+
     pub fn record_timeout(&mut self, item: u64, limit: Duration) {
         self.timed_out += 1;
         self.busy += limit;
