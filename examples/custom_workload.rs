@@ -83,15 +83,17 @@ fn main() -> anyhow::Result<()> {
 
     println!(
         "{:<12} {:>8} {:>10} {:>8}",
-        "backend", "throttle", "items/s", "speedup"
+        "backend", "throttle", "ok/s", "speedup"
     );
     for p in &result.points {
+        // Speedup is absent (not 0) where no item succeeded.
+        let speedup = p.speedup.map_or("–".to_string(), |s| format!("{s:.2}×"));
         println!(
-            "{:<12} {:>8} {:>10.1} {:>7.2}×",
+            "{:<12} {:>8} {:>10.1} {:>8}",
             p.backend.to_string(),
             p.throttle,
-            p.throughput_per_s,
-            p.speedup
+            p.goodput_per_s,
+            speedup
         );
     }
     Ok(())

@@ -125,6 +125,10 @@ pub struct RunArgs {
     /// Exit with code 1 when no throttle meets the SLO.
     #[arg(long)]
     pub fail_on_slo: bool,
+    /// Measure every point even when no item of the sequential baseline succeeds (by default
+    /// the sweep stops there, exit 1).
+    #[arg(long)]
+    pub ignore_failures: bool,
     /// Save this run as a named baseline (baselines/NAME.json), or at a path ending in .json.
     #[arg(long, value_name = "NAME")]
     pub save_baseline: Option<String>,

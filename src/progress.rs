@@ -10,7 +10,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::backend::{Budget, PointProgress};
-use crate::report::table::number;
+use crate::report::table::{maybe, number, percent};
 use crate::results::{PointResult, SweepResult};
 use crate::spec::RunSpec;
 use crate::sweep::{PlannedPoint, SweepListener};
@@ -146,16 +146,20 @@ impl SweepListener for ProgressListener {
             *current = None;
         }
         let line = format!(
-            "[{}/{}] {} at throttle {}: {} items/s, speedup {:.2}×, p99 {} ms{}",
+            "[{}/{}] {} at throttle {}: {} ok/s, speedup {}×, p99 {} ms{}",
             self.done_points,
             self.total_points,
             p.backend,
             p.throttle,
-            number(p.throughput_per_s),
-            p.speedup,
-            number(p.lat_p99_ms),
+            number(p.goodput_per_s),
+            maybe(p.speedup, |x| format!("{x:.2}")),
+            maybe(p.lat_p99_ms, number),
             if p.failed + p.timed_out > 0 {
-                format!(", {} failed", p.failed + p.timed_out)
+                format!(
+                    ", {} failed ({}%)",
+                    p.failed + p.timed_out,
+                    maybe(p.error_pct, percent)
+                )
             } else {
                 String::new()
             }

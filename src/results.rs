@@ -23,15 +23,19 @@ pub struct PointResult {
     pub failed: u64,
     pub timed_out: u64,
     pub wall_s: f64,
+    /// Every ended item per second, failures included: how fast items were disposed of. Not
+    /// work: `goodput_per_s` is.
     pub throughput_per_s: f64,
-    pub speedup: f64,
-    pub efficiency: f64,
-    pub lat_mean_ms: f64,
-    pub lat_p50_ms: f64,
-    pub lat_p90_ms: f64,
-    pub lat_p99_ms: f64,
-    pub lat_p999_ms: f64,
-    pub lat_max_ms: f64,
+    /// Goodput against the baseline's goodput; `None` when either had no successful item.
+    pub speedup: Option<f64>,
+    pub efficiency: Option<f64>,
+    /// Latency of successful items; `None` when no item succeeded (never 0).
+    pub lat_mean_ms: Option<f64>,
+    pub lat_p50_ms: Option<f64>,
+    pub lat_p90_ms: Option<f64>,
+    pub lat_p99_ms: Option<f64>,
+    pub lat_p999_ms: Option<f64>,
+    pub lat_max_ms: Option<f64>,
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,
     pub rss_before_mb: f64,
@@ -43,6 +47,25 @@ pub struct PointResult {
     /// Items that needed more than one attempt (`--retries`).
     #[serde(default)]
     pub retried: u64,
+    /// Successful items per second: the work done. Speedup, the fit, the knee, the
+    /// recommendation and `compare` use this.
+    #[serde(default)]
+    pub goodput_per_s: f64,
+    /// Failed and timed-out items as a percentage of the items that ended; `None` when none did.
+    #[serde(default)]
+    pub error_pct: Option<f64>,
+    /// Latency of failed and timed-out items (a timeout counts its limit), apart from the
+    /// successful ones'; `None` when nothing failed.
+    #[serde(default)]
+    pub failed_lat_p50_ms: Option<f64>,
+    #[serde(default)]
+    pub failed_lat_p99_ms: Option<f64>,
+    #[serde(default)]
+    pub failed_lat_max_ms: Option<f64>,
+    /// CPU (user + system) spent before the timed window opened: starting threads or worker
+    /// processes and warming up. Not in `cpu_user_s`/`cpu_sys_s`, which cover `wall_s` only.
+    #[serde(default)]
+    pub setup_cpu_s: Option<f64>,
     /// Beyond the CSV: failed and timed-out items by error kind.
     #[serde(default)]
     pub errors: BTreeMap<String, u64>,
@@ -52,9 +75,12 @@ pub struct PointResult {
     /// Σ item time / wall time: the concurrency actually achieved (Little's law).
     #[serde(default)]
     pub achieved_concurrency: f64,
-    /// The latency histogram (µs), HdrHistogram V2 + deflate, base64.
+    /// The successful items' latency histogram (µs), HdrHistogram V2 + deflate, base64.
     #[serde(default)]
     pub histogram: String,
+    /// The failed and timed-out items' latency histogram, encoded the same way.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub failed_histogram: String,
     /// Remote points: what each host did; the point's histogram is the merge of theirs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<crate::backend::hosts::HostResult>,
@@ -79,21 +105,85 @@ pub struct SweepResult {
     pub started_at: String,
     #[serde(default)]
     pub finished_at: Option<String>,
-    /// Median throughput of the sequential baseline, items/s.
+    /// Median throughput of the sequential baseline, items/s (every ended item).
     #[serde(default)]
     pub baseline_throughput_per_s: Option<f64>,
+    /// Median goodput of the sequential baseline, successful items/s: what speedup divides by.
+    /// `None` until a baseline repetition had a successful item.
+    #[serde(default)]
+    pub baseline_goodput_per_s: Option<f64>,
     pub points: Vec<PointResult>,
     #[serde(default)]
     pub warnings: Vec<String>,
     /// True when the sweep was stopped (Ctrl-C) before every point ran.
     #[serde(default)]
     pub interrupted: bool,
+    /// Why the sweep ended before its plan did, other than Ctrl-C: a baseline with no
+    /// successful item (without `--ignore-failures`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     /// What the points mean: scalability fit, knee, recommendation. Filled after the sweep.
     #[serde(default)]
     pub analysis: Option<crate::analysis::Analysis>,
 }
 
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: goodput, error share and failure latency apart; latency and speedup may be absent.
+pub const FORMAT_VERSION: u32 = 2;
+
+impl SweepResult {
+    /// Brings a file written before goodput was recorded up to date: goodput from the
+    /// successful items and the wall time, no latency where nothing succeeded (those files
+    /// wrote 0), speedup against the baseline's goodput.
+    pub fn upgrade(&mut self) {
+        if self.format_version >= 2 {
+            return;
+        }
+        for p in &mut self.points {
+            p.goodput_per_s = if p.wall_s > 0.0 {
+                p.ok as f64 / p.wall_s
+            } else {
+                0.0
+            };
+            p.error_pct = error_pct(p.ok, p.failed + p.timed_out);
+            if p.ok == 0 {
+                for lat in [
+                    &mut p.lat_mean_ms,
+                    &mut p.lat_p50_ms,
+                    &mut p.lat_p90_ms,
+                    &mut p.lat_p99_ms,
+                    &mut p.lat_p999_ms,
+                    &mut p.lat_max_ms,
+                ] {
+                    *lat = None;
+                }
+            }
+        }
+        self.baseline_goodput_per_s = median(
+            &mut self
+                .points
+                .iter()
+                .filter(|p| p.is_baseline() && p.ok > 0)
+                .map(|p| p.goodput_per_s)
+                .collect::<Vec<_>>(),
+        );
+        let base = self.baseline_goodput_per_s;
+        self.points
+            .iter_mut()
+            .for_each(|p| crate::sweep::set_speedup(p, base));
+        self.format_version = FORMAT_VERSION;
+    }
+}
+
+/// Failed and timed-out items as a percentage of all that ended; `None` when none ended.
+pub fn error_pct(ok: u64, bad: u64) -> Option<f64> {
+    let total = ok + bad;
+    (total > 0).then(|| bad as f64 / total as f64 * 100.0)
+}
+
+/// The median of the values that exist; `None` when none does.
+pub fn median_of(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
+    median(&mut values.into_iter().flatten().collect::<Vec<_>>())
+}
 
 /// The median of some numbers (the mean of the middle two for an even count).
 pub fn median(values: &mut [f64]) -> Option<f64> {
@@ -110,27 +200,34 @@ pub fn median(values: &mut [f64]) -> Option<f64> {
 }
 
 /// A point's repetitions folded into one row: medians of the rates and latencies, sums of the
-/// counts. What the console table and charts show.
+/// counts. What the console table and charts show. Latency and speedup are medians over the
+/// repetitions that had a successful item; `None` when none had.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     pub backend: BackendKind,
     pub throttle: usize,
     pub repetitions: usize,
     pub items: u64,
+    pub ok: u64,
     pub failed: u64,
     pub timed_out: u64,
     pub retried: u64,
+    /// Every ended item per second (median).
     pub throughput_per_s: f64,
-    pub speedup: f64,
-    pub efficiency: f64,
-    pub lat_p50_ms: f64,
-    pub lat_p99_ms: f64,
-    pub lat_max_ms: f64,
+    /// Successful items per second (median): the work.
+    pub goodput_per_s: f64,
+    /// Failed and timed-out share of all items of all repetitions, percent.
+    pub error_pct: Option<f64>,
+    pub speedup: Option<f64>,
+    pub efficiency: Option<f64>,
+    pub lat_p50_ms: Option<f64>,
+    pub lat_p99_ms: Option<f64>,
+    pub lat_max_ms: Option<f64>,
     pub cpu_s: f64,
     pub mem_delta_mb: f64,
     pub peak_rss_mb: f64,
     pub max_inflight: usize,
-    /// (max − min) / median of throughput across repetitions.
+    /// (max − min) / median of goodput across repetitions.
     pub spread: f64,
 }
 
@@ -170,27 +267,34 @@ fn summarize(backend: BackendKind, throttle: usize, reps: &[&PointResult]) -> Su
     let med = |f: fn(&PointResult) -> f64| {
         median(&mut reps.iter().map(|p| f(p)).collect::<Vec<_>>()).unwrap_or(0.0)
     };
-    let throughputs: Vec<f64> = reps.iter().map(|p| p.throughput_per_s).collect();
-    let (lo, hi) = throughputs
+    let med_opt = |f: fn(&PointResult) -> Option<f64>| median_of(reps.iter().map(|p| f(p)));
+    let goodputs: Vec<f64> = reps.iter().map(|p| p.goodput_per_s).collect();
+    let (lo, hi) = goodputs
         .iter()
         .fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| {
             (lo.min(x), hi.max(x))
         });
-    let mid = med(|p| p.throughput_per_s);
+    let mid = med(|p| p.goodput_per_s);
+    let ok: u64 = reps.iter().map(|p| p.ok).sum();
+    let failed: u64 = reps.iter().map(|p| p.failed).sum();
+    let timed_out: u64 = reps.iter().map(|p| p.timed_out).sum();
     Summary {
         backend,
         throttle,
         repetitions: reps.len(),
         items: reps.iter().map(|p| p.items).sum(),
-        failed: reps.iter().map(|p| p.failed).sum(),
-        timed_out: reps.iter().map(|p| p.timed_out).sum(),
+        ok,
+        failed,
+        timed_out,
         retried: reps.iter().map(|p| p.retried).sum(),
-        throughput_per_s: mid,
-        speedup: med(|p| p.speedup),
-        efficiency: med(|p| p.efficiency),
-        lat_p50_ms: med(|p| p.lat_p50_ms),
-        lat_p99_ms: med(|p| p.lat_p99_ms),
-        lat_max_ms: reps.iter().map(|p| p.lat_max_ms).fold(0.0, f64::max),
+        throughput_per_s: med(|p| p.throughput_per_s),
+        goodput_per_s: mid,
+        error_pct: error_pct(ok, failed + timed_out),
+        speedup: med_opt(|p| p.speedup),
+        efficiency: med_opt(|p| p.efficiency),
+        lat_p50_ms: med_opt(|p| p.lat_p50_ms),
+        lat_p99_ms: med_opt(|p| p.lat_p99_ms),
+        lat_max_ms: reps.iter().filter_map(|p| p.lat_max_ms).reduce(f64::max),
         cpu_s: med(|p| p.cpu_user_s + p.cpu_sys_s),
         mem_delta_mb: med(|p| p.mem_delta_mb),
         peak_rss_mb: med(|p| p.peak_rss_mb),
@@ -212,5 +316,13 @@ mod tests {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
         assert_eq!(median(&mut []), None);
+    }
+
+    #[test]
+    fn no_item_ended_is_no_error_share() {
+        assert_eq!(error_pct(0, 0), None);
+        assert_eq!(error_pct(3, 1), Some(25.0));
+        assert_eq!(median_of([None, Some(2.0), Some(4.0)]), Some(3.0));
+        assert_eq!(median_of([None, None]), None);
     }
 }

@@ -54,6 +54,10 @@ pub struct SweepSettings {
     /// Hosts and ssh settings of the `remote` backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<crate::backend::hosts::RemoteSettings>,
+    /// Measure every point even when no baseline item succeeded (otherwise the sweep stops
+    /// after the baseline).
+    #[serde(default)]
+    pub ignore_failures: bool,
 }
 
 impl Default for SweepSettings {
@@ -69,6 +73,7 @@ impl Default for SweepSettings {
             retry: RetryPolicy::none(),
             slo: None,
             remote: None,
+            ignore_failures: false,
         }
     }
 }
@@ -108,6 +113,7 @@ pub struct Overrides {
     pub retries: Option<u32>,
     pub retry_backoff: Option<String>,
     pub slo: Option<String>,
+    pub ignore_failures: bool,
 }
 
 #[derive(Deserialize)]
@@ -134,6 +140,7 @@ struct RawSweep {
     retries: Option<Spanned<i64>>,
     retry_backoff: Option<Spanned<String>>,
     slo: Option<Spanned<String>>,
+    ignore_failures: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -287,6 +294,7 @@ pub fn parse(
         sweep.timeout = Some(parse_timeout(t.get_ref()).map_err(|e| at(span, e.to_string()))?);
     }
     sweep.trace = s.trace.unwrap_or(false);
+    sweep.ignore_failures = s.ignore_failures.unwrap_or(false);
     if let Some(r) = s.retries {
         let span = r.span();
         sweep.retry.retries = checked_retries(*r.get_ref()).map_err(|e| at(span, e.to_string()))?;
@@ -373,6 +381,7 @@ fn apply(spec: &mut RunSpec, o: &Overrides, registry: &Registry) -> Result<(), S
         spec.sweep.timeout = Some(parse_timeout(t)?);
     }
     spec.sweep.trace |= o.trace;
+    spec.sweep.ignore_failures |= o.ignore_failures;
     if let Some(r) = o.retries {
         spec.sweep.retry.retries = checked_retries(i64::from(r))?;
     }

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::backend::{Backend, BackendKind, Budget, Execution, PointJob, PointProgress};
+use crate::backend::{
+    Backend, BackendKind, Budget, Execution, PointJob, PointProgress, WindowStart,
+};
 use crate::measure::cpu::CpuTimes;
 use crate::measure::environment::Environment;
 use crate::measure::latency::{encode_histogram, us_to_ms};
@@ -115,9 +117,11 @@ pub fn run(
         started_at: now_text(),
         finished_at: None,
         baseline_throughput_per_s: None,
+        baseline_goodput_per_s: None,
         points: Vec::new(),
         warnings: Vec::new(),
         interrupted: false,
+        stopped: None,
         analysis: None,
     };
     resume(fresh, registry, listener, stop)
@@ -193,7 +197,7 @@ pub fn resume(
             spec,
             &workload,
             point,
-            progress,
+            (progress, warmup_for(spec, sweep.points.is_empty())),
             stop.clone(),
         )
         .with_context(|| format!("{} at throttle {}", point.backend, point.throttle))?;
@@ -208,31 +212,23 @@ pub fn resume(
         }
         sweep.environment.peak_rss_method = peak_method_name(peak_method).to_string();
         if point.backend == BackendKind::Sequential {
-            let mut baseline: Vec<f64> = sweep
-                .points
-                .iter()
-                .filter(|p| p.is_baseline())
-                .map(|p| p.throughput_per_s)
-                .collect();
-            baseline.push(result.throughput_per_s);
-            sweep.baseline_throughput_per_s = median(&mut baseline);
+            update_baseline(&mut sweep, &result);
         }
-        set_speedup(&mut result, sweep.baseline_throughput_per_s);
+        set_speedup(&mut result, sweep.baseline_goodput_per_s);
         for w in point_warnings(&result, spec) {
             warn(&mut sweep, listener, w);
         }
         sweep.points.push(result);
-        if point.backend == BackendKind::Sequential {
-            // Later baseline repetitions move the median: earlier baseline rows follow it.
-            let base = sweep.baseline_throughput_per_s;
-            sweep
-                .points
-                .iter_mut()
-                .filter(|p| p.is_baseline())
-                .for_each(|p| set_speedup(p, base));
-        }
         let last = sweep.points.last().cloned().expect("just pushed");
         listener.point_done(&last, &sweep)?;
+        let baseline_done = point.backend == BackendKind::Sequential
+            && plan
+                .get(index + 1)
+                .map_or(true, |next| next.backend != BackendKind::Sequential);
+        if baseline_done && sweep.baseline_goodput_per_s.is_none() && !spec.sweep.ignore_failures {
+            sweep.stopped = Some(baseline_failed(&sweep));
+            break;
+        }
     }
     for summary in sweep.summaries() {
         if summary.spread > 0.10 {
@@ -250,13 +246,65 @@ pub fn resume(
     Ok(sweep)
 }
 
+/// Folds a new baseline repetition into the baseline's medians; earlier baseline rows follow
+/// the moved median. A repetition without a successful item has no goodput to offer.
+pub(crate) fn update_baseline(sweep: &mut SweepResult, result: &PointResult) {
+    let earlier = || sweep.points.iter().filter(|p| p.is_baseline());
+    let mut rates: Vec<f64> = earlier().map(|p| p.throughput_per_s).collect();
+    rates.push(result.throughput_per_s);
+    let mut goodputs: Vec<f64> = earlier()
+        .chain(std::iter::once(result))
+        .filter(|p| p.ok > 0)
+        .map(|p| p.goodput_per_s)
+        .collect();
+    sweep.baseline_throughput_per_s = median(&mut rates);
+    sweep.baseline_goodput_per_s = median(&mut goodputs);
+    let base = sweep.baseline_goodput_per_s;
+    sweep
+        .points
+        .iter_mut()
+        .filter(|p| p.is_baseline())
+        .for_each(|p| set_speedup(p, base));
+}
+
+/// Speedup is goodput against the baseline's goodput: a point with no successful item, or a
+/// baseline without one, has none (not 0, which would read as "measured, and useless").
 pub(crate) fn set_speedup(point: &mut PointResult, baseline: Option<f64>) {
-    let speedup = match baseline {
-        Some(base) if base > 0.0 => point.throughput_per_s / base,
-        _ => 0.0,
+    point.speedup = match baseline {
+        Some(base) if base > 0.0 && point.ok > 0 => Some(point.goodput_per_s / base),
+        _ => None,
     };
-    point.speedup = speedup;
-    point.efficiency = speedup / point.throttle as f64;
+    point.efficiency = point.speedup.map(|s| s / point.throttle as f64);
+}
+
+/// The line a sweep stops on when no baseline item succeeded: the error kinds seen and one
+/// sample message, so the cause is on screen without opening a file.
+pub(crate) fn baseline_failed(sweep: &SweepResult) -> String {
+    let mut kinds: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for p in sweep.points.iter().filter(|p| p.is_baseline()) {
+        for (kind, n) in &p.errors {
+            *kinds.entry(kind).or_insert(0) += n;
+        }
+    }
+    let mut by_count: Vec<(&str, u64)> = kinds.into_iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(&a.1));
+    let kinds = by_count
+        .iter()
+        .take(3)
+        .map(|(k, n)| format!("{k} ×{n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sample = sweep
+        .points
+        .iter()
+        .filter(|p| p.is_baseline())
+        .flat_map(|p| &p.failures)
+        .next()
+        .map(|f| format!("; e.g. item {}: {}", f.item, f.message))
+        .unwrap_or_default();
+    format!(
+        "no item of the sequential baseline succeeded ({kinds}{sample}): nothing to measure          speedup against, so the sweep stopped; fix the workload, or pass --ignore-failures to          measure every point anyway"
+    )
 }
 
 pub(crate) fn point_warnings(p: &PointResult, spec: &RunSpec) -> Vec<Warning> {
@@ -288,13 +336,28 @@ pub(crate) fn point_warnings(p: &PointResult, spec: &RunSpec) -> Vec<Warning> {
     warnings
 }
 
+/// Warm-up items for the first point of a run when the spec asks for none. Every later point
+/// runs in a process that earlier points warmed (code paged in, allocator grown, caches and
+/// connections filled); without this the first point, the sequential baseline, pays for all of
+/// that alone and every speedup is flattered.
+pub const FIRST_POINT_WARMUP: u64 = 1;
+
+/// The warm-up a point gets: the spec's, and at least `FIRST_POINT_WARMUP` for the first one.
+pub(crate) fn warmup_for(spec: &RunSpec, first: bool) -> u64 {
+    if first {
+        spec.sweep.warmup.max(FIRST_POINT_WARMUP)
+    } else {
+        spec.sweep.warmup
+    }
+}
+
 /// Runs one point inside CPU and memory measurement and turns it into a result row.
 pub(crate) fn measure_point(
     backend: &dyn Backend,
     spec: &RunSpec,
     workload: &Arc<dyn Workload>,
     point: &PlannedPoint,
-    progress: Arc<PointProgress>,
+    (progress, warmup): (Arc<PointProgress>, u64),
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<(PointResult, PeakMethod)> {
     let job = PointJob {
@@ -302,22 +365,27 @@ pub(crate) fn measure_point(
         spec: &spec.workload,
         throttle: point.throttle,
         budget: spec.sweep.budget,
-        warmup: spec.sweep.warmup,
+        warmup,
         timeout: spec.sweep.timeout,
         retry: spec.sweep.retry,
         trace: spec.sweep.trace,
         progress,
         stop,
+        window: Arc::new(WindowStart::default()),
     };
     let rss_before = rss_bytes().unwrap_or(0);
-    let cpu_before = (CpuTimes::of_self(), CpuTimes::of_children());
+    let cpu_before = CpuTimes::of_self().plus(CpuTimes::of_children());
     let peak = PeakWatch::start();
     let execution = backend.execute(&job)?;
     // Children count too: worker processes, per-item processes and `command` items are reaped
-    // within the point, and their CPU is part of what the point cost.
-    let cpu = CpuTimes::of_self()
-        .since(cpu_before.0)
-        .plus(CpuTimes::of_children().since(cpu_before.1));
+    // within the point, and their CPU is part of what the point cost. What was spent before
+    // the timed window opened (starting workers, warming up) is set apart, as is the workers'
+    // own start-up, which reaches our rusage only when they are reaped after the window.
+    let cpu_after = CpuTimes::of_self().plus(CpuTimes::of_children());
+    let opened = job.window.cpu_at_open().unwrap_or(cpu_before);
+    let workers_setup = job.window.workers_setup();
+    let cpu = take_out(cpu_after.since(opened), workers_setup);
+    let setup_cpu = opened.since(cpu_before).plus(workers_setup);
     let (peak_rss, method) = peak.finish();
     let rss_after = rss_bytes().unwrap_or(0);
     let mut result = point_result(
@@ -327,6 +395,7 @@ pub(crate) fn measure_point(
         cpu,
         (rss_before, rss_after, peak_rss.unwrap_or(rss_after)),
     );
+    result.setup_cpu_s = Some((setup_cpu.user + setup_cpu.sys).as_secs_f64());
     result.hosts = backend.take_hosts();
     Ok((result, method))
 }
@@ -342,13 +411,10 @@ fn point_result(
     let items = s.completed();
     let wall_s = ex.wall.as_secs_f64();
     let h = &s.latency;
-    let q = |quantile: f64| {
-        if h.is_empty() {
-            0.0
-        } else {
-            us_to_ms(h.value_at_quantile(quantile))
-        }
-    };
+    let q = |quantile: f64| (!h.is_empty()).then(|| us_to_ms(h.value_at_quantile(quantile)));
+    let f = &s.failed_latency;
+    let fq = |quantile: f64| (!f.is_empty()).then(|| us_to_ms(f.value_at_quantile(quantile)));
+    let per_s = |n: u64| if wall_s > 0.0 { n as f64 / wall_s } else { 0.0 };
     // Worker processes' memory counts too: their peaks add to ours.
     let children = ex.children_peak_rss.unwrap_or(0);
     PointResult {
@@ -361,19 +427,21 @@ fn point_result(
         failed: s.failed,
         timed_out: s.timed_out,
         wall_s,
-        throughput_per_s: if wall_s > 0.0 {
-            items as f64 / wall_s
-        } else {
-            0.0
-        },
-        speedup: 0.0,
-        efficiency: 0.0,
-        lat_mean_ms: if h.is_empty() { 0.0 } else { h.mean() / 1000.0 },
+        throughput_per_s: per_s(items),
+        speedup: None,
+        efficiency: None,
+        lat_mean_ms: (!h.is_empty()).then(|| h.mean() / 1000.0),
         lat_p50_ms: q(0.50),
         lat_p90_ms: q(0.90),
         lat_p99_ms: q(0.99),
         lat_p999_ms: q(0.999),
-        lat_max_ms: if h.is_empty() { 0.0 } else { us_to_ms(h.max()) },
+        lat_max_ms: (!h.is_empty()).then(|| us_to_ms(h.max())),
+        goodput_per_s: per_s(s.ok),
+        error_pct: crate::results::error_pct(s.ok, s.failed + s.timed_out),
+        failed_lat_p50_ms: fq(0.50),
+        failed_lat_p99_ms: fq(0.99),
+        failed_lat_max_ms: (!f.is_empty()).then(|| us_to_ms(f.max())),
+        setup_cpu_s: None,
         cpu_user_s: cpu.user.as_secs_f64(),
         cpu_sys_s: cpu.sys.as_secs_f64(),
         rss_before_mb: bytes_to_mb(rss_before),
@@ -390,9 +458,24 @@ fn point_result(
             0.0
         },
         histogram: encode_histogram(h),
+        failed_histogram: if f.is_empty() {
+            String::new()
+        } else {
+            encode_histogram(f)
+        },
         retried: s.retried,
         hosts: Vec::new(),
         trace: ex.stats.trace,
+    }
+}
+
+/// `cpu` less `setup` (a total, user then system), never below zero.
+fn take_out(cpu: CpuTimes, setup: CpuTimes) -> CpuTimes {
+    let total = setup.user + setup.sys;
+    let from_user = total.min(cpu.user);
+    CpuTimes {
+        user: cpu.user - from_user,
+        sys: cpu.sys.saturating_sub(total - from_user),
     }
 }
 

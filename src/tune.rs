@@ -108,7 +108,10 @@ where
         };
         if !p.slo_met {
             match prev {
-                None => break "the SLO is broken already at throttle 1".to_string(),
+                None => {
+                    break "the SLO (or the error budget) is broken already at throttle 1"
+                        .to_string()
+                }
                 Some((lo, _)) => break bisect(&mut c, lo, n)?,
             }
         }

@@ -10,7 +10,7 @@ fn throttlebench() -> Command {
 
 const DESIGN_COLUMNS: &str = "workload,backend,throttle,repetition,items,ok,failed,timed_out,wall_s,throughput_per_s,\
 speedup,efficiency,lat_mean_ms,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_p999_ms,lat_max_ms,cpu_user_s,cpu_sys_s,\
-rss_before_mb,rss_after_mb,mem_delta_mb,peak_rss_mb,max_inflight,startup_ms,retried";
+rss_before_mb,rss_after_mb,mem_delta_mb,peak_rss_mb,max_inflight,startup_ms,retried,goodput_per_s,error_pct";
 
 fn read_rows(dir: &std::path::Path) -> Vec<csv::StringRecord> {
     let mut reader = csv::Reader::from_path(dir.join("results.csv")).unwrap();
@@ -38,7 +38,11 @@ fn a_sleep_sweep_writes_every_point_with_the_design_columns() {
         .arg(&dir)
         .assert()
         .success()
-        .stdout(predicate::str::contains("items/s").and(predicate::str::contains("Report:")));
+        .stdout(
+            predicate::str::contains("goodput (ok/s)")
+                .and(predicate::str::contains("errors (%)"))
+                .and(predicate::str::contains("Report:")),
+        );
     let rows = read_rows(&dir);
     // sequential + thread×2 + async×2
     assert_eq!(rows.len(), 5);
@@ -52,6 +56,11 @@ fn a_sleep_sweep_writes_every_point_with_the_design_columns() {
     for row in &rows {
         assert_eq!(&row[4], "40", "items");
         assert_eq!(&row[5], "40", "ok");
+        assert_eq!(&row[28], "0.000", "error_pct");
+        assert_eq!(
+            &row[27], &row[9],
+            "goodput = throughput when nothing failed"
+        );
         assert_eq!(&row[25], "", "startup_ms is empty for in-process backends");
         assert_eq!(
             row[24].parse::<usize>().unwrap(),

@@ -55,10 +55,22 @@ pub fn allowance(base: &SweepResult, key: PointKey, metric: Metric, drift: Optio
     match metric {
         // A busy scheduler delays wake-ups in bursts, and a burst can cover a whole point: the
         // worst wait the probes saw, not the average, is what an item may have suffered.
-        Metric::Throughput | Metric::LatencyP50 => {
-            drift.explains(item_ms(Metric::LatencyP50), true)
-        }
+        Metric::Goodput | Metric::LatencyP50 => drift.explains(item_ms(Metric::LatencyP50), true),
         Metric::LatencyP99 => drift.explains(item_ms(Metric::LatencyP99), true),
-        Metric::PeakRss => 0.0,
+        Metric::PeakRss | Metric::ErrorRate => 0.0,
+    }
+}
+
+/// Items under this time are too short for the probe's millisecond sleeps to speak for: a
+/// 0.3 ms overrun would excuse a doubling of a 0.3 ms item.
+pub const SUB_MS_ITEM: f64 = 1.0;
+
+/// The allowance as applied: for items under 1 ms it never excuses, by itself, more than the
+/// noise threshold (so a change must exceed twice the threshold to be excused entirely).
+pub fn capped(allowance: f64, item_ms: f64, threshold: f64) -> f64 {
+    if item_ms > 0.0 && item_ms < SUB_MS_ITEM {
+        allowance.min(threshold)
+    } else {
+        allowance
     }
 }

@@ -6,8 +6,9 @@
 
 use serde::Serialize;
 
-use super::allowance::{allowance, point_drift};
+use super::allowance::{allowance, capped, point_drift};
 use super::bootstrap;
+use super::error_rate;
 pub use super::metric::{verdict, Metric, Verdict};
 use crate::backend::BackendKind;
 use crate::error::SpecError;
@@ -255,13 +256,40 @@ fn fewest_items(base: &SweepResult, current: &SweepResult, key: PointKey) -> u64
         .unwrap_or(0)
 }
 
+/// The metric's value in each repetition of a point that measured it.
 pub(crate) fn samples(sweep: &SweepResult, key: PointKey, metric: Metric) -> Vec<f64> {
     sweep
         .points
         .iter()
         .filter(|p| p.backend == key.backend && p.throttle == key.throttle)
-        .map(|p| metric.value(p))
+        .filter_map(|p| metric.value(p))
         .collect()
+}
+
+/// The error rate's row: counts, not repetition means, decide it (see `error_rate`).
+fn error_rate_row(
+    base: &SweepResult,
+    current: &SweepResult,
+    key: PointKey,
+) -> Option<MetricComparison> {
+    let c = error_rate::compare(base, current, key)?;
+    Some(MetricComparison {
+        backend: key.backend,
+        throttle: key.throttle,
+        metric: Metric::ErrorRate,
+        unit: Metric::ErrorRate.unit(),
+        baseline_repetitions: c.baseline_repetitions,
+        current_repetitions: c.current_repetitions,
+        baseline_mean: c.baseline_pct,
+        current_mean: c.current_pct,
+        change_pct: c.change_pp,
+        ci_low_pct: Some(c.ci_low_pp),
+        ci_high_pct: Some(c.ci_high_pp),
+        p_value: Some(c.p_value),
+        machine_allowance_pct: 0.0,
+        machine_allowance_improved_pct: 0.0,
+        verdict: c.verdict,
+    })
 }
 
 /// Compares `current` against `base`, point by point and metric by metric.
@@ -290,14 +318,30 @@ pub fn compare(
     let mut unmeasured: Vec<&str> = Vec::new();
     let mut short_p99 = false;
     let global = Drift::between(&options.base_noise, &options.current_noise);
+    let mut lost_latency: Vec<String> = Vec::new();
+    let mut failing_points: Vec<String> = Vec::new();
     for key in base_keys.iter().filter(|k| current_keys.contains(k)) {
+        let first_row = rows.len();
         for metric in Metric::ALL {
+            if metric == Metric::ErrorRate {
+                rows.extend(error_rate_row(base, current, *key));
+                continue;
+            }
             if metric == Metric::LatencyP99 && fewest_items(base, current, *key) < MIN_ITEMS_FOR_P99
             {
                 short_p99 = true;
                 continue;
             }
             let (b, c) = (samples(base, *key, metric), samples(current, *key, metric));
+            if !b.is_empty() && c.is_empty() {
+                // Every current repetition failed every item: no latency to compare, and the
+                // error rate's row says what happened.
+                let name = format!("{} ×{}", key.backend, key.throttle);
+                if !lost_latency.contains(&name) {
+                    lost_latency.push(name);
+                }
+                continue;
+            }
             let Some(stats) = bootstrap::compare(&b, &c) else {
                 if !unmeasured.contains(&metric.label()) {
                     unmeasured.push(metric.label());
@@ -313,9 +357,11 @@ pub fn compare(
             // A busier current run excuses a worsening; a busier baseline run an improvement.
             let worse = point_drift(sides.0, sides.1, *key);
             let better = point_drift(sides.1, sides.0, *key);
+            let item_ms = bootstrap::mean(&samples(base, *key, Metric::LatencyP50));
+            let cap = |a: f64| capped(a, item_ms, options.threshold);
             let allowance = (
-                allowance(base, *key, metric, worse.as_ref()),
-                allowance(base, *key, metric, better.as_ref()),
+                cap(allowance(base, *key, metric, worse.as_ref())),
+                cap(allowance(base, *key, metric, better.as_ref())),
             );
             rows.push(MetricComparison {
                 backend: key.backend,
@@ -344,6 +390,35 @@ pub fn compare(
                 },
             });
         }
+        // A point that fails more items is not better for being faster at the rest (or at
+        // failing): none of its changes counts as an improvement.
+        let errors_rose = rows[first_row..]
+            .iter()
+            .any(|r| r.metric == Metric::ErrorRate && r.current_mean > r.baseline_mean);
+        if errors_rose {
+            for row in rows[first_row..].iter_mut() {
+                if row.verdict == Verdict::Improved && row.metric != Metric::ErrorRate {
+                    row.verdict = Verdict::WithinNoise;
+                    let name = format!("{} ×{}", key.backend, key.throttle);
+                    if !failing_points.contains(&name) {
+                        failing_points.push(name);
+                    }
+                }
+            }
+        }
+    }
+    if !lost_latency.is_empty() {
+        notes.push(format!(
+            "Latency not compared at {}: no item of the current run succeeded there.",
+            lost_latency.join(", ")
+        ));
+    }
+    if !failing_points.is_empty() {
+        notes.push(format!(
+            "Not called improvements at {}: the error rate rose there, so a faster figure may \
+             come from items that failed fast.",
+            failing_points.join(", ")
+        ));
     }
     if short_p99 {
         notes.push(format!(

@@ -37,6 +37,33 @@ pub fn knee_within_noise(curve: &[(usize, f64, f64, f64)]) -> Option<usize> {
         .min()
 }
 
+/// The range of a point's repetitions that speak for it: those within 3 scaled median absolute
+/// deviations of the median (the usual robust outlier rule). One stalled repetition (another
+/// process took the machine) would otherwise stretch the peak's range down to the lowest
+/// throttles, and every one of them would "overlap the peak". With fewer than three values,
+/// nothing can be called an outlier and the plain range is returned.
+pub fn robust_range(values: &[f64]) -> (f64, f64) {
+    let plain = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        });
+    if values.len() < 3 {
+        return plain;
+    }
+    let mut sorted = values.to_vec();
+    let median = crate::results::median(&mut sorted).unwrap_or(0.0);
+    let mut deviations: Vec<f64> = values.iter().map(|x| (x - median).abs()).collect();
+    let mad = crate::results::median(&mut deviations).unwrap_or(0.0);
+    let reach = 3.0 * 1.4826 * mad;
+    values
+        .iter()
+        .filter(|&&x| (x - median).abs() <= reach)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        })
+}
+
 /// Kneedle on the curve up to its peak, with throttles on a log₂ axis (sweeps double, so a
 /// linear axis would squeeze every low throttle into one corner). The knee is the point farthest
 /// above the straight line from the first point to the peak, normalised to the unit square.
@@ -100,6 +127,30 @@ mod tests {
         ];
         assert_eq!(knee_within_noise(&single), Some(4));
         assert_eq!(knee_within_noise(&[]), None);
+    }
+
+    #[test]
+    fn a_stalled_repetition_does_not_drag_the_knee_down() {
+        // The peak's third repetition stalled at 30: its robust range ignores it, so throttle 1
+        // (about 50) is not "inside the peak's noise".
+        assert_eq!(robust_range(&[120.0, 122.0, 30.0]), (120.0, 122.0));
+        assert_eq!(robust_range(&[48.0, 50.0, 52.0]), (48.0, 52.0));
+        assert_eq!(robust_range(&[120.0, 30.0]), (30.0, 120.0));
+        let with = |reps: &[f64], n: usize| {
+            let (lo, hi) = robust_range(reps);
+            let mut v = reps.to_vec();
+            (n, crate::results::median(&mut v).unwrap(), lo, hi)
+        };
+        let curve = [
+            with(&[48.0, 50.0, 52.0], 1),
+            with(&[95.0, 97.0, 99.0], 2),
+            with(&[120.0, 122.0, 30.0], 4),
+            with(&[119.0, 121.0, 118.0], 8),
+        ];
+        assert_eq!(knee_within_noise(&curve), Some(4));
+        // The plain range would have called throttle 1 the knee.
+        let plain = [(1, 50.0, 48.0, 52.0), (4, 120.0, 30.0, 122.0)];
+        assert_eq!(knee_within_noise(&plain), Some(1));
     }
 
     #[test]

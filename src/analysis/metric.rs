@@ -11,47 +11,57 @@ use crate::results::PointResult;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
-    Throughput,
+    /// Successful items per second.
+    Goodput,
     LatencyP50,
     LatencyP99,
     PeakRss,
+    /// Failed and timed-out items, percent of all items; compared as counts (see
+    /// `error_rate`), its change in percentage points.
+    ErrorRate,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 4] = [
-        Metric::Throughput,
+    pub const ALL: [Metric; 5] = [
+        Metric::Goodput,
         Metric::LatencyP50,
         Metric::LatencyP99,
         Metric::PeakRss,
+        Metric::ErrorRate,
     ];
 
     pub fn label(self) -> &'static str {
         match self {
-            Metric::Throughput => "throughput",
+            Metric::Goodput => "goodput",
             Metric::LatencyP50 => "p50",
             Metric::LatencyP99 => "p99",
             Metric::PeakRss => "peak RSS",
+            Metric::ErrorRate => "error rate",
         }
     }
 
     pub fn unit(self) -> &'static str {
         match self {
-            Metric::Throughput => "items/s",
+            Metric::Goodput => "ok/s",
             Metric::LatencyP50 | Metric::LatencyP99 => "ms",
             Metric::PeakRss => "MB",
+            Metric::ErrorRate => "%",
         }
     }
 
     pub fn bigger_is_better(self) -> bool {
-        self == Metric::Throughput
+        self == Metric::Goodput
     }
 
-    pub fn value(self, p: &PointResult) -> f64 {
+    /// The metric of one repetition; `None` where it was not measured (latency when no item
+    /// succeeded, error rate when no item ended).
+    pub fn value(self, p: &PointResult) -> Option<f64> {
         match self {
-            Metric::Throughput => p.throughput_per_s,
+            Metric::Goodput => Some(p.goodput_per_s),
             Metric::LatencyP50 => p.lat_p50_ms,
             Metric::LatencyP99 => p.lat_p99_ms,
-            Metric::PeakRss => p.peak_rss_mb,
+            Metric::PeakRss => Some(p.peak_rss_mb),
+            Metric::ErrorRate => p.error_pct,
         }
     }
 }
@@ -136,7 +146,7 @@ mod tests {
     fn throughput_down_is_a_regression_latency_down_an_improvement() {
         let down = stats(-0.17, -0.18, -0.16, 0.001);
         assert_eq!(
-            verdict(Metric::Throughput, &down, true, 0.05, (0.0, 0.0)),
+            verdict(Metric::Goodput, &down, true, 0.05, (0.0, 0.0)),
             Verdict::Regressed
         );
         assert_eq!(

@@ -11,10 +11,10 @@ pub mod text;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendKind;
-use crate::results::{median, SweepResult};
+use crate::results::{median, median_of, SweepResult};
 pub use littles_law::LittleCheck;
 pub use scaling::Scaling;
-pub use slo::{Measured, Slo, SloOutcome};
+pub use slo::{error_budget, Measured, Slo, SloOutcome, DEFAULT_ERROR_BUDGET};
 
 /// Everything the analysis concluded, stored in `results.json` and shown in reports.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -22,6 +22,10 @@ pub struct Analysis {
     /// The throttle to use, with the evidence in one sentence.
     #[serde(default)]
     pub recommendation: Option<Recommendation>,
+    /// Why there is no recommendation, when there is none (e.g. every throttle failed more
+    /// than the error budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_recommendation: Option<String>,
     /// One entry per backend that was swept.
     #[serde(default)]
     pub backends: Vec<BackendAnalysis>,
@@ -146,8 +150,10 @@ pub fn analyze(sweep: &SweepResult) -> Analysis {
                 .any(|b| b.slo.as_ref().is_some_and(|o| !o.feasible.is_empty())),
         );
     }
-    analysis.recommendation =
-        recommend::recommend(&analysis.backends, &tables, slo, sweep.environment.cores);
+    match recommend::recommend(&analysis.backends, &tables, slo, sweep.environment.cores) {
+        Ok(r) => analysis.recommendation = Some(r),
+        Err(why) => analysis.no_recommendation = Some(why),
+    }
     analysis.littles_law = littles_law::checks(sweep);
     analysis
         .notes
@@ -176,18 +182,22 @@ pub fn measured(sweep: &SweepResult, backend: BackendKind) -> Vec<Measured> {
             let med = |f: fn(&crate::results::PointResult) -> f64| {
                 median(&mut reps.iter().map(|p| f(p)).collect::<Vec<_>>()).unwrap_or(0.0)
             };
+            let med_opt = |f: fn(&crate::results::PointResult) -> Option<f64>| {
+                median_of(reps.iter().map(|p| f(p)))
+            };
             let items: u64 = reps.iter().map(|p| p.items).sum();
             let bad: u64 = reps.iter().map(|p| p.failed + p.timed_out).sum();
-            let rates = reps.iter().map(|p| p.throughput_per_s);
+            let rates: Vec<f64> = reps.iter().map(|p| p.goodput_per_s).collect();
+            let (goodput_lo, goodput_hi) = knee::robust_range(&rates);
             Measured {
                 throttle,
-                throughput_per_s: med(|p| p.throughput_per_s),
-                throughput_lo: rates.clone().fold(f64::INFINITY, f64::min),
-                throughput_hi: rates.fold(0.0, f64::max),
-                p50_ms: med(|p| p.lat_p50_ms),
-                p90_ms: med(|p| p.lat_p90_ms),
-                p99_ms: med(|p| p.lat_p99_ms),
-                p999_ms: med(|p| p.lat_p999_ms),
+                goodput_per_s: med(|p| p.goodput_per_s),
+                goodput_lo,
+                goodput_hi,
+                p50_ms: med_opt(|p| p.lat_p50_ms),
+                p90_ms: med_opt(|p| p.lat_p90_ms),
+                p99_ms: med_opt(|p| p.lat_p99_ms),
+                p999_ms: med_opt(|p| p.lat_p999_ms),
                 cpu_cores: med(|p| {
                     if p.wall_s > 0.0 {
                         (p.cpu_user_s + p.cpu_sys_s) / p.wall_s
@@ -212,6 +222,9 @@ impl Analysis {
         if let Some(r) = &self.recommendation {
             lines.push(r.summary.clone());
         }
+        if let Some(why) = &self.no_recommendation {
+            lines.push(why.clone());
+        }
         for b in &self.backends {
             lines.push(text::describe_backend(b));
         }
@@ -227,6 +240,7 @@ impl Analysis {
 pub mod allowance;
 pub mod bootstrap;
 pub mod compare;
+pub mod error_rate;
 #[cfg(test)]
 pub(crate) mod fixture;
 pub mod metric;

@@ -3,9 +3,9 @@
 
 use super::scaling::{self, MIN_POINTS};
 use super::text::coef;
-use super::{knee, BackendAnalysis, Measured, Recommendation, Slo, UslFit};
+use super::{error_budget, knee, BackendAnalysis, Measured, Recommendation, Slo, UslFit};
 use crate::backend::BackendKind;
-use crate::report::table::number;
+use crate::report::table::{maybe, number, percent};
 use crate::results::SweepResult;
 
 /// Backends whose picks are this close in throughput count as equal; the lower throttle wins.
@@ -19,18 +19,27 @@ const POOR_FIT_PCT: f64 = 10.0;
 pub fn backend_analysis(
     sweep: &SweepResult,
     backend: BackendKind,
-    rows: &[Measured],
+    all_rows: &[Measured],
     slo: Option<&Slo>,
 ) -> (BackendAnalysis, Vec<String>) {
     let mut notes = Vec::new();
-    let curve: Vec<(usize, f64)> = rows
+    // A throttle that failed more than the error budget did not do the work it seems to: its
+    // fast failures would pass for speed. It is kept out of every figure a decision rests on.
+    let budget = error_budget(slo);
+    let rows: Vec<Measured> = all_rows
         .iter()
-        .map(|m| (m.throttle, m.throughput_per_s))
+        .filter(|m| m.within_budget(budget))
+        .copied()
         .collect();
+    if let Some(note) = over_budget_note(backend, all_rows, budget) {
+        notes.push(note);
+    }
+    let rows = rows.as_slice();
+    let curve: Vec<(usize, f64)> = rows.iter().map(|m| (m.throttle, m.goodput_per_s)).collect();
     // The sequential baseline is throughput at concurrency 1 when the backend has no throttle 1.
     let mut fit_points: Vec<(f64, f64)> = curve.iter().map(|&(n, x)| (n as f64, x)).collect();
-    if !curve.iter().any(|&(n, _)| n == 1) {
-        if let Some(base) = sweep.baseline_throughput_per_s.filter(|b| *b > 0.0) {
+    if !curve.iter().any(|&(n, _)| n == 1) && baseline_error_share(sweep) <= budget {
+        if let Some(base) = sweep.baseline_goodput_per_s.filter(|b| *b > 0.0) {
             fit_points.insert(0, (1.0, base));
         }
     }
@@ -64,21 +73,14 @@ pub fn backend_analysis(
     };
     let peak = rows
         .iter()
-        .max_by(|a, b| a.throughput_per_s.total_cmp(&b.throughput_per_s));
+        .max_by(|a, b| a.goodput_per_s.total_cmp(&b.goodput_per_s));
     let knee = knee::knee_within_noise(
         &rows
             .iter()
-            .map(|m| {
-                (
-                    m.throttle,
-                    m.throughput_per_s,
-                    m.throughput_lo,
-                    m.throughput_hi,
-                )
-            })
+            .map(|m| (m.throttle, m.goodput_per_s, m.goodput_lo, m.goodput_hi))
             .collect::<Vec<_>>(),
     );
-    let slo_outcome = slo.map(|s| s.evaluate(rows));
+    let slo_outcome = slo.map(|s| s.evaluate(all_rows));
     let recommended = match &slo_outcome {
         Some(o) => o.recommended,
         None => knee,
@@ -91,10 +93,10 @@ pub fn backend_analysis(
             kneedle: knee::kneedle(&curve),
             scaling,
             peak_throttle: peak.map(|m| m.throttle),
-            peak_throughput_per_s: peak.map_or(0.0, |m| m.throughput_per_s),
+            peak_throughput_per_s: peak.map_or(0.0, |m| m.goodput_per_s),
             peak_cpu_cores: peak.map_or(0.0, |m| m.cpu_cores),
             retrograde: match (peak, rows.last()) {
-                (Some(p), Some(last)) => last.throughput_per_s < RETROGRADE * p.throughput_per_s,
+                (Some(p), Some(last)) => last.goodput_per_s < RETROGRADE * p.goodput_per_s,
                 _ => false,
             },
             slo: slo_outcome,
@@ -104,14 +106,48 @@ pub fn backend_analysis(
     )
 }
 
-/// The overall pick: the backend whose own pick gives the most throughput (within 3% counts as
-/// a tie, broken by the lower throttle). With an SLO nobody meets, the closest throttle, said so.
+/// Throttles over the error budget, named in one note; `None` when there are none.
+fn over_budget_note(backend: BackendKind, rows: &[Measured], budget: f64) -> Option<String> {
+    let over: Vec<&Measured> = rows.iter().filter(|m| !m.within_budget(budget)).collect();
+    let worst = over.iter().map(|m| m.error_share).fold(0.0, f64::max);
+    let names: Vec<String> = over.iter().map(|m| m.throttle.to_string()).collect();
+    (!over.is_empty()).then(|| {
+        format!(
+            "{backend}: throttle{} {} failed more than {}% of items (up to {}%): not counted as \
+             work, left out of the fit, the knee and the recommendation",
+            if over.len() == 1 { "" } else { "s" },
+            names.join(", "),
+            percent(budget * 100.0),
+            percent(worst * 100.0)
+        )
+    })
+}
+
+/// Failed share of the sequential baseline over all its repetitions.
+fn baseline_error_share(sweep: &SweepResult) -> f64 {
+    let (bad, all) = sweep
+        .points
+        .iter()
+        .filter(|p| p.is_baseline())
+        .fold((0, 0), |(bad, all), p| {
+            (bad + p.failed + p.timed_out, all + p.items)
+        });
+    if all == 0 {
+        0.0
+    } else {
+        bad as f64 / all as f64
+    }
+}
+
+/// The overall pick: the backend whose own pick gives the most goodput (within 3% counts as a
+/// tie, broken by the lower throttle). With an SLO nobody meets, the closest throttle, said so.
+/// `Err` says why there is no recommendation at all.
 pub fn recommend(
     backends: &[BackendAnalysis],
     tables: &[Vec<Measured>],
     slo: Option<&Slo>,
     cores: usize,
-) -> Option<Recommendation> {
+) -> Result<Recommendation, String> {
     let picks: Vec<(&BackendAnalysis, &Measured, &[Measured])> = backends
         .iter()
         .zip(tables)
@@ -124,51 +160,83 @@ pub fn recommend(
         .collect();
     let best = picks
         .iter()
-        .map(|(_, m, _)| m.throughput_per_s)
+        .map(|(_, m, _)| m.goodput_per_s)
         .fold(0.0, f64::max);
     let chosen = picks
         .iter()
-        .filter(|(_, m, _)| m.throughput_per_s >= SAME_THROUGHPUT * best)
+        .filter(|(_, m, _)| m.goodput_per_s >= SAME_THROUGHPUT * best)
         .min_by_key(|(_, m, _)| m.throttle);
     if let Some(&(b, m, rows)) = chosen {
         let pct = if b.peak_throughput_per_s > 0.0 {
-            m.throughput_per_s / b.peak_throughput_per_s * 100.0
+            m.goodput_per_s / b.peak_throughput_per_s * 100.0
         } else {
             0.0
         };
         let latency = match slo {
             Some(slo) => slo.quote(m),
-            None => format!("p99 {} ms", number(m.p99_ms)),
+            None => format!("p99 {} ms", maybe(m.p99_ms, number)),
         };
-        return Some(Recommendation {
+        let errors = if m.error_share > 0.0 {
+            format!(", {}% errors", percent(m.error_share * 100.0))
+        } else {
+            String::new()
+        };
+        return Ok(Recommendation {
             backend: b.backend,
             throttle: m.throttle,
             summary: format!(
-                "Use throttle {} on {}: {:.0}% of peak throughput ({} items/s), {}; {}",
+                "Use throttle {} on {}: {:.0}% of peak goodput ({} successful items/s), {}{}; {}",
                 m.throttle,
                 b.backend,
                 pct,
-                number(m.throughput_per_s),
+                number(m.goodput_per_s),
                 latency,
+                errors,
                 explain(b, rows, cores)
             ),
         });
     }
-    let slo = slo?;
-    let (b, m) = backends
-        .iter()
-        .zip(tables)
-        .flat_map(|(b, rows)| rows.iter().map(move |m| (b, m)))
-        .min_by(|a, b| a.1.p99_ms.total_cmp(&b.1.p99_ms))?;
-    Some(Recommendation {
+    let budget = error_budget(slo);
+    let all = || {
+        backends
+            .iter()
+            .zip(tables)
+            .flat_map(|(b, rows)| rows.iter().map(move |m| (b, m)))
+    };
+    if !all().any(|(_, m)| m.within_budget(budget)) {
+        let lowest = all().min_by(|a, b| a.1.error_share.total_cmp(&b.1.error_share));
+        let lowest = lowest
+            .map(|(b, m)| {
+                format!(
+                    " (lowest: {}% at throttle {} on {})",
+                    percent(m.error_share * 100.0),
+                    m.throttle,
+                    b.backend
+                )
+            })
+            .unwrap_or_default();
+        return Err(format!(
+            "No recommendation: every throttle failed more than {}% of items{lowest}",
+            percent(budget * 100.0)
+        ));
+    }
+    let Some(slo) = slo else {
+        return Err("No recommendation: no throttle had a knee to recommend".into());
+    };
+    let (b, m, p99) = all()
+        .filter(|(_, m)| m.within_budget(budget))
+        .filter_map(|(b, m)| m.p99_ms.map(|p99| (b, m, p99)))
+        .min_by(|a, b| a.2.total_cmp(&b.2))
+        .ok_or_else(|| format!("No throttle meets the SLO ({slo}), and none measured a p99"))?;
+    Ok(Recommendation {
         backend: b.backend,
         throttle: m.throttle,
         summary: format!(
-            "No throttle meets the SLO ({slo}): the closest is throttle {} on {} with p99 {} ms at {} items/s",
+            "No throttle meets the SLO ({slo}): the closest is throttle {} on {} with p99 {} ms at {} successful items/s",
             m.throttle,
             b.backend,
-            number(m.p99_ms),
-            number(m.throughput_per_s)
+            number(p99),
+            number(m.goodput_per_s)
         ),
     })
 }
@@ -240,7 +308,7 @@ fn measured_plateau(b: &BackendAnalysis, rows: &[Measured], model: f64) -> Optio
     let peak = b.peak_throughput_per_s;
     let flat_past_knee = rows
         .iter()
-        .any(|m| m.throttle > knee && m.throughput_per_s >= 0.95 * peak);
+        .any(|m| m.throttle > knee && m.goodput_per_s >= 0.95 * peak);
     (flat_past_knee && peak > 0.0 && model > peak * 1.05).then_some((knee, peak))
 }
 
@@ -261,8 +329,8 @@ mod tests {
     fn row(throttle: usize, x: f64, p99: f64) -> Measured {
         Measured {
             throttle,
-            throughput_per_s: x,
-            p99_ms: p99,
+            goodput_per_s: x,
+            p99_ms: Some(p99),
             ..Measured::default()
         }
     }
@@ -270,12 +338,12 @@ mod tests {
     fn backend(kind: BackendKind, rows: &[Measured], pick: Option<usize>) -> BackendAnalysis {
         let points: Vec<(f64, f64)> = rows
             .iter()
-            .map(|m| (m.throttle as f64, m.throughput_per_s))
+            .map(|m| (m.throttle as f64, m.goodput_per_s))
             .collect();
         let fit = scaling::fit(&points);
         let peak = rows
             .iter()
-            .max_by(|a, b| a.throughput_per_s.total_cmp(&b.throughput_per_s))
+            .max_by(|a, b| a.goodput_per_s.total_cmp(&b.goodput_per_s))
             .unwrap();
         BackendAnalysis {
             backend: kind,
@@ -284,7 +352,7 @@ mod tests {
             kneedle: None,
             scaling: fit.map(|f| scaling::describe(&f, &points)),
             peak_throttle: Some(peak.throttle),
-            peak_throughput_per_s: peak.throughput_per_s,
+            peak_throughput_per_s: peak.goodput_per_s,
             peak_cpu_cores: 1.9,
             retrograde: false,
             slo: None,
@@ -310,7 +378,7 @@ mod tests {
         let r = recommend(&backends, &[a.clone(), b], None, 2).unwrap();
         assert_eq!((r.backend, r.throttle), (BackendKind::Thread, 2));
         assert!(
-            r.summary.starts_with("Use throttle 2 on thread: 100% of peak throughput (200 items/s), p99 2.00 ms; contention-limited (σ="),
+            r.summary.starts_with("Use throttle 2 on thread: 100% of peak goodput (200 successful items/s), p99 2.00 ms; contention-limited (σ="),
             "{}",
             r.summary
         );

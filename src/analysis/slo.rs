@@ -45,32 +45,52 @@ pub struct Slo {
     pub bounds: Vec<Bound>,
 }
 
+/// Share of failed and timed-out items a throttle may have and still count as doing the work,
+/// when the SLO names no `errors=` bound of its own.
+pub const DEFAULT_ERROR_BUDGET: f64 = 0.01;
+
+/// The error budget in force: the SLO's `errors=` bound, else 1%.
+pub fn error_budget(slo: Option<&Slo>) -> f64 {
+    slo.and_then(|s| s.bounds.iter().find(|b| b.metric == Metric::Errors))
+        .map_or(DEFAULT_ERROR_BUDGET, |b| b.limit)
+}
+
 /// The measured figures of one throttle an SLO is checked against (medians over repetitions).
+/// Throughput is goodput: successful items per second. Latency is of successful items, and
+/// absent when no repetition had one.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Measured {
     pub throttle: usize,
-    pub throughput_per_s: f64,
-    pub p50_ms: f64,
-    pub p90_ms: f64,
-    pub p99_ms: f64,
-    pub p999_ms: f64,
+    pub goodput_per_s: f64,
+    pub p50_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub p999_ms: Option<f64>,
+    /// Failed and timed-out items as a share of all items, over every repetition.
     pub error_share: f64,
     /// CPU time / wall time: how many cores the point kept busy.
     pub cpu_cores: f64,
-    /// Lowest and highest throughput across repetitions.
-    pub throughput_lo: f64,
-    pub throughput_hi: f64,
+    /// Lowest and highest goodput across the repetitions that speak for the point (a stalled
+    /// repetition left out: `knee::robust_range`).
+    pub goodput_lo: f64,
+    pub goodput_hi: f64,
 }
 
 impl Measured {
-    fn value(&self, metric: Metric) -> f64 {
+    fn value(&self, metric: Metric) -> Option<f64> {
         match metric {
             Metric::P50 => self.p50_ms,
             Metric::P90 => self.p90_ms,
             Metric::P99 => self.p99_ms,
             Metric::P999 => self.p999_ms,
-            Metric::Errors => self.error_share,
+            Metric::Errors => Some(self.error_share),
         }
+    }
+
+    /// Whether this throttle did work within the error budget: some successful item, and no
+    /// more failures than the budget allows. Only such throttles are recommended.
+    pub fn within_budget(&self, budget: f64) -> bool {
+        self.goodput_per_s > 0.0 && self.error_share <= budget
     }
 }
 
@@ -86,9 +106,14 @@ pub struct SloOutcome {
 }
 
 impl Slo {
-    /// Whether every bound holds.
+    /// Whether every bound holds and the error budget (the `errors=` bound, else 1%) too. A
+    /// latency bound is never met by a throttle without a successful item: it has no latency.
     pub fn met(&self, m: &Measured) -> bool {
-        self.bounds.iter().all(|b| m.value(b.metric) <= b.limit)
+        m.within_budget(error_budget(Some(self)))
+            && self
+                .bounds
+                .iter()
+                .all(|b| m.value(b.metric).is_some_and(|v| v <= b.limit))
     }
 
     /// The bound to quote in a summary: the first latency bound, else the first.
@@ -102,41 +127,41 @@ impl Slo {
 
     /// `p99 41 ms ≤ 200 ms SLO` for this throttle's figures.
     pub fn quote(&self, m: &Measured) -> String {
-        match self.headline() {
-            Some(b) => format!(
+        let Some(b) = self.headline() else {
+            return String::new();
+        };
+        match m.value(b.metric) {
+            Some(v) => format!(
                 "{} {} {} {} SLO",
                 b.metric.name(),
-                b.show(m.value(b.metric)),
-                if m.value(b.metric) <= b.limit {
-                    "≤"
-                } else {
-                    ">"
-                },
+                b.show(v),
+                if v <= b.limit { "≤" } else { ">" },
                 b.show(b.limit)
             ),
-            None => String::new(),
+            None => format!(
+                "no {} (no successful item), {} SLO",
+                b.metric.name(),
+                b.show(b.limit)
+            ),
         }
     }
 
     pub fn evaluate(&self, rows: &[Measured]) -> SloOutcome {
         let mut feasible: Vec<&Measured> = rows.iter().filter(|m| self.met(m)).collect();
         feasible.sort_by_key(|m| m.throttle);
-        let best = feasible
-            .iter()
-            .map(|m| m.throughput_per_s)
-            .fold(0.0, f64::max);
+        let best = feasible.iter().map(|m| m.goodput_per_s).fold(0.0, f64::max);
         let recommended = feasible
             .iter()
-            .find(|m| m.throughput_per_s >= PEAK_SHARE * best)
+            .find(|m| m.goodput_per_s >= PEAK_SHARE * best)
             .map(|m| m.throttle);
+        // The closest one can get: the lowest p99 among throttles that did their work.
+        let budget = error_budget(Some(self));
         let lowest_p99_throttle = if feasible.is_empty() {
             rows.iter()
-                .min_by(|a, b| {
-                    a.p99_ms
-                        .total_cmp(&b.p99_ms)
-                        .then(a.throttle.cmp(&b.throttle))
-                })
-                .map(|m| m.throttle)
+                .filter(|m| m.within_budget(budget))
+                .filter_map(|m| m.p99_ms.map(|p99| (p99, m.throttle)))
+                .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
+                .map(|(_, throttle)| throttle)
         } else {
             None
         };
@@ -255,8 +280,8 @@ mod tests {
     fn row(throttle: usize, x: f64, p99: f64) -> Measured {
         Measured {
             throttle,
-            throughput_per_s: x,
-            p99_ms: p99,
+            goodput_per_s: x,
+            p99_ms: Some(p99),
             ..Measured::default()
         }
     }
@@ -315,5 +340,34 @@ mod tests {
         assert!(!slo.met(&m));
         m.error_share = 0.005;
         assert!(slo.met(&m));
+    }
+
+    #[test]
+    fn the_error_budget_holds_without_an_errors_bound() {
+        let slo: Slo = "p99=50ms".parse().unwrap();
+        assert_eq!(error_budget(Some(&slo)), DEFAULT_ERROR_BUDGET);
+        assert_eq!(error_budget(None), DEFAULT_ERROR_BUDGET);
+        let mut shedding = row(8, 200.0, 20.0);
+        shedding.error_share = 0.99;
+        assert!(!slo.met(&shedding), "fast 503s never meet an SLO");
+        let loose: Slo = "p99=50ms,errors=100%".parse().unwrap();
+        assert!(loose.met(&shedding));
+    }
+
+    #[test]
+    fn a_throttle_without_a_successful_item_meets_no_latency_bound() {
+        let slo: Slo = "p99=50ms,errors=100%".parse().unwrap();
+        let nothing = Measured {
+            throttle: 4,
+            error_share: 1.0,
+            ..Measured::default()
+        };
+        assert!(!slo.met(&nothing));
+        assert_eq!(
+            slo.quote(&nothing),
+            "no p99 (no successful item), 50.0 ms SLO"
+        );
+        let out = slo.evaluate(&[nothing]);
+        assert!(out.feasible.is_empty() && out.lowest_p99_throttle.is_none());
     }
 }

@@ -118,6 +118,7 @@ async fn run_tasks(shards: &[Shard], job: &PointJob<'_>) -> anyhow::Result<Execu
         handles.push(shards[index % shards.len()].handle.spawn(task.run()));
     }
     ready.wait().await;
+    job.window.open();
     let started = *start_cell.get_or_init(Instant::now);
     let mut stats = WorkerStats::new();
     let mut last_end = started;

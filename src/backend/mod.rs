@@ -20,13 +20,14 @@ pub mod worker_proc;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SpecError;
+use crate::measure::cpu::CpuTimes;
 use crate::measure::WorkerStats;
 use crate::workload::{Workload, WorkloadSpec};
 
@@ -105,6 +106,42 @@ pub struct PointJob<'a> {
     pub progress: Arc<PointProgress>,
     /// Set on Ctrl-C: stop claiming new items.
     pub stop: Arc<AtomicBool>,
+    /// Marked by the backend when its timed window opens (every worker ready and warmed up).
+    pub window: Arc<WindowStart>,
+}
+
+/// The CPU spent before a point's timed window opened, so the point's CPU columns cover the
+/// same window as its wall time: starting threads or worker processes and warming up are not
+/// billed to the items. Worker processes report their own start-up CPU (they are reaped, and
+/// so counted, only after the window), which is taken out as well.
+#[derive(Debug, Default)]
+pub struct WindowStart {
+    cpu: OnceLock<CpuTimes>,
+    workers_setup: Mutex<CpuTimes>,
+}
+
+impl WindowStart {
+    /// Notes the CPU used so far, by this process and its reaped children; the first call wins.
+    pub fn open(&self) {
+        self.cpu
+            .get_or_init(|| CpuTimes::of_self().plus(CpuTimes::of_children()));
+    }
+
+    /// The CPU total when the window opened; `None` if the backend never opened it.
+    pub fn cpu_at_open(&self) -> Option<CpuTimes> {
+        self.cpu.get().copied()
+    }
+
+    /// Adds a worker process's own CPU up to its `Ready` (start-up and warm-up).
+    pub fn add_worker_setup(&self, cpu: CpuTimes) {
+        if let Ok(mut total) = self.workers_setup.lock() {
+            *total = total.plus(cpu);
+        }
+    }
+
+    pub fn workers_setup(&self) -> CpuTimes {
+        self.workers_setup.lock().map(|t| *t).unwrap_or_default()
+    }
 }
 
 impl<'a> PointJob<'a> {
@@ -127,6 +164,7 @@ impl<'a> PointJob<'a> {
             trace: false,
             progress: Arc::new(PointProgress::new(throttle)),
             stop: Arc::new(AtomicBool::new(false)),
+            window: Arc::new(WindowStart::default()),
         }
     }
 }

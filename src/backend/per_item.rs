@@ -138,6 +138,7 @@ fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
             })
             .collect::<Result<_, _>>()?;
         shared.ready.wait();
+        job.window.open();
         shared.started.get_or_init(Instant::now);
         handles
             .into_iter()

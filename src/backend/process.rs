@@ -109,6 +109,7 @@ pub(super) struct Shared<'a> {
     pub(super) started: OnceLock<(Instant, u64)>,
     pub(super) inflight: InflightTracker,
     pub(super) progress: Arc<PointProgress>,
+    pub(super) window: Arc<super::WindowStart>,
 }
 
 impl Shared<'_> {
@@ -178,6 +179,7 @@ pub(crate) fn run_pool(
         started: OnceLock::new(),
         inflight: InflightTracker::new(workers),
         progress: job.progress.clone(),
+        window: job.window.clone(),
     };
     let slots: Vec<SlotResult> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
@@ -192,6 +194,7 @@ pub(crate) fn run_pool(
             })
             .collect();
         shared.ready.wait();
+        job.window.open();
         shared.started.get_or_init(|| (Instant::now(), mono_ns()));
         handles
             .into_iter()
@@ -269,7 +272,16 @@ fn start_worker(shared: &Shared, slot: usize, warmup: u64) -> anyhow::Result<Wor
         warmup,
         shared.retry_policy,
     )?;
-    proc.await_ready(&shared.stop, || shared.launch.place(slot))?;
+    let setup = proc.await_ready(&shared.stop, || shared.launch.place(slot))?;
+    // A remote worker's CPU is spent on its host and never reaches our rusage.
+    if !shared.launch.remote() {
+        shared
+            .window
+            .add_worker_setup(crate::measure::cpu::CpuTimes {
+                user: setup,
+                sys: std::time::Duration::ZERO,
+            });
+    }
     Ok(proc)
 }
 

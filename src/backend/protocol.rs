@@ -115,6 +115,9 @@ pub enum FromWorker {
         pid: u32,
         setup_error: Option<String>,
         protocol: u32,
+        /// The worker's own CPU time (user + system) up to this frame, µs: its start-up and
+        /// warm-up, which the point's CPU columns leave out (0 from older workers).
+        setup_cpu_us: u64,
     },
     Done(ItemDone),
     /// The worker's last word: its latency histogram (HdrHistogram V2 + deflate) and its own
@@ -207,11 +210,13 @@ impl FromWorker {
                 pid,
                 setup_error,
                 protocol,
+                setup_cpu_us,
             } => {
                 let at = begin(out, FROM_READY);
                 out.extend_from_slice(&pid.to_le_bytes());
                 put_bytes(out, setup_error.as_deref().unwrap_or("").as_bytes());
                 out.extend_from_slice(&protocol.to_le_bytes());
+                out.extend_from_slice(&setup_cpu_us.to_le_bytes());
                 end(out, at);
             }
             FromWorker::Done(done) => encode_done(out, done),
@@ -234,10 +239,12 @@ impl FromWorker {
                 let pid = c.u32()?;
                 let text = String::from_utf8_lossy(c.bytes()?).into_owned();
                 let protocol = if c.is_empty() { 1 } else { c.u32()? };
+                let setup_cpu_us = if c.is_empty() { 0 } else { c.u64()? };
                 Ok(FromWorker::Ready {
                     pid,
                     setup_error: (!text.is_empty()).then_some(text),
                     protocol,
+                    setup_cpu_us,
                 })
             }
             FROM_DONE => {

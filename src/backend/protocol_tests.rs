@@ -36,6 +36,7 @@ fn frames_round_trip() {
             pid: 7,
             setup_error: None,
             protocol: PROTOCOL_VERSION,
+            setup_cpu_us: 1234,
         },
         FromWorker::Done(ItemDone::once(
             9,
@@ -102,6 +103,7 @@ fn frames_of_the_first_version_read_as_no_retries() {
             pid: 7,
             setup_error: None,
             protocol: 1,
+            setup_cpu_us: 0,
         }
     );
     assert_eq!(

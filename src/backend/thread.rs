@@ -132,6 +132,7 @@ fn run_pool(job: &PointJob<'_>, workers: usize) -> anyhow::Result<Execution> {
         handles.push((slot, index, handle));
     }
     shared.ready.wait();
+    job.window.open();
     let started = *shared.started.get_or_init(Instant::now);
 
     let mut stats = WorkerStats::new();

@@ -176,6 +176,7 @@ fn serve(registry: &Registry, input: File, output: File) -> anyhow::Result<()> {
                 pid,
                 setup_error: Some(why),
                 protocol: PROTOCOL_VERSION,
+                setup_cpu_us: 0,
             }
             .encode(&mut writer.buf);
             writer.flush()?;
@@ -188,10 +189,12 @@ fn serve(registry: &Registry, input: File, output: File) -> anyhow::Result<()> {
             let _ = run_item(&mut runner, WARMUP_ITEM);
         }
     }
+    let own = crate::measure::cpu::CpuTimes::of_self();
     FromWorker::Ready {
         pid,
         setup_error: None,
         protocol: PROTOCOL_VERSION,
+        setup_cpu_us: (own.user + own.sys).as_micros() as u64,
     }
     .encode(&mut writer.buf);
     writer.flush()?;

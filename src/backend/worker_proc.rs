@@ -71,14 +71,14 @@ impl WorkerProc {
         Ok(proc)
     }
 
-    /// Waits for `Ready`, giving up on Ctrl-C. A worker too old to retry (a remote host's
-    /// binary of an earlier version) is refused when retries were asked for, rather than
-    /// silently running every item once.
+    /// Waits for `Ready`, giving up on Ctrl-C, and returns the CPU the worker spent getting
+    /// there. A worker too old to retry (a remote host's binary of an earlier version) is
+    /// refused when retries were asked for, rather than silently running every item once.
     pub fn await_ready(
         &mut self,
         stop: &AtomicBool,
         place: impl Fn() -> String,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<std::time::Duration> {
         loop {
             match self.reader.next_within(SLICE, FromWorker::decode)? {
                 Next::Frame(FromWorker::Ready {
@@ -90,8 +90,10 @@ impl WorkerProc {
                     place()
                 ),
                 Next::Frame(FromWorker::Ready {
-                    setup_error: None, ..
-                }) => return Ok(()),
+                    setup_error: None,
+                    setup_cpu_us,
+                    ..
+                }) => return Ok(std::time::Duration::from_micros(setup_cpu_us)),
                 Next::Frame(FromWorker::Ready {
                     setup_error: Some(why),
                     ..

@@ -27,6 +27,7 @@ pub fn overrides(args: &RunArgs) -> Overrides {
         retries: args.retries,
         retry_backoff: args.retry_backoff.clone(),
         slo: args.slo.clone(),
+        ignore_failures: args.ignore_failures,
     }
 }
 
@@ -98,6 +99,10 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
             );
         }
         println!("Report: {}", dir.join("index.html").display());
+    }
+    if let Some(why) = &sweep.stopped {
+        eprintln!("error: {why} (measured: {})", dir.display());
+        return Ok(Exit::Failed);
     }
     let verdict = super::compare::finish(hooks, &args, &sweep, &dir)?;
     Ok(exit_for(&args, &sweep, verdict))

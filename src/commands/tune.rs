@@ -5,12 +5,12 @@
 use std::path::Path;
 
 use super::{install_interrupt, Exit};
-use crate::analysis::{measured, SearchRecord};
+use crate::analysis::{measured, SearchRecord, DEFAULT_ERROR_BUDGET};
 use crate::backend::BackendKind;
 use crate::cli::TuneArgs;
 use crate::error::SpecError;
 use crate::report::folder::{default_folder, RunFolder};
-use crate::report::table::{self, number};
+use crate::report::table::{self, maybe, number, percent};
 use crate::spec::MAX_THROTTLE;
 use crate::sweep::{Listeners, PlannedPoint, SweepListener};
 use crate::tune::{search, Probe, Stepper};
@@ -75,8 +75,15 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
             break;
         }
     }
-    if let Some(base) = stepper.sweep.baseline_throughput_per_s {
-        say(format!("baseline (sequential): {} items/s", number(base)));
+    if complete && stepper.sweep.baseline_goodput_per_s.is_none() && !spec.sweep.ignore_failures {
+        stepper.sweep.stopped = Some(crate::sweep::baseline_failed(&stepper.sweep));
+        complete = false;
+    }
+    if let Some(base) = stepper.sweep.baseline_goodput_per_s {
+        say(format!(
+            "baseline (sequential): {} successful items/s",
+            number(base)
+        ));
     }
     let mut record = SearchRecord {
         backend,
@@ -106,20 +113,31 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
             else {
                 return Ok(None);
             };
-            let slo_met = slo.as_ref().map_or(true, |s| s.met(&m));
+            // Past the error budget a throttle breaks the ramp as an SLO would: its speed is
+            // failures', not work's.
+            let slo_met = match &slo {
+                Some(s) => s.met(&m),
+                None => m.within_budget(DEFAULT_ERROR_BUDGET),
+            };
             count += 1;
             say(format!(
-                "probe {count} ({}): {backend} at throttle {n}: {} items/s, p99 {} ms{}",
+                "probe {count} ({}): {backend} at throttle {n}: {} ok/s, p99 {} ms{}{}",
                 phase.name(),
-                number(m.throughput_per_s),
-                number(m.p99_ms),
+                number(m.goodput_per_s),
+                maybe(m.p99_ms, number),
+                if m.error_share > 0.0 {
+                    format!(", {}% errors", percent(m.error_share * 100.0))
+                } else {
+                    String::new()
+                },
                 match &slo {
                     Some(_) if !slo_met => ", SLO broken",
+                    None if !slo_met => ", over the error budget",
                     _ => "",
                 }
             ));
             Ok(Some(Probe {
-                throughput_per_s: m.throughput_per_s,
+                throughput_per_s: m.goodput_per_s,
                 slo_met,
             }))
         })?;
@@ -128,7 +146,7 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
         record.outcome = outcome.story;
     }
     record.runs = stepper.sweep.points.len();
-    if !complete {
+    if !complete && stepper.sweep.stopped.is_none() {
         stepper.sweep.interrupted = true;
     }
     let sweep = stepper.finish(&mut listeners, record)?;
@@ -142,6 +160,10 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
             println!();
         }
         println!("Report: {}", dir.join("index.html").display());
+    }
+    if let Some(why) = &sweep.stopped {
+        eprintln!("error: {why} (measured: {})", dir.display());
+        return Ok(super::Exit::Failed);
     }
     Ok(super::run::exit_for(&args.run, &sweep, super::Exit::Ok))
 }

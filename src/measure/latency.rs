@@ -39,6 +39,9 @@ fn first_attempt() -> u32 {
 pub struct WorkerStats {
     /// Latency of successful items, in microseconds.
     pub latency: Histogram<u64>,
+    /// Latency of failed and timed-out items, in microseconds, kept apart: a fast 503 must not
+    /// flatter the successful items' percentiles, and a slow timeout is worth seeing too.
+    pub failed_latency: Histogram<u64>,
     pub ok: u64,
     pub failed: u64,
     pub timed_out: u64,
@@ -66,6 +69,7 @@ impl WorkerStats {
         WorkerStats {
             // Auto-resizing: memory grows with the largest latency seen, not a preset range.
             latency: Histogram::new(3).expect("3 significant digits is a valid precision"),
+            failed_latency: Histogram::new(3).expect("3 significant digits is a valid precision"),
             ok: 0,
             failed: 0,
             timed_out: 0,
@@ -92,6 +96,9 @@ impl WorkerStats {
             }
             Err(err) => {
                 self.failed += 1;
+                let _ = self
+                    .failed_latency
+                    .record((took.as_micros() as u64).min(MAX_LATENCY_US));
                 self.note_error(item, &err.kind, err.message);
             }
         }
@@ -179,6 +186,10 @@ impl WorkerStats {
     pub fn record_timeout(&mut self, item: u64, limit: Duration) {
         self.timed_out += 1;
         self.busy += limit;
+        // The item took at least the limit; the limit is what was measured of it.
+        let _ = self
+            .failed_latency
+            .record((limit.as_micros() as u64).min(MAX_LATENCY_US));
         self.note_error(
             item,
             "timeout",
@@ -211,6 +222,7 @@ impl WorkerStats {
     pub fn merge(&mut self, other: WorkerStats) {
         // Both histograms auto-resize, so adding never fails for lack of range.
         let _ = self.latency.add(&other.latency);
+        let _ = self.failed_latency.add(&other.failed_latency);
         self.ok += other.ok;
         self.failed += other.failed;
         self.timed_out += other.timed_out;
@@ -330,6 +342,12 @@ mod tests {
         a.merge(b);
         assert_eq!((a.ok, a.failed, a.timed_out), (2, 2, 1));
         assert_eq!(a.latency.len(), 2);
+        assert_eq!(a.failed_latency.len(), 3, "failures are timed apart");
+        assert_eq!(
+            a.failed_latency.max() / 1000,
+            50,
+            "a timeout counts its limit"
+        );
         assert_eq!(a.errors["io"], 2);
         assert_eq!(a.errors["timeout"], 1);
         assert_eq!(a.busy, Duration::from_millis(58));

@@ -1,7 +1,7 @@
 //! Files for CI tracking tools, one value per (backend, throttle) and metric — the median of the
 //! repetitions, with their spread:
 //! - github-action-benchmark's custom tools: an array of `{name, unit, value, range, extra}`;
-//!   `customBiggerIsBetter` takes throughput, `customSmallerIsBetter` latency and memory, so
+//!   `customBiggerIsBetter` takes goodput, `customSmallerIsBetter` latency, memory and error rate, so
 //!   each is its own file.
 //! - Bencher Metric Format: `{benchmark: {measure: {value, lower_value, upper_value}}}`, with
 //!   Bencher's built-in `throughput` (ops/s) and `latency` (ns, the p50) measures, plus
@@ -20,9 +20,9 @@ use crate::results::{median, PointResult, SweepResult};
 /// The CI formats, by their `--export` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CiFormat {
-    /// github-action-benchmark, tool `customBiggerIsBetter`: throughput.
+    /// github-action-benchmark, tool `customBiggerIsBetter`: goodput (successful items/s).
     GithubBigger,
-    /// github-action-benchmark, tool `customSmallerIsBetter`: p50, p99, peak RSS.
+    /// github-action-benchmark, tool `customSmallerIsBetter`: p50, p99, peak RSS, error rate.
     GithubSmaller,
     /// Bencher Metric Format.
     Bencher,
@@ -99,15 +99,17 @@ struct Spread {
     count: usize,
 }
 
-fn spread(reps: &[&PointResult], value: fn(&PointResult) -> f64) -> Spread {
-    let mut values: Vec<f64> = reps.iter().map(|p| value(p)).collect();
-    let median = median(&mut values).unwrap_or(0.0);
-    Spread {
+/// The spread of a figure over the repetitions that have it; `None` when none has (latency
+/// with no successful item), so no entry claims a value that was never measured.
+fn spread(reps: &[&PointResult], value: fn(&PointResult) -> Option<f64>) -> Option<Spread> {
+    let mut values: Vec<f64> = reps.iter().filter_map(|p| value(p)).collect();
+    let median = median(&mut values)?;
+    Some(Spread {
         median,
         low: values.first().copied().unwrap_or(0.0),
         high: values.last().copied().unwrap_or(0.0),
         count: values.len(),
-    }
+    })
 }
 
 /// Repetitions of each (backend, throttle), baseline first, in the order the summaries use.
@@ -167,16 +169,18 @@ impl Exporter for GithubBenchmark {
     fn serialize(&self, sweep: &SweepResult) -> anyhow::Result<Vec<u8>> {
         let mut entries = Vec::new();
         for (name, reps) in groups(sweep) {
+            let mut add = |what: &str, unit: &'static str, s: Option<Spread>| {
+                if let Some(s) = s {
+                    entries.push(github_entry(format!("{name} {what}"), unit, s));
+                }
+            };
             if self.bigger {
-                let s = spread(&reps, |p| p.throughput_per_s);
-                entries.push(github_entry(format!("{name} throughput"), "items/s", s));
+                add("goodput", "ok/s", spread(&reps, |p| Some(p.goodput_per_s)));
             } else {
-                let s = spread(&reps, |p| p.lat_p50_ms);
-                entries.push(github_entry(format!("{name} p50 latency"), "ms", s));
-                let s = spread(&reps, |p| p.lat_p99_ms);
-                entries.push(github_entry(format!("{name} p99 latency"), "ms", s));
-                let s = spread(&reps, |p| p.peak_rss_mb);
-                entries.push(github_entry(format!("{name} peak RSS"), "MB", s));
+                add("p50 latency", "ms", spread(&reps, |p| p.lat_p50_ms));
+                add("p99 latency", "ms", spread(&reps, |p| p.lat_p99_ms));
+                add("peak RSS", "MB", spread(&reps, |p| Some(p.peak_rss_mb)));
+                add("error rate", "%", spread(&reps, |p| p.error_pct));
             }
         }
         let mut bytes = serde_json::to_vec_pretty(&entries)?;
@@ -205,22 +209,18 @@ impl Exporter for Bencher {
         let mut benchmarks = Map::new();
         for (name, reps) in groups(sweep) {
             let mut measures = Map::new();
-            measures.insert(
-                "throughput".into(),
-                metric(spread(&reps, |p| p.throughput_per_s), 1.0),
-            );
-            measures.insert(
-                "latency".into(),
-                metric(spread(&reps, |p| p.lat_p50_ms), MS_TO_NS),
-            );
-            measures.insert(
-                "latency-p99".into(),
-                metric(spread(&reps, |p| p.lat_p99_ms), MS_TO_NS),
-            );
-            measures.insert(
-                "peak-rss-mb".into(),
-                metric(spread(&reps, |p| p.peak_rss_mb), 1.0),
-            );
+            let figures: [(&str, Option<Spread>, f64); 5] = [
+                ("throughput", spread(&reps, |p| Some(p.goodput_per_s)), 1.0),
+                ("latency", spread(&reps, |p| p.lat_p50_ms), MS_TO_NS),
+                ("latency-p99", spread(&reps, |p| p.lat_p99_ms), MS_TO_NS),
+                ("peak-rss-mb", spread(&reps, |p| Some(p.peak_rss_mb)), 1.0),
+                ("error-pct", spread(&reps, |p| p.error_pct), 1.0),
+            ];
+            for (key, s, scale) in figures {
+                if let Some(s) = s {
+                    measures.insert(key.into(), metric(s, scale));
+                }
+            }
             benchmarks.insert(name, Value::Object(measures));
         }
         let mut bytes = serde_json::to_vec_pretty(&Value::Object(benchmarks))?;
@@ -243,13 +243,13 @@ mod tests {
     }
 
     #[test]
-    fn github_bigger_holds_throughput_only() {
+    fn github_bigger_holds_goodput_only() {
         let v = export(CiFormat::GithubBigger);
         let entries = v.as_array().unwrap();
         assert_eq!(entries.len(), 4);
         let e = &entries[2];
-        assert_eq!(e["name"], "sleep thread x4 throughput");
-        assert_eq!(e["unit"], "items/s");
+        assert_eq!(e["name"], "sleep thread x4 goodput");
+        assert_eq!(e["unit"], "ok/s");
         assert!((e["value"].as_f64().unwrap() - 200.0).abs() < 1e-9);
         assert!(e["range"].as_str().unwrap().starts_with("± "));
         for e in entries {
@@ -259,7 +259,7 @@ mod tests {
     }
 
     #[test]
-    fn github_smaller_holds_latency_and_memory() {
+    fn github_smaller_holds_latency_memory_and_errors() {
         let v = export(CiFormat::GithubSmaller);
         let names: Vec<&str> = v
             .as_array()
@@ -267,17 +267,41 @@ mod tests {
             .iter()
             .map(|e| e["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names.len(), 12);
+        assert_eq!(names.len(), 16);
         assert_eq!(
-            &names[..3],
+            &names[..4],
             [
                 "sleep sequential x1 p50 latency",
                 "sleep sequential x1 p99 latency",
-                "sleep sequential x1 peak RSS"
+                "sleep sequential x1 peak RSS",
+                "sleep sequential x1 error rate"
             ]
         );
         assert_eq!(v[0]["unit"], "ms");
         assert_eq!(v[2]["unit"], "MB");
+        assert_eq!(v[3]["unit"], "%");
+    }
+
+    #[test]
+    fn a_point_without_a_successful_item_claims_no_latency() {
+        let mut sweep = fixture::sweep(20.0, 3);
+        for p in sweep.points.iter_mut().filter(|p| p.throttle == 4) {
+            (p.ok, p.failed, p.goodput_per_s) = (0, p.items, 0.0);
+            (p.lat_p50_ms, p.lat_p99_ms, p.error_pct) = (None, None, Some(100.0));
+        }
+        let bytes = CiFormat::GithubSmaller
+            .exporter()
+            .serialize(&sweep)
+            .unwrap();
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        let names: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        assert!(!names.contains(&"sleep thread x4 p50 latency"), "{names:?}");
+        assert!(names.contains(&"sleep thread x4 error rate"), "{names:?}");
     }
 
     #[test]
@@ -291,7 +315,13 @@ mod tests {
         let measures: Vec<&String> = bench.as_object().unwrap().keys().collect();
         assert_eq!(
             measures,
-            ["latency", "latency-p99", "peak-rss-mb", "throughput"]
+            [
+                "error-pct",
+                "latency",
+                "latency-p99",
+                "peak-rss-mb",
+                "throughput"
+            ]
         );
         assert_eq!(v.as_object().unwrap().len(), 4);
     }

@@ -3,7 +3,8 @@
 
 use super::table::number;
 use crate::analysis::compare::{
-    Comparison, MetricComparison, PointKey, Verdict, MIN_REPETITIONS, RECOMMENDED_REPETITIONS,
+    Comparison, Metric, MetricComparison, PointKey, Verdict, MIN_REPETITIONS,
+    RECOMMENDED_REPETITIONS,
 };
 
 const HEADERS: [&str; 9] = [
@@ -19,8 +20,14 @@ const HEADERS: [&str; 9] = [
 ];
 
 fn cells(r: &MetricComparison) -> Vec<String> {
+    // The error rate changes in percentage points (a relative change from 0 % means nothing).
+    let pp = if r.metric == Metric::ErrorRate {
+        " pp"
+    } else {
+        ""
+    };
     let ci = match (r.ci_low_pct, r.ci_high_pct) {
-        (Some(lo), Some(hi)) => format!("{lo:+.1} … {hi:+.1}"),
+        (Some(lo), Some(hi)) => format!("{lo:+.1} … {hi:+.1}{pp}"),
         _ => "—".into(),
     };
     vec![
@@ -29,7 +36,7 @@ fn cells(r: &MetricComparison) -> Vec<String> {
         format!("{} ({})", r.metric.label(), r.unit),
         number(r.baseline_mean),
         number(r.current_mean),
-        format!("{:+.1}", r.change_pct),
+        format!("{:+.1}{pp}", r.change_pct),
         ci,
         // 10 000 resamples resolve p to 0.0001: below 0.001 the digits say nothing more.
         r.p_value
@@ -230,7 +237,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| thread | 4 | throughput (items/s) | 200 | 167 | -16.7 |"),
+            md.contains("| thread | 4 | goodput (ok/s) | 200 | 167 | -16.7 |"),
             "{md}"
         );
         assert!(md.contains("**regressed**"));
@@ -262,6 +269,6 @@ mod tests {
         assert_eq!(v["regressions"], 0);
         assert_eq!(v["rows"].as_array().unwrap().len(), 16);
         assert_eq!(v["rows"][0]["verdict"], "unchanged");
-        assert_eq!(v["rows"][0]["metric"], "throughput");
+        assert_eq!(v["rows"][0]["metric"], "goodput");
     }
 }

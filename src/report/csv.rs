@@ -4,7 +4,7 @@
 use super::Exporter;
 use crate::results::{PointResult, SweepResult};
 
-pub const COLUMNS: [&str; 27] = [
+pub const COLUMNS: [&str; 29] = [
     "workload",
     "backend",
     "throttle",
@@ -32,11 +32,15 @@ pub const COLUMNS: [&str; 27] = [
     "max_inflight",
     "startup_ms",
     "retried",
+    "goodput_per_s",
+    "error_pct",
 ];
 
 /// One CSV row of a point, in `COLUMNS` order.
+/// Figures that do not exist (latency with no successful item) are empty cells, never 0.
 pub fn row(p: &PointResult) -> Vec<String> {
     let f = |x: f64, decimals: usize| format!("{x:.decimals$}");
+    let opt = |x: Option<f64>, decimals: usize| x.map(|x| f(x, decimals)).unwrap_or_default();
     vec![
         p.workload.clone(),
         p.backend.to_string(),
@@ -48,14 +52,14 @@ pub fn row(p: &PointResult) -> Vec<String> {
         p.timed_out.to_string(),
         f(p.wall_s, 6),
         f(p.throughput_per_s, 3),
-        f(p.speedup, 4),
-        f(p.efficiency, 4),
-        f(p.lat_mean_ms, 3),
-        f(p.lat_p50_ms, 3),
-        f(p.lat_p90_ms, 3),
-        f(p.lat_p99_ms, 3),
-        f(p.lat_p999_ms, 3),
-        f(p.lat_max_ms, 3),
+        opt(p.speedup, 4),
+        opt(p.efficiency, 4),
+        opt(p.lat_mean_ms, 3),
+        opt(p.lat_p50_ms, 3),
+        opt(p.lat_p90_ms, 3),
+        opt(p.lat_p99_ms, 3),
+        opt(p.lat_p999_ms, 3),
+        opt(p.lat_max_ms, 3),
         f(p.cpu_user_s, 3),
         f(p.cpu_sys_s, 3),
         f(p.rss_before_mb, 2),
@@ -65,6 +69,8 @@ pub fn row(p: &PointResult) -> Vec<String> {
         p.max_inflight.to_string(),
         p.startup_ms.map(|x| f(x, 3)).unwrap_or_default(),
         p.retried.to_string(),
+        f(p.goodput_per_s, 3),
+        opt(p.error_pct, 3),
     ]
 }
 

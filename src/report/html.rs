@@ -90,9 +90,9 @@ fn summary(page: &mut String, sweep: &SweepResult) {
     let backends: Vec<&str> = s.sweep.backends.iter().map(|b| b.name()).collect();
     let limits: Vec<String> = s.sweep.limits.iter().map(|l| l.to_string()).collect();
     let baseline = sweep
-        .baseline_throughput_per_s
-        .map(|b| format!("{} items/s", number(b)))
-        .unwrap_or_else(|| "not measured".into());
+        .baseline_goodput_per_s
+        .map(|b| format!("{} successful items/s", number(b)))
+        .unwrap_or_else(|| "no successful item".into());
     let _ = writeln!(
         page,
         "<h2>Summary</h2>\n<table>\n<tr><th>workload</th><td><code>{}</code> {}</td></tr>\n\
@@ -134,14 +134,18 @@ fn recommendation(page: &mut String, sweep: &SweepResult) {
             );
         }
         None => {
-            let why = if analysis.is_some() {
-                "the analysis found no throttle it could recommend from these points"
-            } else {
-                "this run holds no analysis"
+            let why = match analysis {
+                Some(a) => a.no_recommendation.clone().unwrap_or_else(|| {
+                    "No recommendation: the analysis found no throttle it could recommend from \
+                     these points"
+                        .into()
+                }),
+                None => "No recommendation: this run holds no analysis".into(),
             };
             let _ = writeln!(
                 page,
-                "<p class=\"none\">No recommendation: {why}. Read the throughput and latency charts below.</p>"
+                "<p class=\"none\">{}. Read the goodput and latency charts below.</p>",
+                escape(&why)
             );
         }
     }

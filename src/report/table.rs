@@ -4,11 +4,12 @@
 use super::Exporter;
 use crate::results::{Summary, SweepResult};
 
-pub const HEADERS: [&str; 12] = [
+pub const HEADERS: [&str; 13] = [
     "backend",
     "throttle",
     "items",
-    "items/s",
+    "goodput (ok/s)",
+    "errors (%)",
     "speedup (×)",
     "efficiency (%)",
     "p50 (ms)",
@@ -19,16 +20,25 @@ pub const HEADERS: [&str; 12] = [
     "failed",
 ];
 
+/// What a table shows where a figure does not exist (no successful item): never 0.
+pub const NO_DATA: &str = "–";
+
+/// A figure, or `NO_DATA` when there is none.
+pub fn maybe(x: Option<f64>, show: impl Fn(f64) -> String) -> String {
+    x.map(show).unwrap_or_else(|| NO_DATA.to_string())
+}
+
 fn cells(s: &Summary) -> Vec<String> {
     vec![
         s.backend.to_string(),
         s.throttle.to_string(),
         s.items.to_string(),
-        number(s.throughput_per_s),
-        format!("{:.2}", s.speedup),
-        format!("{:.0}", s.efficiency * 100.0),
-        number(s.lat_p50_ms),
-        number(s.lat_p99_ms),
+        number(s.goodput_per_s),
+        maybe(s.error_pct, percent),
+        maybe(s.speedup, |x| format!("{x:.2}")),
+        maybe(s.efficiency, |x| format!("{:.0}", x * 100.0)),
+        maybe(s.lat_p50_ms, number),
+        maybe(s.lat_p99_ms, number),
         format!("{:.2}", s.cpu_s),
         format!("{:+.1}", s.mem_delta_mb),
         format!("{:.1}", s.peak_rss_mb),
@@ -46,6 +56,19 @@ fn failed_cell(s: &Summary) -> String {
         cell.push_str(&format!(", {} retried", s.retried));
     }
     cell
+}
+
+/// A percentage with the precision it needs: 0, 1, 0.25, 3.1, 42.
+pub fn percent(x: f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else if x < 1.0 {
+        format!("{x:.2}")
+    } else if x < 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.0}")
+    }
 }
 
 /// Three significant figures, without scientific notation.
@@ -145,11 +168,11 @@ impl Exporter for SummaryMarkdown {
         let s = &sweep.spec;
         let mut out = format!("### throttlebench: {}\n\n", s.name.replace(['<', '>'], ""));
         let baseline = sweep
-            .baseline_throughput_per_s
-            .map(number)
-            .unwrap_or_else(|| "—".into());
+            .baseline_goodput_per_s
+            .map(|b| format!("{} successful items/s", number(b)))
+            .unwrap_or_else(|| "– (no successful item)".into());
         out.push_str(&format!(
-            "Workload `{}` · sequential baseline {} items/s · {} · {} cores\n\n",
+            "Workload `{}` · sequential baseline {} · {} · {} cores\n\n",
             s.workload.kind, baseline, sweep.environment.cpu_model, sweep.environment.cores
         ));
         out.push_str(&markdown(sweep));
@@ -180,5 +203,14 @@ mod tests {
         assert_eq!(number(1.2345), "1.23");
         assert_eq!(number(0.012345), "0.012");
         assert_eq!(number(0.0), "0");
+    }
+
+    #[test]
+    fn percentages_keep_what_matters() {
+        assert_eq!(percent(0.0), "0");
+        assert_eq!(percent(1.0), "1");
+        assert_eq!(percent(0.25), "0.25");
+        assert_eq!(percent(3.14), "3.1");
+        assert_eq!(percent(96.4), "96");
     }
 }

@@ -12,7 +12,7 @@ use crate::analysis::{self, SearchRecord};
 use crate::backend::{Backend, BackendKind};
 use crate::measure::environment::Environment;
 use crate::measure::memory::PeakMethod;
-use crate::results::{median, SweepResult, FORMAT_VERSION};
+use crate::results::{SweepResult, FORMAT_VERSION};
 use crate::spec::RunSpec;
 use crate::sweep::{self, PlannedPoint, SweepListener};
 use crate::warning::Warning;
@@ -49,9 +49,11 @@ impl<'a> Stepper<'a> {
                 started_at: sweep::now_text(),
                 finished_at: None,
                 baseline_throughput_per_s: None,
+                baseline_goodput_per_s: None,
                 points: Vec::new(),
                 warnings: Vec::new(),
                 interrupted: false,
+                stopped: None,
                 analysis: None,
             },
         };
@@ -92,7 +94,10 @@ impl<'a> Stepper<'a> {
             self.spec,
             &self.workload,
             &point,
-            progress,
+            (
+                progress,
+                sweep::warmup_for(self.spec, self.sweep.points.is_empty()),
+            ),
             self.stop.clone(),
         )
         .with_context(|| format!("{} at throttle {}", point.backend, point.throttle))?;
@@ -105,23 +110,9 @@ impl<'a> Stepper<'a> {
         }
         self.sweep.environment.peak_rss_method = sweep::peak_method_name(peak_method).to_string();
         if result.is_baseline() {
-            let mut base: Vec<f64> = self
-                .sweep
-                .points
-                .iter()
-                .filter(|p| p.is_baseline())
-                .map(|p| p.throughput_per_s)
-                .chain([result.throughput_per_s])
-                .collect();
-            self.sweep.baseline_throughput_per_s = median(&mut base);
-            let b = self.sweep.baseline_throughput_per_s;
-            self.sweep
-                .points
-                .iter_mut()
-                .filter(|p| p.is_baseline())
-                .for_each(|p| sweep::set_speedup(p, b));
+            sweep::update_baseline(&mut self.sweep, &result);
         }
-        sweep::set_speedup(&mut result, self.sweep.baseline_throughput_per_s);
+        sweep::set_speedup(&mut result, self.sweep.baseline_goodput_per_s);
         for w in sweep::point_warnings(&result, self.spec) {
             self.warn(listener, w);
         }

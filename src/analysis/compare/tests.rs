@@ -157,3 +157,89 @@ fn peak_rss_must_move_a_whole_megabyte() {
     let c = compare(&base, &grown, &Options::default()).unwrap();
     assert_eq!(c.count(Verdict::Regressed), 4);
 }
+
+/// Every item of the current run failed: the error rate regresses, goodput regresses, latency
+/// is not compared (there is none), and nothing is called an improvement.
+#[test]
+fn an_all_failing_run_is_a_regression_and_improves_nothing() {
+    let base = fixture::sweep(20.0, 3);
+    let mut failing = base.clone();
+    for p in &mut failing.points {
+        (p.ok, p.failed, p.goodput_per_s, p.error_pct) = (0, p.items, 0.0, Some(100.0));
+        (p.lat_p50_ms, p.lat_p99_ms) = (None, None);
+    }
+    let c = compare(&base, &failing, &Options::default()).unwrap();
+    assert_eq!(c.count(Verdict::Improved), 0, "{c:#?}");
+    for r in &c.rows {
+        match r.metric {
+            Metric::ErrorRate | Metric::Goodput => assert_eq!(r.verdict, Verdict::Regressed),
+            Metric::LatencyP50 | Metric::LatencyP99 => panic!("latency compared: {r:?}"),
+            Metric::PeakRss => {}
+        }
+    }
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n.contains("no item of the current run succeeded")),
+        "{:?}",
+        c.notes
+    );
+}
+
+/// Faster items that fail more are not an improvement.
+#[test]
+fn faster_but_failing_more_is_never_an_improvement() {
+    let base = fixture::sweep(20.0, 5);
+    let mut current = fixture::sweep(10.0, 5);
+    for p in &mut current.points {
+        p.failed = 100;
+        p.ok = p.items - 100;
+        p.error_pct = Some(10.0);
+        p.goodput_per_s *= 0.9;
+    }
+    let c = compare(&base, &current, &Options::default()).unwrap();
+    assert_eq!(c.count(Verdict::Improved), 0, "{c:#?}");
+    assert!(c
+        .rows
+        .iter()
+        .any(|r| r.metric == Metric::ErrorRate && r.verdict == Verdict::Regressed));
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n.contains("the error rate rose there")),
+        "{:?}",
+        c.notes
+    );
+}
+
+/// For items under 1 ms the probe's drift may excuse at most the threshold: a 20 % slowdown of
+/// 0.3 ms items (as an HTTP request on loopback takes) is caught even when the machine's worst
+/// wake-up delay grew by far more than the items take.
+#[test]
+fn a_busy_machine_cannot_excuse_a_twenty_percent_slowdown_of_sub_millisecond_items() {
+    use crate::measure::noise::NoiseSample;
+    let (base, slow) = (fixture::sweep(0.3, 5), fixture::sweep(0.36, 5));
+    let calm = NoiseSample {
+        sleep_overshoot_ms: 0.05,
+        sleep_overshoot_max_ms: 0.1,
+        cpu_loop_ms: 1.0,
+    };
+    let busy = NoiseSample {
+        sleep_overshoot_ms: 0.3,
+        sleep_overshoot_max_ms: 2.0,
+        cpu_loop_ms: 1.0,
+    };
+    let options = Options {
+        base_noise: vec![calm; base.points.len()],
+        current_noise: vec![busy; slow.points.len()],
+        ..Options::default()
+    };
+    let c = compare(&base, &slow, &options).unwrap();
+    for r in c.rows.iter().filter(|r| r.metric == Metric::LatencyP50) {
+        assert!(r.machine_allowance_pct <= 5.0 + 1e-9, "{r:?}");
+        assert_eq!(r.verdict, Verdict::Regressed, "{r:?}");
+    }
+    // Without the cap the same drift would excuse it: 2 ms of worst delay on a 0.3 ms item.
+    let drift = crate::measure::noise::Drift::between(&[calm], &[busy]).unwrap();
+    assert!(drift.explains(0.3, true) > 1.0);
+}

@@ -1,4 +1,4 @@
-//! Latency p50, p99 and max against throttle on a log scale, one colour per backend and one line
+//! Latency of successful items (p50, p99, max) against throttle on a log scale, one colour per backend and one line
 //! style per percentile; the sequential baseline's values as faint reference lines.
 
 use plotters::coord::Shift;
@@ -10,7 +10,8 @@ use crate::results::Summary;
 
 pub struct Latency<'a>(pub &'a Series);
 
-type Metric = (&'static str, fn(&Summary) -> f64, Mark);
+/// A percentile, how to read it off a row (absent when no item succeeded), its line style.
+type Metric = (&'static str, fn(&Summary) -> Option<f64>, Mark);
 
 const METRICS: [Metric; 3] = [
     ("p50", |s| s.lat_p50_ms, Mark::Line),
@@ -61,10 +62,10 @@ impl Chart for Latency<'_> {
         let x = style::throttle_range(series.throttles());
         let low = series
             .all()
-            .map(|s| s.lat_p50_ms)
+            .filter_map(|s| s.lat_p50_ms)
             .filter(|v| *v > 0.0)
             .fold(f64::INFINITY, f64::min);
-        let high = series.max_of(|s| s.lat_max_ms.max(s.lat_p99_ms));
+        let high = series.max_of(|s| s.lat_max_ms.unwrap_or(0.0).max(s.lat_p99_ms.unwrap_or(0.0)));
         let (y0, y1) = if low.is_finite() && high > 0.0 {
             (low / 1.5, high * 1.5)
         } else {
@@ -93,8 +94,7 @@ impl Chart for Latency<'_> {
         if let Some(base) = &series.baseline {
             let color = style::shade(style::backend_color(base.backend), 0.55);
             for (_, value, mark) in METRICS {
-                let v = value(base);
-                if v > 0.0 {
+                if let Some(v) = value(base).filter(|v| *v > 0.0) {
                     line(&mut chart, vec![(x.0, v), (x.1, v)], color, 1, mark)?;
                 }
             }
@@ -103,9 +103,10 @@ impl Chart for Latency<'_> {
         for (backend, list) in &series.backends {
             let color = style::backend_color(*backend);
             for (_, value, mark) in METRICS {
+                // A throttle without a successful item has no latency: the line skips it.
                 let points: Vec<(f64, f64)> = list
                     .iter()
-                    .map(|s| (s.throttle as f64, value(s)))
+                    .filter_map(|s| value(s).map(|v| (s.throttle as f64, v)))
                     .filter(|p| p.1 > 0.0)
                     .collect();
                 line(&mut chart, points, color, 3, mark)?;

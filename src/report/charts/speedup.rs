@@ -24,7 +24,7 @@ impl<'a> Speedup<'a> {
             Budget::Items(n) => Some(n),
             Budget::Duration(_) => None,
         };
-        let baseline = sweep.baseline_throughput_per_s.filter(|b| *b > 0.0);
+        let baseline = sweep.baseline_goodput_per_s.filter(|b| *b > 0.0);
         let fits = match (&sweep.analysis, baseline) {
             (Some(analysis), Some(base)) => analysis
                 .backends
@@ -110,7 +110,7 @@ impl Chart for Speedup<'_> {
                 (*backend, points.filter(|p| p.1.is_finite()).collect())
             })
             .collect();
-        let measured = series.max_of(|s| s.speedup);
+        let measured = series.max_of(|s| s.speedup.unwrap_or(0.0));
         let fitted = curves
             .iter()
             .flat_map(|(_, c)| c.iter().map(|p| p.1))
@@ -138,7 +138,7 @@ impl Chart for Speedup<'_> {
         style::throttle_mesh(
             &mut chart.configure_mesh(),
             "throttle (items in flight, log scale)",
-            "speedup (× sequential throughput)",
+            "speedup (× sequential goodput)",
         )
         .draw()?;
         let ideal: Vec<(f64, f64)> = xs.iter().map(|&n| (n, self.ideal(n))).collect();
@@ -163,7 +163,7 @@ impl Chart for Speedup<'_> {
             let color = style::backend_color(*backend);
             let points: Vec<(f64, f64)> = list
                 .iter()
-                .map(|s| (s.throttle as f64, s.speedup))
+                .filter_map(|s| s.speedup.map(|x| (s.throttle as f64, x)))
                 .collect();
             chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(3)))?;
             chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, color.filled())))?;

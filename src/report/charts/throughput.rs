@@ -1,4 +1,4 @@
-//! Throughput (items/s) against throttle, one line per backend, the sequential baseline as a
+//! Goodput (successful items/s) against throttle, one line per backend, the sequential baseline as a
 //! point at throttle 1.
 
 use plotters::coord::Shift;
@@ -16,14 +16,14 @@ impl Chart for Throughput<'_> {
     }
 
     fn title(&self) -> String {
-        "Throughput vs throttle".into()
+        "Goodput vs throttle (successful items/s)".into()
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let series = self.0;
         let (plot, legend) = style::frame(root, &self.title())?;
         let x = style::throttle_range(series.throttles());
-        let y_max = style::top(series.max_of(|s| s.throughput_per_s));
+        let y_max = style::top(series.max_of(|s| s.goodput_per_s));
         let mut chart = ChartBuilder::on(&plot)
             .margin(12)
             .x_label_area_size(50)
@@ -38,11 +38,11 @@ impl Chart for Throughput<'_> {
         style::throttle_mesh(
             &mut chart.configure_mesh(),
             "throttle (items in flight, log scale)",
-            "throughput (items/s)",
+            "goodput (successful items/s)",
         )
         .draw()?;
         let mut entries = Vec::new();
-        let point = |s: &Summary| (s.throttle as f64, s.throughput_per_s);
+        let point = |s: &Summary| (s.throttle as f64, s.goodput_per_s);
         for (backend, list) in &series.backends {
             let color = style::backend_color(*backend);
             chart.draw_series(LineSeries::new(
