@@ -1,8 +1,8 @@
-//! `--retries` on the process backends end to end: a `process` worker retries flaky items
-//! itself and reports every failed attempt; `process-per-item` starts a fresh process for each
-//! attempt (of a worker and of a `command`); an item that never succeeds lists attempts 1..=N+1
-//! in `failures.csv`, with the same meaning as on the thread backend; an `async` item cut at the
-//! timeout lists its failed attempts, then the timeout with the attempt it cut.
+//! `--retries` end to end: a `process` worker retries flaky items itself and reports every
+//! failed attempt; `process-per-item` starts a fresh process for each attempt (of a worker and of
+//! a `command`); an item that never succeeds lists attempts 1..=N+1 in `failures.csv` on every
+//! backend; an item cut at the timeout lists its failed attempts, then the timeout with the
+//! attempt it cut.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -147,20 +147,28 @@ fn process_per_item_retries_a_command_in_a_fresh_process() {
 }
 
 #[test]
-fn an_item_that_never_succeeds_lists_every_attempt_on_every_process_backend() {
+fn an_item_that_never_succeeds_lists_every_attempt_on_every_backend() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("run");
     throttlebench()
         .args(["run", "--kind", "sleep", "--param", "ms=1"])
         .args(["--param", "fail_rate=1", "--retries", "2"])
         .args(["--retry-backoff", "1ms", "--limits", "2", "--items", "4"])
-        .args(["--backend", "process,process-per-item", "--quiet", "--out"])
+        .args(["--backend", "thread,async,process,process-per-item"])
+        .args(["--quiet", "--out"])
         .arg(&dir)
         .assert()
         .success();
     let rows = rows(&dir);
     let failures = failures(&dir);
-    for backend in ["sequential", "process", "process-per-item"] {
+    let backends = [
+        "sequential",
+        "thread",
+        "async",
+        "process",
+        "process-per-item",
+    ];
+    for backend in backends {
         let r = row(&rows, backend);
         assert_eq!(count(r, "failed"), 4, "{r:?}");
         assert_eq!(count(r, "retried"), 4, "{r:?}");
@@ -175,18 +183,6 @@ fn an_item_that_never_succeeds_lists_every_attempt_on_every_process_backend() {
             .collect();
         assert_eq!(attempts, expected, "{backend}: {failures:?}");
     }
-}
-
-#[test]
-fn retries_are_accepted_on_every_backend() {
-    let out = tempfile::tempdir().unwrap();
-    throttlebench()
-        .args(["run", "--kind", "noop", "--retries", "2", "--items", "5"])
-        .args(["--limits", "1", "--quiet", "--out"])
-        .arg(out.path().join("run"))
-        .args(["--backend", "thread,async,process,process-per-item"])
-        .assert()
-        .success();
 }
 
 #[test]
