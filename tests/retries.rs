@@ -1,7 +1,8 @@
-//! `--retries` on the process backends end to end: a `process` worker retries flaky items
-//! itself and reports every failed attempt; `process-per-item` starts a fresh process for each
-//! attempt (of a worker and of a `command`); an item that never succeeds lists attempts 1..=N+1
-//! in `failures.csv`, with the same meaning as on the thread backend.
+//! `--retries` end to end: a `process` worker retries flaky items itself and reports every
+//! failed attempt; `process-per-item` starts a fresh process for each attempt (of a worker and of
+//! a `command`); an item that never succeeds lists attempts 1..=N+1 in `failures.csv` on every
+//! backend; an item cut at the timeout lists its failed attempts, then the timeout with the
+//! attempt it cut.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -146,20 +147,28 @@ fn process_per_item_retries_a_command_in_a_fresh_process() {
 }
 
 #[test]
-fn an_item_that_never_succeeds_lists_every_attempt_on_every_process_backend() {
+fn an_item_that_never_succeeds_lists_every_attempt_on_every_backend() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("run");
     throttlebench()
         .args(["run", "--kind", "sleep", "--param", "ms=1"])
         .args(["--param", "fail_rate=1", "--retries", "2"])
         .args(["--retry-backoff", "1ms", "--limits", "2", "--items", "4"])
-        .args(["--backend", "process,process-per-item", "--quiet", "--out"])
+        .args(["--backend", "thread,async,process,process-per-item"])
+        .args(["--quiet", "--out"])
         .arg(&dir)
         .assert()
         .success();
     let rows = rows(&dir);
     let failures = failures(&dir);
-    for backend in ["sequential", "process", "process-per-item"] {
+    let backends = [
+        "sequential",
+        "thread",
+        "async",
+        "process",
+        "process-per-item",
+    ];
+    for backend in backends {
         let r = row(&rows, backend);
         assert_eq!(count(r, "failed"), 4, "{r:?}");
         assert_eq!(count(r, "retried"), 4, "{r:?}");
@@ -174,18 +183,6 @@ fn an_item_that_never_succeeds_lists_every_attempt_on_every_process_backend() {
             .collect();
         assert_eq!(attempts, expected, "{backend}: {failures:?}");
     }
-}
-
-#[test]
-fn retries_are_accepted_on_every_backend() {
-    let out = tempfile::tempdir().unwrap();
-    throttlebench()
-        .args(["run", "--kind", "noop", "--retries", "2", "--items", "5"])
-        .args(["--limits", "1", "--quiet", "--out"])
-        .arg(out.path().join("run"))
-        .args(["--backend", "thread,async,process,process-per-item"])
-        .assert()
-        .success();
 }
 
 #[test]
@@ -234,4 +231,64 @@ fn the_timeout_covers_every_attempt_and_the_waits_between_them() {
             "{backend}: both attempts, then the timeout after the second"
         );
     }
+}
+
+#[test]
+fn an_async_timeout_names_the_attempt_it_cut_after_the_failed_ones() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("run");
+    // Each attempt sleeps 200 ms, then fails; retries follow 1 ms later. Attempts 1 and 2 end
+    // near 200 and 400 ms; the 500 ms limit cuts attempt 3 midway (100 ms either side for noise).
+    throttlebench()
+        .args(["run", "--kind", "sleep", "--param", "ms=200"])
+        .args(["--param", "fail_rate=1", "--retries", "5"])
+        .args(["--retry-backoff", "1ms", "--timeout", "500ms"])
+        .args(["--limits", "2", "--items", "2", "--backend", "async"])
+        .args(["--quiet", "--out"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let rows = rows(&dir);
+    let r = row(&rows, "async");
+    assert_eq!(count(r, "timed_out"), 2, "{r:?}");
+    assert_eq!(count(r, "retried"), 2, "{r:?}");
+    let failures = failures(&dir);
+    for item in 0..2 {
+        let listed: Vec<(u32, String)> = failures
+            .iter()
+            .filter(|f| f.0 == "async" && f.1 == item)
+            .map(|f| (f.2, f.3.clone()))
+            .collect();
+        assert_eq!(
+            listed,
+            [(1, "simulated"), (2, "simulated"), (3, "timeout")].map(|(a, k)| (a, k.to_string())),
+            "item {item}: both failed attempts, then the timeout of the third: {failures:?}"
+        );
+    }
+    // results.json holds the same rows.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    let point = json["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["backend"] == "async")
+        .expect("an async point");
+    let mut attempts: Vec<(u64, u64, String)> = point["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let number = |key: &str| f[key].as_u64().unwrap();
+            (number("item"), number("attempt"), f["kind"].to_string())
+        })
+        .collect();
+    attempts.sort();
+    let expected: Vec<(u64, u64, String)> = (0..2)
+        .flat_map(|item| {
+            [(1, "simulated"), (2, "simulated"), (3, "timeout")]
+                .map(|(a, k)| (item, a, format!("\"{k}\"")))
+        })
+        .collect();
+    assert_eq!(attempts, expected, "{point}");
 }

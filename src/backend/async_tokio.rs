@@ -6,7 +6,7 @@
 //! The timeout cancels the item's future; blocking work inside it cannot be cancelled and blocks
 //! its runtime's thread — a finding about the workload, reported as such.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -184,15 +184,18 @@ impl Task {
             let begin = Instant::now();
             let (outcome, attempts) = match runner.as_mut() {
                 Ok(r) => {
-                    let attempts = self.retry.run_async(&mut stats, item, r.as_mut());
+                    let started = AtomicU32::new(1);
+                    let attempts = self.retry.run_async(&mut stats, item, r.as_mut(), &started);
                     match self.timeout {
                         None => {
                             let (outcome, n) = attempts.await;
                             (Some(outcome), n)
                         }
+                        // Cut: the failed attempts before are already noted; the timeout's row
+                        // names the attempt it cut, as on the thread backend.
                         Some(limit) => match tokio::time::timeout(limit, attempts).await {
                             Ok((outcome, n)) => (Some(outcome), n),
-                            Err(_) => (None, 1),
+                            Err(_) => (None, started.load(Ordering::Relaxed)),
                         },
                     }
                 }

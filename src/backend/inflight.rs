@@ -1,6 +1,8 @@
 //! Counts items in flight and keeps the highest count seen. Once the count has reached the
 //! throttle it cannot go higher (there are only `throttle` workers), so tracking switches itself
-//! off and the per-item path loses its two shared atomic operations.
+//! off and the per-item path loses its two shared atomic operations. A thread pool with a
+//! timeout is the exception: an abandoned item keeps running beside its replacement, so there
+//! the count has no ceiling and is kept for the whole point.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -25,6 +27,11 @@ impl InflightTracker {
             max: CachePadded::new(AtomicUsize::new(0)),
             saturated: CachePadded::new(AtomicBool::new(false)),
         }
+    }
+
+    /// A tracker that never switches itself off: for workers that may outnumber the throttle.
+    pub fn unbounded() -> Self {
+        InflightTracker::new(usize::MAX)
     }
 
     #[inline]
@@ -82,5 +89,16 @@ mod tests {
         t.leave(b);
         t.leave(c);
         assert_eq!(t.max(), 2);
+    }
+
+    #[test]
+    fn an_unbounded_tracker_counts_past_any_throttle() {
+        let t = InflightTracker::unbounded();
+        let held: Vec<_> = (0..5).map(|_| t.enter()).collect();
+        assert_eq!(t.max(), 5);
+        held.into_iter().for_each(|e| t.leave(e));
+        let again = t.enter();
+        assert_eq!(t.max(), 5);
+        t.leave(again);
     }
 }

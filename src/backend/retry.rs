@@ -8,6 +8,7 @@
 //! failed attempts come back in `Done`), `process-per-item` in the parent, with a fresh process
 //! for each attempt.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -92,15 +93,19 @@ impl RetryPolicy {
         }
     }
 
-    /// The async counterpart of `run_blocking`, waiting on the runtime's timer.
+    /// The async counterpart of `run_blocking`, waiting on the runtime's timer. `started` holds
+    /// the attempt under way (or the last one made, during a wait): a caller that cancels this
+    /// future at its timeout reads there which attempt it cut.
     pub async fn run_async(
         &self,
         stats: &mut WorkerStats,
         item: u64,
         runner: &mut dyn Runner,
+        started: &AtomicU32,
     ) -> (ItemResult, u32) {
         let mut attempt = 1;
         loop {
+            started.store(attempt, Ordering::Relaxed);
             let outcome = crate::backend::async_tokio::guarded(runner.run_async(item)).await;
             match outcome {
                 Err(err) if attempt <= self.retries => {

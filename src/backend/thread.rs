@@ -6,6 +6,7 @@
 //! recorded `timed_out`, its thread is abandoned (a thread cannot be killed; it is not reused and
 //! exits once the item returns) and a fresh thread takes its place, so N stay in flight.
 
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -119,7 +120,11 @@ fn run_pool(job: &PointJob<'_>, workers: usize) -> anyhow::Result<Execution> {
         trace: job.trace,
         ready: Barrier::new(workers + 1),
         started: OnceLock::new(),
-        inflight: InflightTracker::new(workers),
+        // An abandoned item runs on beside its replacement: in flight can exceed the workers.
+        inflight: match job.timeout {
+            Some(_) => InflightTracker::unbounded(),
+            None => InflightTracker::new(workers),
+        },
         progress: job.progress.clone(),
         stop: job.stop.clone(),
     });
@@ -281,7 +286,14 @@ fn work(
         let Some(item) = claim.next(&shared.next_item, shared.items) else {
             break;
         };
-        let entered = shared.inflight.enter();
+        // In flight until the item really ends: an abandoned item still runs, so it is counted
+        // until its attempt returns, not until the watchdog gives up on it.
+        let entered = Cell::new(Some(shared.inflight.enter()));
+        let release = || {
+            if let Some(e) = entered.take() {
+                shared.inflight.leave(e);
+            }
+        };
         let begin = Instant::now();
         let mark = slot.map(|s| {
             let mark = begin.duration_since(started).as_micros() as u64 + 1;
@@ -298,10 +310,15 @@ fn work(
                 item,
                 || {
                     if s.running_since.load(Ordering::Acquire) == ABANDONED {
+                        release(); // cut during a wait
                         return Err(ItemError::new("timeout", "abandoned at the timeout"));
                     }
                     s.attempt.fetch_add(1, Ordering::AcqRel);
-                    run_guarded(r.as_mut(), item)
+                    let outcome = run_guarded(r.as_mut(), item);
+                    if s.running_since.load(Ordering::Acquire) == ABANDONED {
+                        release(); // the cut attempt is over; what follows is only backoff
+                    }
+                    outcome
                 },
                 |attempt, err| {
                     let mut stats = lock(&s.stats);
@@ -316,7 +333,7 @@ fn work(
             (Err(setup), _) => (Err(ItemError::new("setup", setup.to_string())), 1),
         };
         let end = Instant::now();
-        shared.inflight.leave(entered);
+        release();
         last_end = end;
         claim.adapt(end - begin);
         let error = outcome.as_ref().err().map(|e| e.kind.clone());

@@ -133,9 +133,28 @@ mod tests {
     }
 
     #[test]
-    fn a_probe_measures_something() {
+    fn a_probe_accounts_for_its_own_time() {
+        let begin = Instant::now();
         let s = probe();
-        assert!(s.cpu_loop_ms > 0.0 && s.sleep_overshoot_ms >= 0.0);
+        let outside_ms = begin.elapsed().as_secs_f64() * 1000.0;
+        // The sleeps and the loop were timed one after another inside the probe: the times it
+        // reports (each sleep's 1 ms plus its overrun, then the loop) fit in the time around it.
+        // An overrun not measured against the 1 ms, or in the wrong unit, would not fit.
+        let inside_ms =
+            SLEEPS as f64 * (SLEEP.as_secs_f64() * 1000.0 + s.sleep_overshoot_ms) + s.cpu_loop_ms;
+        assert!(
+            inside_ms <= outside_ms,
+            "{s:?}: {inside_ms} ms of {outside_ms}"
+        );
+        // The worst overrun is one of the overruns averaged: at least the mean, at most the sum.
+        assert!(
+            s.sleep_overshoot_ms <= s.sleep_overshoot_max_ms
+                && s.sleep_overshoot_max_ms <= SLEEPS as f64 * s.sleep_overshoot_ms + 1e-9,
+            "{s:?}"
+        );
+        // 400 000 rounds of a dependent multiply cannot take less than a tenth of a millisecond
+        // on any CPU: a loop optimised away would.
+        assert!(s.cpu_loop_ms >= 0.1, "{s:?}");
     }
 
     #[test]

@@ -170,16 +170,33 @@ mod tests {
     #[test]
     fn stopping_wakes_sleepers() {
         let timer = Arc::new(PreciseTimer::start().unwrap());
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let closer = timer.clone();
-        let thread = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            closer.close();
+        let sleeper = timer.clone();
+        let (woken, wake) = std::sync::mpsc::channel();
+        // The hour-long sleep runs on a thread of its own, so that a timer that fails to wake it
+        // fails this test rather than hanging it (the thread is left behind).
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(sleeper.sleep(Duration::from_secs(3600)));
+            let _ = woken.send(());
         });
-        runtime.block_on(timer.sleep(Duration::from_secs(3600)));
-        thread.join().unwrap();
+        // Close only once the sleeper waits: a sleep that starts on a closed timer returns at
+        // once, which would pass whether or not closing wakes anyone.
+        let asleep = Instant::now();
+        while lock(&timer.shared).sleepers.is_empty() {
+            assert!(
+                asleep.elapsed() < Duration::from_secs(10),
+                "the sleeper never slept"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        timer.close();
+        // Generous: waking is immediate, the bound only has to outlast a busy machine.
+        assert!(
+            wake.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "a sleeper still asleep 10 s after the timer stopped"
+        );
     }
 }
