@@ -50,7 +50,8 @@ impl StoredRun {
             .transpose()
             .with_context(not_results)?
             .unwrap_or_default();
-        let sweep = serde_json::from_value(value).with_context(not_results)?;
+        let mut sweep: SweepResult = serde_json::from_value(value).with_context(not_results)?;
+        sweep.upgrade();
         Ok(StoredRun { sweep, noise })
     }
 }

@@ -68,7 +68,7 @@ fn a_real_slowdown_is_regressed_with_exit_1() {
         .stdout
         .clone();
     let c: Value = serde_json::from_slice(&out).unwrap();
-    for metric in ["throughput", "latency_p50"] {
+    for metric in ["goodput", "latency_p50"] {
         for backend in ["sequential", "thread"] {
             let row = c["rows"]
                 .as_array()
@@ -79,7 +79,7 @@ fn a_real_slowdown_is_regressed_with_exit_1() {
             // Items three times as long: the change is measured whatever the machine does; the
             // verdict is "regressed" unless a burst of load on this shared machine explains it.
             let change = row["change_pct"].as_f64().unwrap();
-            if metric == "throughput" {
+            if metric == "goodput" {
                 assert!(change < -30.0, "{row}");
             } else {
                 assert!(change > 50.0, "{row}");
@@ -233,12 +233,16 @@ fn exports_follow_their_documented_shapes() {
     let big = read("big.json");
     let big = big.as_array().unwrap();
     assert_eq!(big.len(), 3, "baseline + thread ×1 + thread ×2");
-    assert_eq!(big[2]["name"], "demo thread x2 throughput");
-    assert_eq!(big[2]["unit"], "items/s");
+    assert_eq!(big[2]["name"], "demo thread x2 goodput");
+    assert_eq!(big[2]["unit"], "ok/s");
     assert!(big.iter().all(|e| e["value"].as_f64().unwrap() > 0.0));
     let small = read("small.json");
     let small = small.as_array().unwrap();
-    assert_eq!(small.len(), 9);
+    assert_eq!(
+        small.len(),
+        12,
+        "p50, p99, peak RSS and error rate of 3 points"
+    );
     for e in small {
         assert!(e["name"].is_string() && e["unit"].is_string() && e["value"].is_number());
         assert!(e["range"].is_string() && e["extra"].is_string());

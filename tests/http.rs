@@ -122,14 +122,18 @@ fn https_with_a_self_signed_certificate() {
             .args(["--limits", "2", "--items", "10", "-q", "--out"])
             .arg(dir)
             .assert()
-            .success();
-        rows(dir)
     };
     let out = tempfile::tempdir().unwrap();
-    let trusted = run(true, &out.path().join("insecure"));
+    run(true, &out.path().join("insecure")).success();
+    let trusted = rows(&out.path().join("insecure"));
     assert!(trusted.iter().all(|r| r.3 == 10), "{trusted:?}");
-    // Without `insecure`, the self-signed certificate is refused: every item fails, none hang.
-    let strict = run(false, &out.path().join("strict"));
+    // Without `insecure`, the self-signed certificate is refused: every baseline item fails,
+    // none hangs, and the run stops there with the cause on one line (exit 1).
+    run(false, &out.path().join("strict")).code(1).stderr(
+        predicates::str::contains("no item of the sequential baseline succeeded")
+            .and(predicates::str::contains("tls")),
+    );
+    let strict = rows(&out.path().join("strict"));
     assert!(strict.iter().all(|r| r.4 == 10), "{strict:?}");
     let failures = std::fs::read_to_string(out.path().join("strict/failures.csv")).unwrap();
     assert!(failures.contains("tls"), "{failures}");

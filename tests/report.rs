@@ -73,7 +73,7 @@ fn every_chart_comes_as_svg_and_png_with_real_text() {
         );
     }
     let svg = |stem: &str| &files.iter().find(|f| f.stem == stem).unwrap().svg;
-    assert!(svg("throughput").contains("throughput (items/s)"));
+    assert!(svg("throughput").contains("goodput (successful items/s)"));
     assert!(svg("latency").contains("latency (ms, log scale)"));
     assert!(svg("speedup").contains("ideal: min(N, items)"));
     assert!(svg("timeline").contains("failed"));
@@ -134,7 +134,7 @@ fn the_html_page_is_valid_and_self_contained() {
     let tables: Vec<_> = doc.select(&Selector::parse("table").unwrap()).collect();
     let results = tables
         .iter()
-        .find(|t| t.text().any(|s| s == "items/s"))
+        .find(|t| t.text().any(|s| s == "goodput (ok/s)"))
         .expect("the results table");
     assert_eq!(
         results.select(&Selector::parse("tr").unwrap()).count(),

@@ -152,7 +152,13 @@ fn an_item_that_never_succeeds_lists_every_attempt_on_every_backend() {
     let dir = out.path().join("run");
     throttlebench()
         .args(["run", "--kind", "sleep", "--param", "ms=1"])
-        .args(["--param", "fail_rate=1", "--retries", "2"])
+        .args([
+            "--param",
+            "fail_rate=1",
+            "--retries",
+            "2",
+            "--ignore-failures",
+        ])
         .args(["--retry-backoff", "1ms", "--limits", "2", "--items", "4"])
         .args(["--backend", "thread,async,process,process-per-item"])
         .args(["--quiet", "--out"])
@@ -195,6 +201,7 @@ fn the_timeout_covers_every_attempt_and_the_waits_between_them() {
     let started = std::time::Instant::now();
     throttlebench()
         .args(["run", "--kind", "command", "--param", "program=exit 1"])
+        .arg("--ignore-failures")
         .args(["--param", "shell=true", "--retries", "5"])
         .args(["--retry-backoff", "300ms", "--timeout", "400ms"])
         .args(["--limits", "2", "--items", "2"])
@@ -241,7 +248,13 @@ fn an_async_timeout_names_the_attempt_it_cut_after_the_failed_ones() {
     // near 200 and 400 ms; the 500 ms limit cuts attempt 3 midway (100 ms either side for noise).
     throttlebench()
         .args(["run", "--kind", "sleep", "--param", "ms=200"])
-        .args(["--param", "fail_rate=1", "--retries", "5"])
+        .args([
+            "--param",
+            "fail_rate=1",
+            "--retries",
+            "5",
+            "--ignore-failures",
+        ])
         .args(["--retry-backoff", "1ms", "--timeout", "500ms"])
         .args(["--limits", "2", "--items", "2", "--backend", "async"])
         .args(["--quiet", "--out"])

@@ -28,6 +28,8 @@ pub fn load(path: &std::path::Path) -> anyhow::Result<SweepResult> {
     };
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("cannot read {}", file.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a throttlebench results file", file.display()))
+    let mut sweep: SweepResult = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a throttlebench results file", file.display()))?;
+    sweep.upgrade();
+    Ok(sweep)
 }
