@@ -253,4 +253,7 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Internal: die with this process (set by a run that starts its built-in server).
+    #[arg(long, value_name = "PID", hide = true)]
+    pub parent_pid: Option<i32>,
 }

@@ -94,15 +94,20 @@ pub fn worker_exe() -> anyhow::Result<std::path::PathBuf> {
 }
 
 fn die_with_parent() {
-    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number; no memory is passed.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
     let expected = std::env::var(PARENT_ENV)
         .ok()
         .and_then(|p| p.parse::<i32>().ok());
+    die_with(expected);
+}
+
+/// Asks the kernel to kill this process when its parent dies, and exits at once if the parent
+/// is no longer `expected` (it died before the request took effect).
+pub(crate) fn die_with(expected: Option<i32>) {
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number; no memory is passed.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
     // SAFETY: getppid has no preconditions.
     let parent = unsafe { libc::getppid() };
     if expected.is_some_and(|pid| pid != parent) {
-        // The parent died before the request above took effect.
         std::process::exit(0);
     }
 }

@@ -1,4 +1,6 @@
-//! `throttlebench serve`: the built-in HTTP target as a standalone server, until Ctrl-C.
+//! `throttlebench serve`: the built-in HTTP target as a standalone server, until Ctrl-C. A run
+//! of the `http` workload without a `url` starts it as a child process (see
+//! `server::ServerProcess`), which then dies with the run.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -7,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::Exit;
+use crate::backend::worker::die_with;
 use crate::cli::ServeArgs;
 use crate::error::SpecError;
 use crate::server::{self, ServerConfig};
@@ -37,6 +40,10 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig, SpecError> {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
+    if let Some(parent) = args.parent_pid {
+        // Started by a run: a run killed outright must not leave its server behind.
+        die_with(Some(parent));
+    }
     let addr: SocketAddr = args.addr.parse().map_err(|_| {
         SpecError::invalid(format!(
             "--addr expects IP:PORT such as 127.0.0.1:8080, got '{}'",

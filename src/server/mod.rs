@@ -3,6 +3,7 @@
 //! waiting in a bounded queue, and answers 503 to a chosen share of requests. With a capacity,
 //! its throughput saturates at C / D: a service with a real optimal concurrency to find.
 
+mod process;
 mod timer;
 
 use std::convert::Infallible;
@@ -26,6 +27,8 @@ use rand::Rng;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Semaphore};
 use tokio_rustls::TlsAcceptor;
+
+pub use process::ServerProcess;
 
 /// How the server behaves.
 #[derive(Debug, Clone)]
@@ -228,8 +231,10 @@ pub async fn serve(
     Ok(())
 }
 
-/// A server running on threads of its own, for the duration of a run or a test. Dropping it
-/// (or [`Server::stop`]) closes the listener and every open connection at once.
+/// A server running on threads of this process, for a test or a library user without a
+/// throttlebench binary (a run starts [`ServerProcess`] instead, so that the server's CPU and
+/// memory are not counted as the client's). Dropping it (or [`Server::stop`]) closes the
+/// listener and every open connection at once.
 pub struct Server {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,

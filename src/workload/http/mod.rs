@@ -1,6 +1,7 @@
 //! `http`: one request per item over a keep-alive connection per in-flight slot. Without a
 //! `url`, the run starts the built-in server on 127.0.0.1 (latency, capacity and error rate set
-//! by the `server_*` parameters), so a spec needs no external service. A non-2xx answer fails
+//! by the `server_*` parameters), so a spec needs no external service. The server runs in a
+//! child process, so its CPU and memory are not counted as the client's. A non-2xx answer fails
 //! the item as `http-<status>`; connection trouble as `connect`, `reset`, `tls` or `timeout`.
 
 mod blocking;
@@ -18,7 +19,7 @@ use serde_json::Value;
 
 use super::{ItemError, ParamDef, ParamType, Params, Runner, Workload, WorkloadKind, WorkloadSpec};
 use crate::error::SpecError;
-use crate::server::{Server, ServerConfig};
+use crate::server::{Server, ServerConfig, ServerProcess};
 use client::{Client, Target};
 
 /// The longest a user URL is given to accept a connection before the sweep starts.
@@ -91,13 +92,60 @@ const PARAMS: &[ParamDef] = &[
     ),
 ];
 
+/// Where the built-in server runs when no `url` is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ServerPlacement {
+    /// A `throttlebench serve` child process, so that the server's CPU and memory are not
+    /// counted in the client's columns. Needs a throttlebench binary: the running one, or the
+    /// one `THROTTLEBENCH_EXE` names (as for process workers). What the CLI always uses.
+    #[default]
+    OwnProcess,
+    /// Threads of the measuring process itself: needs no throttlebench binary (unit tests, a
+    /// library user's own binary), but the server's CPU and memory are then counted as the
+    /// client's. Chosen only explicitly, through [`kind_with`].
+    InProcess,
+}
+
+/// The `http` kind, with the built-in server in a process of its own.
 pub fn kind() -> WorkloadKind {
+    kind_with(ServerPlacement::OwnProcess)
+}
+
+/// The `http` kind with the built-in server placed as asked; register it over the built-in
+/// kind (`Registry::register`) to change where a run's server runs.
+pub fn kind_with(placement: ServerPlacement) -> WorkloadKind {
     WorkloadKind::new(
         "http",
         "one HTTP request per item (keep-alive); default target: a built-in server",
         PARAMS,
-        |p| Ok(Arc::new(Http::from_params(p)?)),
+        move |p| Ok(Arc::new(Http::with_server(p, placement)?)),
     )
+}
+
+/// The built-in server a run started, kept running for as long as the workload lives.
+enum Builtin {
+    Process(ServerProcess),
+    InProcess(Server),
+}
+
+impl Builtin {
+    fn start(config: ServerConfig, placement: ServerPlacement) -> anyhow::Result<Builtin> {
+        Ok(match placement {
+            ServerPlacement::OwnProcess => Builtin::Process(ServerProcess::start(&config)?),
+            ServerPlacement::InProcess => Builtin::InProcess(Server::start(
+                std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                config,
+                None,
+            )?),
+        })
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Builtin::Process(server) => server.url(),
+            Builtin::InProcess(server) => server.url(),
+        }
+    }
 }
 
 /// The HTTP workload: a target, and the built-in server when the run started one.
@@ -105,11 +153,16 @@ pub struct Http {
     target: Arc<Target>,
     url: String,
     params: Params,
-    server: Option<Server>,
+    server: Option<Builtin>,
 }
 
 impl Http {
+    /// The workload with the built-in server (if no `url`) in a process of its own.
     pub fn from_params(p: &Params) -> Result<Self, SpecError> {
+        Http::with_server(p, ServerPlacement::OwnProcess)
+    }
+
+    pub fn with_server(p: &Params, placement: ServerPlacement) -> Result<Self, SpecError> {
         let (url, server) = match p.opt_str("url") {
             Some(url) => {
                 if let Some(name) = SERVER_PARAMS.iter().find(|n| p.has(n)) {
@@ -121,12 +174,7 @@ impl Http {
                 (url.to_string(), None)
             }
             None => {
-                let server = Server::start(
-                    std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-                    builtin_server_config(p)?,
-                    None,
-                )
-                .map_err(|e| {
+                let server = Builtin::start(builtin_server_config(p)?, placement).map_err(|e| {
                     SpecError::invalid(format!("cannot start the built-in server: {e:#}"))
                 })?;
                 (server.url(), Some(server))

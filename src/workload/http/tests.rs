@@ -7,10 +7,15 @@ use super::*;
 use crate::server::{Server, ServerConfig};
 use crate::workload::{ItemResult, Registry};
 
+/// Builds through a registry whose built-in server runs in this process: a unit test's binary
+/// is not throttlebench and cannot be started as `serve` (tests/builtin_server.rs covers the
+/// server's own process end to end).
 fn build(params: Value) -> Result<Arc<dyn Workload>, SpecError> {
     let spec: WorkloadSpec =
         serde_json::from_value(json!({ "kind": "http", "params": params })).unwrap();
-    Registry::builtin().build(&spec)
+    let mut registry = Registry::builtin();
+    registry.register(kind_with(ServerPlacement::InProcess));
+    registry.build(&spec)
 }
 
 fn local(config: ServerConfig) -> Server {
