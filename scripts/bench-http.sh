@@ -4,6 +4,9 @@
 #     server (no latency), paired with `wrk -t2 -c64` on the same server, alternating which goes
 #     first, median of the pair ratios;
 #  2. the capacity model: built-in server with capacity 8 and 20 ms per request, swept 1..32.
+# Timed: each tool's own measured phase (wrk's Requests/sec, throttlebench's throughput_per_s).
+# Fails (exit 1) if any throttlebench request failed or timed out, or wrk reports non-2xx/3xx
+# responses or socket errors: a figure with errors in it would not be comparable.
 # Usage: scripts/bench-http.sh [PAIRS=5] [SECONDS=5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,14 +33,40 @@ for _ in $(seq 50); do grep -q listening "$work/serve.out" && break; sleep 0.1; 
 url=$(grep -o 'http://[^ ]*' "$work/serve.out")
 echo "server: $url"
 
-run_wrk() {
-    wrk -t2 -c64 -d"${secs}s" "$url" | awk '/Requests\/sec/ {print $2}'
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
+
+# Stops the script when any row of a run has a failed or timed-out request.
+no_failed_items() {
+    local bad
+    bad=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        $col["failed"] + $col["timed_out"] > 0 || $col["ok"] != $col["items"] {
+            print $col["backend"] " " $col["throttle"] }' "$1/results.csv")
+    if [ -n "$bad" ]; then
+        echo "throttlebench: failed or timed-out requests at: $bad" >&2
+        head -5 "$1/failures.csv" >&2 || true
+        exit 1
+    fi
 }
-run_ours() {
-    local out="$work/run-$1"
+
+# The run_* functions are called as plain commands (not in a subshell) so that their `exit 1`
+# ends the script; each prints its figures into a file.
+run_wrk() { # out
+    wrk -t2 -c64 -d"${secs}s" "$url" >"$1.wrk"
+    if grep -E 'Non-2xx or 3xx responses|Socket errors' "$1.wrk" >&2; then
+        echo "wrk: errors in the run (above)" >&2
+        exit 1
+    fi
+    awk '/Requests\/sec/ {print $2}' "$1.wrk" >"$1"
+}
+run_ours() { # pair out
+    local run="$work/run-$1"
     "$bin" run --kind http --param "url=$url" --backend thread,async --limits 64 \
-        --duration "${secs}s" --warmup 64 --out "$out" -q
-    awk -F, '$2 == "thread" {t = $10} $2 == "async" {a = $10} END {print t, a}' "$out/results.csv"
+        --duration "${secs}s" --warmup 64 --out "$run" -q
+    no_failed_items "$run"
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        $col["backend"] == "thread" { t = $col["throughput_per_s"] }
+        $col["backend"] == "async" { a = $col["throughput_per_s"] }
+        END { print t, a }' "$run/results.csv" >"$2"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
@@ -47,10 +76,11 @@ echo "|---:|---|---:|---:|---:|---:|---:|"
 thread_ratios=(); async_ratios=()
 for i in $(seq "$pairs"); do
     if (( i % 2 )); then
-        order="wrk first"; w=$(run_wrk); read -r t a < <(run_ours "$i")
+        order="wrk first"; run_wrk "$work/wrk-$i"; run_ours "$i" "$work/ours-$i"
     else
-        order="ours first"; read -r t a < <(run_ours "$i"); w=$(run_wrk)
+        order="ours first"; run_ours "$i" "$work/ours-$i"; run_wrk "$work/wrk-$i"
     fi
+    w=$(cat "$work/wrk-$i"); read -r t a <"$work/ours-$i"
     rt=$(ratio "$t" "$w"); ra=$(ratio "$a" "$w")
     thread_ratios+=("$rt"); async_ratios+=("$ra")
     echo "| $i | $order | $w | $t | $a | $rt | $ra |"
@@ -62,6 +92,10 @@ kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
 echo
 echo "capacity 8, 20 ms per request (built-in server started by the run):"
 "$bin" run workloads/http-local.toml --out "$work/capacity" -q
+no_failed_items "$work/capacity"
 echo "| backend | throttle | throughput (req/s) | p50 (ms) | p99 (ms) |"
 echo "|---|---:|---:|---:|---:|"
-awk -F, 'NR > 1 {printf "| %s | %s | %s | %s | %s |\n", $2, $3, $10, $14, $16}' "$work/capacity/results.csv"
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+    { printf "| %s | %s | %s | %s | %s |\n", $col["backend"], $col["throttle"],
+        $col["throughput_per_s"], $col["lat_p50_ms"], $col["lat_p99_ms"] }' "$work/capacity/results.csv"
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

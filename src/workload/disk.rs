@@ -1,9 +1,14 @@
 //! `disk`: real file I/O in a temporary folder that is removed when the workload is dropped.
 //! Each in-flight slot owns one file that every item rewrites (or reads), so a long sweep does
-//! not fill the disk with one file per item.
+//! not fill the disk with one file per item. An item moves `size` bytes in calls of
+//! `block_size`; with `direct` they bypass the page cache (O_DIRECT), and `drop_cache` makes
+//! buffered reads come from the device.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+mod aligned;
+mod direct;
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,13 +17,20 @@ use tempfile::TempDir;
 
 use super::{ItemError, ItemResult, ParamDef, ParamType, Params, Runner, Workload, WorkloadKind};
 use crate::error::SpecError;
+use aligned::{AlignedBuf, ALIGN};
 
 const PARAMS: &[ParamDef] = &[
     ParamDef::new(
         "size",
         ParamType::Size,
         Some("1MiB"),
-        "bytes written or read per item",
+        "bytes written or read per item (the size of each slot's file)",
+    ),
+    ParamDef::new(
+        "block_size",
+        ParamType::Size,
+        None,
+        "bytes per read or write call (default: `size`, one call per item)",
     ),
     ParamDef::new(
         "mode",
@@ -33,6 +45,20 @@ const PARAMS: &[ParamDef] = &[
         "fsync after each write (measures the device, not the page cache)",
     ),
     ParamDef::new(
+        "direct",
+        ParamType::Bool,
+        Some("false"),
+        "O_DIRECT: every read and write goes to the device, bypassing the page cache \
+         (`size` and `block_size` multiples of 4096)",
+    ),
+    ParamDef::new(
+        "drop_cache",
+        ParamType::Bool,
+        Some("false"),
+        "drop the file's pages from the page cache before each read (posix_fadvise \
+         DONTNEED), so buffered reads come from the device",
+    ),
+    ParamDef::new(
         "dir",
         ParamType::Str,
         None,
@@ -43,7 +69,8 @@ const PARAMS: &[ParamDef] = &[
 pub fn kind() -> WorkloadKind {
     WorkloadKind::new(
         "disk",
-        "file I/O: writes and/or reads a file of `size` per item in a temporary folder",
+        "file I/O: writes and/or reads a file of `size` per item, `block_size` per call, in a \
+         temporary folder",
         PARAMS,
         |p| Ok(Arc::new(Disk::from_params(p)?)),
     )
@@ -56,41 +83,52 @@ enum Mode {
     ReadWrite,
 }
 
-pub struct Disk {
-    size: usize,
+/// How every slot's file is written and read; copied into each runner.
+#[derive(Debug, Clone, Copy)]
+struct Io {
+    size: u64,
+    block_size: usize,
     mode: Mode,
     fsync: bool,
+    direct: bool,
+    drop_cache: bool,
+}
+
+pub struct Disk {
+    io: Io,
     folder: TempDir,
     next_slot: AtomicU64,
 }
 
 impl Disk {
     pub fn from_params(p: &Params) -> Result<Self, SpecError> {
-        let size = p.u64("size")?;
-        if size == 0 || size > 1 << 30 {
-            return Err(p.invalid(
-                "size",
-                format!("must be between 1 byte and 1GiB, got {size}"),
-            ));
-        }
-        let mode = match p.str("mode")? {
-            "read" => Mode::Read,
-            "readwrite" => Mode::ReadWrite,
-            _ => Mode::Write,
-        };
-        let builder = tempfile::Builder::new()
+        let io = checked_io(p)?;
+        let parent = p
+            .opt_str("dir")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let folder = tempfile::Builder::new()
             .prefix("throttlebench-disk-")
-            .tempdir_in(
-                p.opt_str("dir")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(std::env::temp_dir),
-            );
-        let folder = builder
+            .tempdir_in(&parent)
             .map_err(|e| p.invalid("dir", format!("cannot make a temporary folder there: {e}")))?;
+        if io.direct {
+            direct::probe(folder.path()).map_err(|e| {
+                let at = parent.display();
+                if direct::is_unsupported(&e) {
+                    p.invalid(
+                        "direct",
+                        format!(
+                            "the filesystem at {at} does not support direct I/O (O_DIRECT); \
+                             set `dir` to a folder on a disk or drop `direct`"
+                        ),
+                    )
+                } else {
+                    p.invalid("direct", format!("cannot do direct I/O in {at}: {e}"))
+                }
+            })?;
+        }
         Ok(Disk {
-            size: size as usize,
-            mode,
-            fsync: p.bool("fsync")?,
+            io,
             folder,
             next_slot: AtomicU64::new(0),
         })
@@ -102,69 +140,153 @@ impl Disk {
     }
 }
 
+/// The parameters, checked against each other.
+fn checked_io(p: &Params) -> Result<Io, SpecError> {
+    let size = p.u64("size")?;
+    if size == 0 || size > 1 << 30 {
+        return Err(p.invalid(
+            "size",
+            format!("must be between 1 byte and 1GiB, got {size}"),
+        ));
+    }
+    let block_size = if p.has("block_size") {
+        p.u64("block_size")?
+    } else {
+        size
+    };
+    if block_size == 0 || block_size > size {
+        return Err(p.invalid(
+            "block_size",
+            format!("must be between 1 byte and `size` ({size}), got {block_size}"),
+        ));
+    }
+    let mode = match p.str("mode")? {
+        "read" => Mode::Read,
+        "readwrite" => Mode::ReadWrite,
+        _ => Mode::Write,
+    };
+    let io = Io {
+        size,
+        block_size: block_size as usize,
+        mode,
+        fsync: p.bool("fsync")?,
+        direct: p.bool("direct")?,
+        drop_cache: p.bool("drop_cache")?,
+    };
+    if io.direct {
+        for (name, value) in [("size", size), ("block_size", block_size)] {
+            if value % ALIGN as u64 != 0 {
+                return Err(p.invalid(
+                    name,
+                    format!(
+                        "with `direct`, must be a multiple of {ALIGN} bytes (direct I/O moves \
+                         whole disk blocks), got {value}"
+                    ),
+                ));
+            }
+        }
+    }
+    if io.drop_cache && mode == Mode::Write {
+        return Err(p.invalid(
+            "drop_cache",
+            "only applies to reads: use it with mode = read or readwrite",
+        ));
+    }
+    if io.drop_cache && mode == Mode::ReadWrite && !io.fsync && !io.direct {
+        // Pages just written are dirty until they reach the disk, and dirty pages stay cached.
+        return Err(p.invalid(
+            "drop_cache",
+            "with mode = readwrite, needs fsync = true: pages not yet on disk cannot be dropped",
+        ));
+    }
+    Ok(io)
+}
+
 impl Workload for Disk {
     fn runner(&self) -> Result<Box<dyn Runner>, ItemError> {
         let slot = self.next_slot.fetch_add(1, Ordering::Relaxed);
         let path = self.folder.path().join(format!("slot-{slot}.dat"));
-        let data: Vec<u8> = (0..self.size)
-            .map(|i| (i as u64).wrapping_mul(2_654_435_761) as u8)
-            .collect();
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| ItemError::io(&e))?;
-        let mut runner = DiskRunner {
-            file,
-            path,
-            data,
-            read_buffer: Vec::new(),
-            mode: self.mode,
-            fsync: self.fsync,
+        let io = self.io;
+        let setup = || -> std::io::Result<DiskRunner> {
+            let block = AlignedBuf::filled(io.block_size, |i| {
+                (i as u64).wrapping_mul(2_654_435_761) as u8
+            })?;
+            let file = direct::open(&path, io.direct)?;
+            let mut runner = DiskRunner {
+                file,
+                path: path.clone(),
+                block,
+                io,
+            };
+            // Reads need something to read, and direct writes overwrite a file laid out in
+            // advance (as fio does), so that block allocation is not part of what is measured.
+            // Either way the file is written once here, outside the clock.
+            if io.mode == Mode::Read || io.direct {
+                runner.write()?;
+                if io.drop_cache {
+                    // Clean pages only can be dropped.
+                    runner.file.sync_data()?;
+                }
+            }
+            Ok(runner)
         };
-        if self.mode == Mode::Read {
-            // Reads need something to read: the file is written once, outside the clock.
-            runner.write().map_err(|e| ItemError::io(&e))?;
+        match setup() {
+            Ok(runner) => Ok(Box::new(runner)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                Err(ItemError::io(&e))
+            }
         }
-        if self.mode != Mode::Write {
-            runner.read_buffer = vec![0u8; self.size];
-        }
-        Ok(Box::new(runner))
     }
 }
 
 struct DiskRunner {
     file: File,
     path: PathBuf,
-    data: Vec<u8>,
-    read_buffer: Vec<u8>,
-    mode: Mode,
-    fsync: bool,
+    /// One block, written at every offset and read into; aligned for O_DIRECT.
+    block: AlignedBuf,
+    io: Io,
+}
+
+/// The offsets and lengths of the calls one item makes: `size` in blocks, the last one short
+/// when `block_size` does not divide `size`.
+fn calls(io: Io) -> impl Iterator<Item = (u64, usize)> {
+    let (size, block) = (io.size, io.block_size as u64);
+    (0..size.div_ceil(block)).map(move |i| (i * block, block.min(size - i * block) as usize))
 }
 
 impl DiskRunner {
     fn write(&mut self) -> std::io::Result<()> {
-        self.file.set_len(0)?;
-        self.file.seek(SeekFrom::Start(0))?;
-        self.file.write_all(&self.data)?;
-        if self.fsync {
+        if !self.io.direct {
+            // Buffered writes make a fresh file each item: allocation and all.
+            self.file.set_len(0)?;
+        }
+        for (offset, len) in calls(self.io) {
+            self.file
+                .write_all_at(&self.block.as_slice()[..len], offset)?;
+        }
+        if self.io.fsync {
             self.file.sync_data()?;
         }
         Ok(())
     }
 
     fn read(&mut self) -> std::io::Result<()> {
-        self.file.seek(SeekFrom::Start(0))?;
-        self.file.read_exact(&mut self.read_buffer)
+        if self.io.drop_cache {
+            direct::drop_cached_pages(&self.file)?;
+        }
+        for (offset, len) in calls(self.io) {
+            self.file
+                .read_exact_at(&mut self.block.as_mut_slice()[..len], offset)?;
+        }
+        Ok(())
     }
 }
 
 impl Runner for DiskRunner {
     fn run(&mut self, item: u64) -> ItemResult {
         let _ = item;
-        let result = match self.mode {
+        let result = match self.io.mode {
             Mode::Write => self.write(),
             Mode::Read => self.read(),
             Mode::ReadWrite => self.write().and_then(|_| self.read()),
@@ -180,43 +302,4 @@ impl Drop for DiskRunner {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::workload::{Registry, WorkloadSpec};
-    use serde_json::json;
-
-    fn disk(params: serde_json::Value) -> Disk {
-        let spec: WorkloadSpec =
-            serde_json::from_value(json!({ "kind": "disk", "params": params })).unwrap();
-        Disk::from_params(&Registry::builtin().validate(&spec).unwrap()).unwrap()
-    }
-
-    #[test]
-    fn every_mode_writes_real_bytes_and_the_folder_is_removed() {
-        for mode in ["write", "read", "readwrite"] {
-            let d = disk(json!({ "size": "8KiB", "mode": mode, "fsync": true }));
-            let folder = d.folder().to_path_buf();
-            let mut runner = d.runner().unwrap();
-            runner.run(0).unwrap();
-            runner.run(1).unwrap();
-            assert_eq!(
-                std::fs::metadata(folder.join("slot-0.dat")).unwrap().len(),
-                8192,
-                "{mode}"
-            );
-            drop(runner);
-            drop(d);
-            assert!(!folder.exists(), "{mode}: temporary folder left behind");
-        }
-    }
-
-    #[test]
-    fn an_unusable_dir_is_a_parameter_error() {
-        let spec: WorkloadSpec = serde_json::from_value(
-            json!({ "kind": "disk", "params": { "dir": "/proc/definitely/not/here" } }),
-        )
-        .unwrap();
-        let err = Registry::builtin().build(&spec).err().unwrap().to_string();
-        assert!(err.contains("dir"), "{err}");
-    }
-}
+mod tests;
