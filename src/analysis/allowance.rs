@@ -45,19 +45,39 @@ pub fn point_drift(
     }
 }
 
-/// The part of a metric's worsening that the machine's own drift explains: every item waits
-/// longer for a core, or gets less of one. Memory is not affected.
+/// The part of a metric's worsening that the machine's own drift explains, given how this
+/// point's items spend their time (waiting or computing: their CPU share). Memory and the error
+/// rate are not affected.
 pub fn allowance(base: &SweepResult, key: PointKey, metric: Metric, drift: Option<&Drift>) -> f64 {
     let Some(drift) = drift else {
         return 0.0;
     };
     let item_ms = |m: Metric| bootstrap::mean(&samples(base, key, m));
+    let share = cpu_share(base, key);
     match metric {
-        // A busy scheduler delays wake-ups in bursts, and a burst can cover a whole point: the
-        // worst wait the probes saw, not the average, is what an item may have suffered.
-        Metric::Goodput | Metric::LatencyP50 => drift.explains(item_ms(Metric::LatencyP50), true),
-        Metric::LatencyP99 => drift.explains(item_ms(Metric::LatencyP99), true),
+        Metric::Goodput | Metric::LatencyP50 => drift.explains(item_ms(Metric::LatencyP50), share),
+        Metric::LatencyP99 => drift.explains(item_ms(Metric::LatencyP99), share),
         Metric::PeakRss | Metric::ErrorRate => 0.0,
+    }
+}
+
+/// CPU time per item ÷ mean item time at this point of the baseline run, 0..1: near 0 for
+/// sleeping or I/O items, near 1 for computing ones.
+pub fn cpu_share(base: &SweepResult, key: PointKey) -> f64 {
+    let shares: Vec<f64> = base
+        .points
+        .iter()
+        .filter(|p| p.backend == key.backend && p.throttle == key.throttle && p.items > 0)
+        .filter_map(|p| {
+            let item_s = p.lat_mean_ms? / 1000.0;
+            let cpu_per_item = (p.cpu_user_s + p.cpu_sys_s) / p.items as f64;
+            (item_s > 0.0).then(|| (cpu_per_item / item_s).clamp(0.0, 1.0))
+        })
+        .collect();
+    if shares.is_empty() {
+        0.0
+    } else {
+        bootstrap::mean(&shares)
     }
 }
 

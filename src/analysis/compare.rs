@@ -442,14 +442,17 @@ pub fn compare(
                 .into(),
         ),
         (Some(g), Some(r)) => {
-            for (d, which, excuses) in [(g, "current", "worsening"), (r, "baseline", "improvement")]
-            {
+            for (d, which, excuses) in [
+                (g, "current", "a worsening"),
+                (r, "baseline", "an improvement"),
+            ] {
                 if busier(d) {
                     notes.push(format!(
                         "The machine was busier during the {which} run (a woken thread waited \
                          {:+.2} ms longer for a core on average, a fixed CPU loop ran {:+.0}% \
-                         slower): a {excuses} up to what that explains, run-wide or around each \
-                         point, counts as noise (machine_allowance_pct in JSON).",
+                         slower, beyond the probes' own scatter): {excuses} up to what that \
+                         explains for each point's kind of item, run-wide or around the point, \
+                         counts as noise (the \"excused by machine\" column).",
                         d.delay_ms,
                         d.cpu_slowdown * 100.0
                     ));

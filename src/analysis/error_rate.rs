@@ -132,8 +132,9 @@ mod tests {
         throttle: 4,
     };
 
-    /// Reference: R `prop.test(c(0, 15), c(3000, 3000), correct = FALSE)` gives
-    /// X-squared = 15.038, p-value = 0.0001054 (the z-test's z² is that χ²).
+    /// Reference: scipy 1.17, `chi2_contingency([[3000, 0], [2985, 15]], correction=False)`
+    /// gives χ² = 15.0376, p = 0.00010539 (the two-proportion z-test's z² is that χ²), as R's
+    /// `prop.test(c(0, 15), c(3000, 3000), correct = FALSE)`.
     #[test]
     fn agrees_with_r_prop_test() {
         let c = compare(&with_failures(3, 0), &with_failures(3, 5), KEY).unwrap();

@@ -244,6 +244,7 @@ pub mod error_rate;
 #[cfg(test)]
 pub(crate) mod fixture;
 pub mod metric;
+pub mod student;
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,7 @@ use crate::analysis::compare::{
     RECOMMENDED_REPETITIONS,
 };
 
-const HEADERS: [&str; 9] = [
+const HEADERS: [&str; 10] = [
     "backend",
     "throttle",
     "metric",
@@ -16,6 +16,7 @@ const HEADERS: [&str; 9] = [
     "change (%)",
     "95% CI (%)",
     "p",
+    "excused by machine (%)",
     "verdict",
 ];
 
@@ -48,8 +49,29 @@ fn cells(r: &MetricComparison) -> Vec<String> {
                 }
             })
             .unwrap_or("—".into()),
+        excused(r),
         r.verdict.label().to_string(),
     ]
+}
+
+/// How much of the change the machine's drift was allowed to explain, on the side the change
+/// went: "—" when nothing was excused.
+fn excused(r: &MetricComparison) -> String {
+    let worse = if r.metric.bigger_is_better() {
+        r.change_pct < 0.0
+    } else {
+        r.change_pct > 0.0
+    };
+    let allowance = if worse {
+        r.machine_allowance_pct
+    } else {
+        r.machine_allowance_improved_pct
+    };
+    if allowance > 0.0 {
+        format!("{allowance:.1}")
+    } else {
+        "—".into()
+    }
 }
 
 fn keys(keys: &[PointKey]) -> String {
@@ -121,7 +143,7 @@ fn align(rows: &[Vec<String>]) -> String {
             .enumerate()
             .map(|(i, c)| {
                 let pad = " ".repeat(widths[i] - c.chars().count());
-                if i == 0 || i == 2 || i == 8 {
+                if i == 0 || i == 2 || i == 9 {
                     format!("{c}{pad}")
                 } else {
                     format!("{pad}{c}")
@@ -154,13 +176,13 @@ pub fn console(c: &Comparison) -> String {
 fn markdown_table(rows: &[&MetricComparison]) -> String {
     let mut out = format!("| {} |\n|", HEADERS.join(" | "));
     for i in 0..HEADERS.len() {
-        out.push_str(if i < 3 || i == 8 { ":---|" } else { "---:|" });
+        out.push_str(if i < 3 || i == 9 { ":---|" } else { "---:|" });
     }
     out.push('\n');
     for r in rows {
         let mut cells = cells(r);
         if matches!(r.verdict, Verdict::Regressed | Verdict::Improved) {
-            cells[8] = format!("**{}**", cells[8]);
+            cells[9] = format!("**{}**", cells[9]);
         }
         out.push_str(&format!("| {} |\n", cells.join(" | ").replace('<', "&lt;")));
     }
