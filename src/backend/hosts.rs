@@ -166,7 +166,11 @@ pub struct HostResult {
     pub timed_out: u64,
     /// This host's items over the point's wall time: the hosts' figures add up to the point's.
     pub throughput_per_s: f64,
-    pub lat_p99_ms: f64,
+    /// This host's successful items over the point's wall time.
+    #[serde(default)]
+    pub goodput_per_s: f64,
+    /// p99 of this host's successful items; `None` when none succeeded.
+    pub lat_p99_ms: Option<f64>,
     #[serde(default)]
     pub errors: BTreeMap<String, u64>,
     /// The host's latency histogram (µs), encoded like the point's; the point's is their merge.
@@ -190,8 +194,13 @@ impl HostResult {
                 .join(", ")
         };
         let mut line = format!(
-            "  {}  slots {}  items {}  {:.1} items/s  p99 {:.3} ms  errors: {}",
-            self.host, self.slots, self.items, self.throughput_per_s, self.lat_p99_ms, errors
+            "  {}  slots {}  items {}  {:.1} ok/s  p99 {} ms  errors: {}",
+            self.host,
+            self.slots,
+            self.items,
+            self.goodput_per_s,
+            crate::report::table::maybe(self.lat_p99_ms, |x| format!("{x:.3}")),
+            errors
         );
         if let Some(why) = &self.lost {
             line.push_str(&format!("  LOST: {why}"));

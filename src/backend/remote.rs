@@ -161,11 +161,12 @@ pub(crate) fn breakdown(
                 } else {
                     0.0
                 },
-                lat_p99_ms: if h.is_empty() {
-                    0.0
+                goodput_per_s: if wall_s > 0.0 {
+                    stats.ok as f64 / wall_s
                 } else {
-                    us_to_ms(h.value_at_quantile(0.99))
+                    0.0
                 },
+                lat_p99_ms: (!h.is_empty()).then(|| us_to_ms(h.value_at_quantile(0.99))),
                 errors: stats.errors.clone(),
                 histogram: encode_histogram(h),
                 lost,
