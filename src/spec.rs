@@ -54,6 +54,12 @@ pub struct SweepSettings {
     /// Hosts and ssh settings of the `remote` backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<crate::backend::hosts::RemoteSettings>,
+    /// Weighting of the scalability (USL) fit: equal (plain least squares) or relative (1/X²).
+    #[serde(default)]
+    pub usl_weights: crate::analysis::scaling::FitWeights,
+    /// Keep every point in the scalability fit, even one that looks stalled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub usl_keep_all: bool,
 }
 
 impl Default for SweepSettings {
@@ -69,6 +75,8 @@ impl Default for SweepSettings {
             retry: RetryPolicy::none(),
             slo: None,
             remote: None,
+            usl_weights: Default::default(),
+            usl_keep_all: false,
         }
     }
 }
@@ -134,6 +142,8 @@ struct RawSweep {
     retries: Option<Spanned<i64>>,
     retry_backoff: Option<Spanned<String>>,
     slo: Option<Spanned<String>>,
+    usl_weights: Option<Spanned<String>>,
+    usl_keep_all: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -304,6 +314,21 @@ pub fn parse(
                 .map_err(|e: SpecError| at(span, e.to_string()))?,
         );
     }
+
+    if let Some(w) = s.usl_weights {
+        let span = w.span();
+        sweep.usl_weights = match w.get_ref().as_str() {
+            "equal" => crate::analysis::scaling::FitWeights::Equal,
+            "relative" => crate::analysis::scaling::FitWeights::Relative,
+            other => {
+                return Err(at(
+                    span,
+                    format!("usl_weights must be \"equal\" or \"relative\", got \"{other}\""),
+                ))
+            }
+        };
+    }
+    sweep.usl_keep_all = s.usl_keep_all.unwrap_or(false);
 
     let name = raw
         .name

@@ -3,7 +3,7 @@
 
 use super::scaling::{self, MIN_POINTS};
 use super::text::coef;
-use super::{knee, BackendAnalysis, Measured, Recommendation, Slo, UslFit};
+use super::{knee, BackendAnalysis, Measured, Recommendation, Scaling, Slo, UslFit};
 use crate::backend::BackendKind;
 use crate::report::table::number;
 use crate::results::SweepResult;
@@ -27,24 +27,22 @@ pub fn backend_analysis(
         .iter()
         .map(|m| (m.throttle, m.throughput_per_s))
         .collect();
-    // The sequential baseline is throughput at concurrency 1 when the backend has no throttle 1.
-    let mut fit_points: Vec<(f64, f64)> = curve.iter().map(|&(n, x)| (n as f64, x)).collect();
-    if !curve.iter().any(|&(n, _)| n == 1) {
-        if let Some(base) = sweep.baseline_throughput_per_s.filter(|b| *b > 0.0) {
-            fit_points.insert(0, (1.0, base));
-        }
-    }
+    let fit_points = fit_points(sweep, rows);
+    let options = scaling::FitOptions {
+        weights: sweep.spec.sweep.usl_weights,
+        keep_all: sweep.spec.sweep.usl_keep_all,
+    };
     let (usl, scaling) = if fit_points.len() >= MIN_POINTS {
-        match scaling::fit_robust(&fit_points) {
-            Some((fit, dropped)) => {
-                if let Some((n, x)) = dropped {
-                    fit_points.retain(|&p| p != (n, x));
+        match scaling::analyse(&fit_points, options) {
+            Some((fit, s)) => {
+                for left in &s.left_out {
                     notes.push(format!(
-                        "{backend}: throttle {n} ({} items/s) was left out of the scalability fit: it lies far off the curve the other throttles draw (a stall?)",
-                        number(x)
+                        "{backend}: throttle {} ({} items/s) was left out of the scalability fit: {}",
+                        left.throttle,
+                        number(left.throughput_per_s),
+                        left.reason
                     ));
                 }
-                let s = scaling::describe(&fit, &fit_points);
                 if s.residual_pct > POOR_FIT_PCT {
                     notes.push(format!(
                         "{backend}: the scalability fit is rough (residual {:.0}%): the curve is noisy or not USL-shaped; read σ and κ as indications",
@@ -102,6 +100,21 @@ pub fn backend_analysis(
         },
         notes,
     )
+}
+
+/// The (throttle, throughput) points a backend's scalability fit uses: its medians, with the
+/// sequential baseline as throttle 1 when the backend has no throttle 1.
+pub fn fit_points(sweep: &SweepResult, rows: &[Measured]) -> Vec<(f64, f64)> {
+    let mut points: Vec<(f64, f64)> = rows
+        .iter()
+        .map(|m| (m.throttle as f64, m.throughput_per_s))
+        .collect();
+    if !rows.iter().any(|m| m.throttle == 1) {
+        if let Some(base) = sweep.baseline_throughput_per_s.filter(|b| *b > 0.0) {
+            points.insert(0, (1.0, base));
+        }
+    }
+    points
 }
 
 /// The overall pick: the backend whose own pick gives the most throughput (within 3% counts as
@@ -182,6 +195,9 @@ pub fn explain(b: &BackendAnalysis, rows: &[Measured], cores: usize) -> String {
     let (Some(fit), Some(s)) = (&b.usl, &b.scaling) else {
         return format!("too few throttles for a scalability fit{cpu}");
     };
+    if let Some(why) = unplaced_peak(b, fit, s, rows) {
+        return format!("{why}{cpu}");
+    }
     // A fitted optimum alone is not enough: a hard plateau also bends the fit; only a measured
     // fall past the peak shows a coherency cost, and only when that cost, κN at the peak,
     // outweighs contention σ is coherency the story.
@@ -231,6 +247,34 @@ pub fn explain(b: &BackendAnalysis, rows: &[Measured], cores: usize) -> String {
     format!("{why}{cpu}")
 }
 
+/// When N*'s confidence interval is wider than the sweep, the fit cannot say where the peak is:
+/// the sentence says so and goes by what was measured, the knee (and a plateau past it).
+fn unplaced_peak(
+    b: &BackendAnalysis,
+    fit: &UslFit,
+    s: &Scaling,
+    rows: &[Measured],
+) -> Option<String> {
+    let (lowest, highest) = (rows.first()?.throttle, rows.last()?.throttle);
+    let n = s.unplaced_peak(lowest as f64, highest as f64)?;
+    let unplaced = format!(
+        "the USL fit (σ={}, κ={}) cannot place the peak: N*'s 95% interval, {:.0} to {:.0}, is wider than the sweep ({lowest} to {highest})",
+        coef(fit.sigma),
+        coef(fit.kappa),
+        n.lo,
+        n.hi
+    );
+    let model = ceiling(fit, s.optimum);
+    Some(match (measured_plateau(b, rows, model), b.knee) {
+        (Some((knee, flat)), _) => format!(
+            "saturates at throttle {knee}: throughput measured flat at about {} items/s past it; {unplaced}",
+            number(flat)
+        ),
+        (None, Some(knee)) => format!("{unplaced}; going by the knee, throughput reaches 95% of its peak at throttle {knee}"),
+        (None, None) => unplaced,
+    })
+}
+
 /// The knee and the measured peak, when the sweep measured a plateau past the knee (a higher
 /// throttle within 95% of the peak) and the model's level lies more than 5% above the peak: a
 /// hard limit (a server's capacity, a pool size) that the smooth USL curve overshoots, so the
@@ -254,147 +298,5 @@ fn ceiling(fit: &UslFit, optimum: Option<usize>) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::analysis::{scaling, SloOutcome};
-
-    fn row(throttle: usize, x: f64, p99: f64) -> Measured {
-        Measured {
-            throttle,
-            throughput_per_s: x,
-            p99_ms: p99,
-            ..Measured::default()
-        }
-    }
-
-    fn backend(kind: BackendKind, rows: &[Measured], pick: Option<usize>) -> BackendAnalysis {
-        let points: Vec<(f64, f64)> = rows
-            .iter()
-            .map(|m| (m.throttle as f64, m.throughput_per_s))
-            .collect();
-        let fit = scaling::fit(&points);
-        let peak = rows
-            .iter()
-            .max_by(|a, b| a.throughput_per_s.total_cmp(&b.throughput_per_s))
-            .unwrap();
-        BackendAnalysis {
-            backend: kind,
-            usl: fit,
-            knee: pick,
-            kneedle: None,
-            scaling: fit.map(|f| scaling::describe(&f, &points)),
-            peak_throttle: Some(peak.throttle),
-            peak_throughput_per_s: peak.throughput_per_s,
-            peak_cpu_cores: 1.9,
-            retrograde: false,
-            slo: None,
-            recommended: pick,
-        }
-    }
-
-    fn plateau(level: f64) -> Vec<Measured> {
-        [1, 2, 4, 8, 16, 32]
-            .iter()
-            .map(|&n| row(n, (n as f64).min(2.0) * level, n as f64))
-            .collect()
-    }
-
-    #[test]
-    fn the_better_backend_wins_and_ties_go_to_the_lower_throttle() {
-        let a = plateau(100.0);
-        let b = plateau(60.0);
-        let backends = [
-            backend(BackendKind::Thread, &a, Some(2)),
-            backend(BackendKind::Async, &b, Some(2)),
-        ];
-        let r = recommend(&backends, &[a.clone(), b], None, 2).unwrap();
-        assert_eq!((r.backend, r.throttle), (BackendKind::Thread, 2));
-        assert!(
-            r.summary.starts_with("Use throttle 2 on thread: 100% of peak throughput (200 items/s), p99 2.00 ms; contention-limited (σ="),
-            "{}",
-            r.summary
-        );
-        assert!(
-            r.summary.ends_with("kept 1.90 of 2 cores busy"),
-            "{}",
-            r.summary
-        );
-
-        let c = plateau(99.0);
-        let backends = [
-            backend(BackendKind::Thread, &a, Some(8)),
-            backend(BackendKind::Async, &c, Some(2)),
-        ];
-        let r = recommend(&backends, &[a, c], None, 2).unwrap();
-        assert_eq!((r.backend, r.throttle), (BackendKind::Async, 2));
-    }
-
-    #[test]
-    fn an_unmet_slo_points_at_the_lowest_p99() {
-        let slo: Slo = "p99=0.5ms".parse().unwrap();
-        let a = plateau(100.0);
-        let mut b = backend(BackendKind::Thread, &a, None);
-        b.slo = Some(SloOutcome::default());
-        let r = recommend(&[b], &[a], Some(&slo), 2).unwrap();
-        assert_eq!(r.throttle, 1);
-        assert!(
-            r.summary
-                .starts_with("No throttle meets the SLO (p99=0.5ms)"),
-            "{}",
-            r.summary
-        );
-    }
-
-    #[test]
-    fn a_hard_limit_is_stated_as_measured_not_as_the_fit_overshoots_it() {
-        // A service of capacity 8: linear to 8, flat after. The USL smooths the corner into
-        // a peak above anything measured; the sentence must give the measured level.
-        let rows: Vec<Measured> = [1, 2, 4, 8, 16, 32]
-            .iter()
-            .map(|&n| {
-                row(
-                    n,
-                    50.0 * (n.min(8) as f64) * if n > 8 { 0.985 } else { 1.0 },
-                    1.0,
-                )
-            })
-            .collect();
-        let b = backend(BackendKind::Thread, &rows, Some(8));
-        let why = explain(&b, &rows, 2);
-        assert!(why.contains("measured flat at about 400 items/s"), "{why}");
-        let model = ceiling(b.usl.as_ref().unwrap(), b.scaling.as_ref().unwrap().optimum);
-        assert!(model > 420.0, "the fit overshoots a hard corner: {model}");
-
-        // Still rising at the last throttle: no plateau was measured, the fit's level stands.
-        let rising: Vec<Measured> = [1, 2, 4, 8, 16, 32]
-            .iter()
-            .map(|&n| row(n, 50.0 * n as f64 / (1.0 + 0.02 * (n as f64 - 1.0)), 1.0))
-            .collect();
-        let b = backend(BackendKind::Thread, &rising, Some(32));
-        assert!(
-            !explain(&b, &rising, 2).contains("measured flat"),
-            "{}",
-            explain(&b, &rising, 2)
-        );
-    }
-
-    #[test]
-    fn a_peaked_curve_is_explained_by_coherency() {
-        let truth = UslFit {
-            sigma: 0.02,
-            kappa: 0.01,
-            lambda: 50.0,
-        };
-        let rows: Vec<Measured> = [1, 2, 4, 8, 16, 32]
-            .iter()
-            .map(|&n| row(n, truth.throughput(n as f64), 1.0))
-            .collect();
-        let mut b = backend(BackendKind::Thread, &rows, Some(8));
-        b.retrograde = true;
-        let why = explain(&b, &rows, 2);
-        assert!(
-            why.starts_with("coherency-limited: the fit peaks at throttle 10"),
-            "{why}"
-        );
-    }
-}
+#[path = "recommend_tests.rs"]
+mod tests;
