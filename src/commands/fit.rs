@@ -191,7 +191,7 @@ pub fn console(report: &FitReport) -> String {
         let hi = loads.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let _ = writeln!(
             out,
-            "{}: {} against {}, {} points ({} loads, {} to {}); USL fit by {}",
+            "{}: {} against {}, {} points ({} loads fitted, {} to {}); USL fit by {}",
             f.name,
             report.throughput,
             report.load,

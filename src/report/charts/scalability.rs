@@ -100,7 +100,11 @@ impl Chart for Scalability<'_> {
                 Mark::Line,
             ));
             if !curve.left_out.is_empty() {
-                entries.push(LegendEntry::new("left out of the fit", color, Mark::Hollow));
+                entries.push(LegendEntry::new(
+                    format!("{} left out of the fit", curve.name),
+                    color,
+                    Mark::Hollow,
+                ));
             }
         }
         style::draw_legend(&legend, &entries)
