@@ -270,7 +270,12 @@ fn unplaced_peak(
             "saturates at throttle {knee}: throughput measured flat at about {} items/s past it; {unplaced}",
             number(flat)
         ),
-        (None, Some(knee)) => format!("{unplaced}; going by the knee, throughput reaches 95% of its peak at throttle {knee}"),
+        (None, Some(knee)) if knee == highest => format!(
+            "{unplaced}; going by the knee, throughput was still rising at the highest throttle measured ({knee}): higher throttles may still pay"
+        ),
+        (None, Some(knee)) => format!(
+            "{unplaced}; going by the knee, throughput reaches 95% of its peak at throttle {knee}"
+        ),
         (None, None) => unplaced,
     })
 }

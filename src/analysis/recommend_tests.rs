@@ -159,7 +159,7 @@ fn a_peak_the_fit_cannot_place_is_left_to_the_knee() {
     .iter()
     .map(|&(n, x)| row(n, x, 1.0))
     .collect();
-    let b = backend(BackendKind::Thread, &rows, Some(32));
+    let b = backend(BackendKind::Thread, &rows, Some(8));
     assert!(
         b.scaling.as_ref().unwrap().optimum.is_some(),
         "{:?}",
@@ -169,7 +169,16 @@ fn a_peak_the_fit_cannot_place_is_left_to_the_knee() {
     assert!(why.contains("cannot place the peak"), "{why}");
     assert!(why.contains("is wider than the sweep (1 to 32)"), "{why}");
     assert!(
-        why.contains("going by the knee, throughput reaches 95% of its peak at throttle 32"),
+        why.contains("going by the knee, throughput reaches 95% of its peak at throttle 8"),
+        "{why}"
+    );
+    // A knee at the highest throttle: still rising, so say that more may pay.
+    let b = backend(BackendKind::Thread, &rows, Some(32));
+    let why = explain(&b, &rows, 2);
+    assert!(
+        why.contains(
+            "still rising at the highest throttle measured (32): higher throttles may still pay"
+        ),
         "{why}"
     );
 }
