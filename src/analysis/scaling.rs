@@ -187,7 +187,8 @@ fn rms_residual(fit: &UslFit, points: &[(f64, f64)]) -> f64 {
     (residuals.iter().map(|r| r * r).sum::<f64>() / residuals.len() as f64).sqrt()
 }
 
-fn distinct_loads(points: &[(f64, f64)]) -> usize {
+/// How many different loads the points hold (repetitions of one load count once).
+pub fn distinct_loads(points: &[(f64, f64)]) -> usize {
     let mut distinct: Vec<u64> = points.iter().map(|&(n, _)| n.to_bits()).collect();
     distinct.sort_unstable();
     distinct.dedup();

@@ -62,12 +62,13 @@ pub fn run(args: FitArgs) -> anyhow::Result<Exit> {
     };
     let mut colors = Vec::new();
     for series in &input.series {
-        let loads = distinct_loads(&series.points);
+        let loads = scaling::distinct_loads(&series.points);
         let fitted = (loads >= MIN_POINTS)
             .then(|| scaling::analyse(&series.points, options))
             .flatten();
         match fitted {
             Some((usl, scaling)) => {
+                // A plain CSV's curve is drawn in the colour of the first backend.
                 colors.push(series.backend.map_or(
                     style::backend_color(crate::backend::BackendKind::Thread),
                     style::backend_color,
@@ -100,13 +101,6 @@ pub fn run(args: FitArgs) -> anyhow::Result<Exit> {
         FitFormat::Console => print!("{}", console(&report)),
     }
     Ok(Exit::Ok)
-}
-
-fn distinct_loads(points: &[(f64, f64)]) -> usize {
-    let mut loads: Vec<u64> = points.iter().map(|p| p.0.to_bits()).collect();
-    loads.sort_unstable();
-    loads.dedup();
-    loads.len()
 }
 
 /// `scalability.svg`, `scalability.png` and `fit.json` in `dir`.

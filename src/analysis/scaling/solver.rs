@@ -26,14 +26,27 @@ const STEP_TOLERANCE: f64 = 1e-12;
 
 /// The fitted coefficients and the weighted residual sum of squares they leave.
 pub fn solve(observations: &[Observation]) -> Option<(UslFit, f64)> {
-    let start = grid_start(observations)?;
-    let p = refine(observations, start);
+    // Solved on throughput and weights scaled to at most 1 (neither moves the minimum), so
+    // squares of throughputs in the millions, or of tiny weights, stay far from overflow.
+    let top_x = observations.iter().map(|o| o.1).fold(0.0, f64::max);
+    let top_w = observations.iter().map(|o| o.2).fold(0.0, f64::max);
+    if !(top_x > 0.0 && top_w > 0.0 && top_x.is_finite() && top_w.is_finite()) {
+        return None;
+    }
+    let scaled: Vec<Observation> = observations
+        .iter()
+        .map(|&(n, x, w)| (n, x / top_x, w / top_w))
+        .collect();
+    let start = grid_start(&scaled)?;
+    let p = refine(&scaled, start);
     let fit = UslFit {
         sigma: p[0],
         kappa: p[1],
-        lambda: p[2],
+        lambda: p[2] * top_x,
     };
-    Some((fit, cost(observations, p)))
+    let rss = cost(observations, [fit.sigma, fit.kappa, fit.lambda]);
+    // Loads so large that the model overflows leave nothing to report.
+    (fit.lambda > 0.0 && fit.lambda.is_finite() && rss.is_finite()).then_some((fit, rss))
 }
 
 /// X(N) / λ: the model without its scale.
