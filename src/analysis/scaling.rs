@@ -400,14 +400,6 @@ mod tests {
     }
 
     #[test]
-    fn old_analyses_read_as_relative_weights_without_intervals() {
-        let old = r#"{"optimum":9,"predicted_peak_per_s":264.0,"ceiling_per_s":null,"residual_pct":13.0,"points":7}"#;
-        let s: Scaling = serde_json::from_str(old).unwrap();
-        assert_eq!(s.weights, FitWeights::Relative);
-        assert!(s.intervals.is_none() && s.left_out.is_empty());
-    }
-
-    #[test]
     fn unusable_points_are_ignored() {
         assert!(fit(&[]).is_none());
         assert!(fit(&[(1.0, 0.0), (2.0, f64::NAN), (4.0, 5.0)]).is_none());
