@@ -196,6 +196,7 @@ fn out_writes_the_chart_as_svg_and_png_and_the_fit_as_json() {
         .success();
     let svg = std::fs::read_to_string(out.join("scalability.svg")).unwrap();
     assert!(svg.contains("thread USL fit") && svg.contains("async USL fit"));
+    assert!(svg.contains("thread N* 95% interval"));
     // The fixture's async throttle 64 lies 30% under the others' curve: left out, drawn hollow.
     assert!(svg.contains("async left out of the fit"), "no hollow point");
     let png = std::fs::read(out.join("scalability.png")).unwrap();

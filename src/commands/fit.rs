@@ -137,6 +137,11 @@ fn write_folder(
                     .map(|p| (p[0], p[1]))
                     .collect(),
                 fit: f.usl,
+                n_star: f
+                    .scaling
+                    .optimum
+                    .and(f.scaling.intervals.and_then(|c| c.n_star))
+                    .map(|n| (n.lo, n.hi)),
             }
         })
         .collect();

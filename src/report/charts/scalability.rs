@@ -1,5 +1,6 @@
 //! Throughput against load with the fitted Universal Scalability Law curve, for `fit`: measured
-//! points filled, points left out of the fit hollow, the curve drawn through the whole span.
+//! points filled, points left out of the fit hollow, the curve drawn through the whole span, and
+//! N*'s 95% interval as a pale band: where the fit places the peak, and how surely.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -18,6 +19,8 @@ pub struct Curve {
     /// Points measured but left out of the fit.
     pub left_out: Vec<(f64, f64)>,
     pub fit: UslFit,
+    /// N*'s 95% interval, when the fit has a peak.
+    pub n_star: Option<(f64, f64)>,
 }
 
 pub struct Scalability<'a> {
@@ -72,6 +75,18 @@ impl Chart for Scalability<'_> {
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
         let mut entries = Vec::new();
+        for curve in self.curves {
+            if let Some((lo, hi)) = curve.n_star {
+                let band = [(lo.clamp(0.0, x_max), 0.0), (hi.clamp(0.0, x_max), y_max)];
+                let pale = style::shade(curve.color, 0.15);
+                chart.draw_series([Rectangle::new(band, pale.filled())])?;
+                entries.push(LegendEntry::new(
+                    format!("{} N* 95% interval", curve.name),
+                    pale,
+                    Mark::Bar,
+                ));
+            }
+        }
         for (curve, line) in self.curves.iter().zip(&lines) {
             let color = curve.color;
             for piece in clip_below(line, y_max) {
