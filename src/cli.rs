@@ -34,6 +34,9 @@ pub enum Command {
     Compare(CompareArgs),
     /// Serve HTTP on 127.0.0.1 with a chosen latency, capacity and error rate (a test target).
     Serve(ServeArgs),
+    /// Fit the Universal Scalability Law to throughput against load from a file (a CSV, or a
+    /// run's results): σ, κ, λ and N* with 95% confidence intervals.
+    Fit(FitArgs),
     /// Internal: the child side of the process backends.
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -149,6 +152,8 @@ pub struct RunArgs {
     /// Extra ssh option for the remote backend, repeatable: --ssh-option IdentityFile=~/.ssh/k
     #[arg(long = "ssh-option", value_name = "OPTION")]
     pub ssh_options: Vec<String>,
+    #[command(flatten)]
+    pub usl: UslArgs,
 }
 
 #[derive(Debug, Args, Default)]
@@ -256,4 +261,49 @@ pub struct ServeArgs {
     /// Internal: die with this process (set by a run that starts its built-in server).
     #[arg(long, value_name = "PID", hide = true)]
     pub parent_pid: Option<i32>,
+}
+
+/// How the scalability (USL) fit is made: shared by `run`, `tune` and `fit`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct UslArgs {
+    /// Weighting of the USL least-squares fit: equal (plain least squares, the reference; the
+    /// default) or relative (each point by 1/X²).
+    #[arg(long, value_enum, value_name = "WEIGHTS")]
+    pub usl_weights: Option<crate::analysis::scaling::FitWeights>,
+    /// Keep every point in the USL fit: never leave a stalled-looking point out.
+    #[arg(long)]
+    pub usl_keep_all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// The data: a CSV file with a header row, a run's results.csv or results.json, or a run
+    /// folder.
+    pub file: PathBuf,
+    /// The load column (concurrency, users, throttle): a header name or a 1-based column
+    /// number [default: load; throttle in a run's results.csv].
+    #[arg(long, value_name = "COLUMN")]
+    pub load: Option<String>,
+    /// The throughput column: a header name or a 1-based column number [default: throughput;
+    /// throughput_per_s in a run's results.csv].
+    #[arg(long, value_name = "COLUMN")]
+    pub throughput: Option<String>,
+    /// Fit only this backend of a run's results.
+    #[arg(long, value_name = "BACKEND")]
+    pub backend: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FitFormat::Console)]
+    pub format: FitFormat,
+    /// Also write the fitted curve as a chart (scalability.svg, scalability.png) and the fit
+    /// (fit.json) into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub usl: UslArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FitFormat {
+    Console,
+    Json,
 }

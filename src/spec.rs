@@ -58,6 +58,12 @@ pub struct SweepSettings {
     /// after the baseline).
     #[serde(default)]
     pub ignore_failures: bool,
+    /// Weighting of the scalability (USL) fit: equal (plain least squares) or relative (1/X²).
+    #[serde(default)]
+    pub usl_weights: crate::analysis::scaling::FitWeights,
+    /// Keep every point in the scalability fit, even one that looks stalled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub usl_keep_all: bool,
 }
 
 impl Default for SweepSettings {
@@ -74,6 +80,8 @@ impl Default for SweepSettings {
             slo: None,
             remote: None,
             ignore_failures: false,
+            usl_weights: Default::default(),
+            usl_keep_all: false,
         }
     }
 }
@@ -141,6 +149,8 @@ struct RawSweep {
     retry_backoff: Option<Spanned<String>>,
     slo: Option<Spanned<String>>,
     ignore_failures: Option<bool>,
+    usl_weights: Option<Spanned<String>>,
+    usl_keep_all: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -312,6 +322,21 @@ pub fn parse(
                 .map_err(|e: SpecError| at(span, e.to_string()))?,
         );
     }
+
+    if let Some(w) = s.usl_weights {
+        let span = w.span();
+        sweep.usl_weights = match w.get_ref().as_str() {
+            "equal" => crate::analysis::scaling::FitWeights::Equal,
+            "relative" => crate::analysis::scaling::FitWeights::Relative,
+            other => {
+                return Err(at(
+                    span,
+                    format!("usl_weights must be \"equal\" or \"relative\", got \"{other}\""),
+                ))
+            }
+        };
+    }
+    sweep.usl_keep_all = s.usl_keep_all.unwrap_or(false);
 
     let name = raw
         .name

@@ -313,3 +313,26 @@ fn a_run_writes_the_report_and_escapes_its_name() {
     assert!(dir.join("charts/timeline.png").exists());
     assert!(dir.join("charts/throughput.svg").exists());
 }
+
+/// The fixture's async throttle 64 lies 30% under the curve of its other throttles: the
+/// analysis leaves it out, the speedup chart draws it hollow, and the page names it and the fit.
+#[test]
+fn a_point_left_out_of_the_fit_is_drawn_hollow_and_named() {
+    let mut sweep = fixture();
+    sweep.analysis = Some(throttlebench::analysis::analyze(&sweep));
+    let scaling = sweep.analysis.as_ref().unwrap().backends[1]
+        .scaling
+        .clone()
+        .unwrap();
+    assert_eq!(scaling.left_out[0].throttle, 64.0, "{scaling:?}");
+    let series = charts::Series::of(&sweep);
+    let chart = charts::render(&charts::speedup::Speedup::new(&sweep, &series)).unwrap();
+    assert!(chart.svg.contains("async left out of the fit"));
+    let (text, _) = page(&sweep);
+    assert!(
+        text.contains("least squares, equal weights"),
+        "the page names the fit"
+    );
+    assert!(text.contains("95% confidence intervals"));
+    assert!(text.contains("Left out of the fit, drawn hollow in the speedup chart: throttle 64"));
+}

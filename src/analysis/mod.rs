@@ -3,6 +3,7 @@
 
 pub mod knee;
 pub mod littles_law;
+pub mod pick;
 pub mod recommend;
 pub mod scaling;
 pub mod slo;
@@ -150,7 +151,7 @@ pub fn analyze(sweep: &SweepResult) -> Analysis {
                 .any(|b| b.slo.as_ref().is_some_and(|o| !o.feasible.is_empty())),
         );
     }
-    match recommend::recommend(&analysis.backends, &tables, slo, sweep.environment.cores) {
+    match pick::recommend(&analysis.backends, &tables, slo, sweep.environment.cores) {
         Ok(r) => analysis.recommendation = Some(r),
         Err(why) => analysis.no_recommendation = Some(why),
     }

@@ -3,13 +3,11 @@
 
 use super::scaling::{self, MIN_POINTS};
 use super::text::coef;
-use super::{error_budget, knee, BackendAnalysis, Measured, Recommendation, Slo, UslFit};
+use super::{error_budget, knee, BackendAnalysis, Measured, Scaling, Slo, UslFit};
 use crate::backend::BackendKind;
-use crate::report::table::{maybe, number, percent};
+use crate::report::table::{number, percent};
 use crate::results::SweepResult;
 
-/// Backends whose picks are this close in throughput count as equal; the lower throttle wins.
-const SAME_THROUGHPUT: f64 = 0.97;
 /// Throughput at the highest throttle below this share of the peak counts as falling.
 const RETROGRADE: f64 = 0.90;
 /// A fit whose RMS relative residual exceeds this is flagged as rough.
@@ -36,24 +34,22 @@ pub fn backend_analysis(
     }
     let rows = rows.as_slice();
     let curve: Vec<(usize, f64)> = rows.iter().map(|m| (m.throttle, m.goodput_per_s)).collect();
-    // The sequential baseline is throughput at concurrency 1 when the backend has no throttle 1.
-    let mut fit_points: Vec<(f64, f64)> = curve.iter().map(|&(n, x)| (n as f64, x)).collect();
-    if !curve.iter().any(|&(n, _)| n == 1) && baseline_error_share(sweep) <= budget {
-        if let Some(base) = sweep.baseline_goodput_per_s.filter(|b| *b > 0.0) {
-            fit_points.insert(0, (1.0, base));
-        }
-    }
+    let fit_points = fit_points(sweep, rows, budget);
+    let options = scaling::FitOptions {
+        weights: sweep.spec.sweep.usl_weights,
+        keep_all: sweep.spec.sweep.usl_keep_all,
+    };
     let (usl, scaling) = if fit_points.len() >= MIN_POINTS {
-        match scaling::fit_robust(&fit_points) {
-            Some((fit, dropped)) => {
-                if let Some((n, x)) = dropped {
-                    fit_points.retain(|&p| p != (n, x));
+        match scaling::analyse(&fit_points, options) {
+            Some((fit, s)) => {
+                for left in &s.left_out {
                     notes.push(format!(
-                        "{backend}: throttle {n} ({} items/s) was left out of the scalability fit: it lies far off the curve the other throttles draw (a stall?)",
-                        number(x)
+                        "{backend}: throttle {} ({} items/s) was left out of the scalability fit: {}",
+                        left.throttle,
+                        number(left.throughput_per_s),
+                        left.reason
                     ));
                 }
-                let s = scaling::describe(&fit, &fit_points);
                 if s.residual_pct > POOR_FIT_PCT {
                     notes.push(format!(
                         "{backend}: the scalability fit is rough (residual {:.0}%): the curve is noisy or not USL-shaped; read σ and κ as indications",
@@ -106,6 +102,22 @@ pub fn backend_analysis(
     )
 }
 
+/// The (throttle, goodput) points a backend's scalability fit uses: its medians within the
+/// error budget, with the sequential baseline as throttle 1 when the backend has no throttle 1
+/// (and the baseline kept within the budget too).
+pub fn fit_points(sweep: &SweepResult, rows: &[Measured], budget: f64) -> Vec<(f64, f64)> {
+    let mut points: Vec<(f64, f64)> = rows
+        .iter()
+        .map(|m| (m.throttle as f64, m.goodput_per_s))
+        .collect();
+    if !rows.iter().any(|m| m.throttle == 1) && baseline_error_share(sweep) <= budget {
+        if let Some(base) = sweep.baseline_goodput_per_s.filter(|b| *b > 0.0) {
+            points.insert(0, (1.0, base));
+        }
+    }
+    points
+}
+
 /// Throttles over the error budget, named in one note; `None` when there are none.
 fn over_budget_note(backend: BackendKind, rows: &[Measured], budget: f64) -> Option<String> {
     let over: Vec<&Measured> = rows.iter().filter(|m| !m.within_budget(budget)).collect();
@@ -139,108 +151,6 @@ fn baseline_error_share(sweep: &SweepResult) -> f64 {
     }
 }
 
-/// The overall pick: the backend whose own pick gives the most goodput (within 3% counts as a
-/// tie, broken by the lower throttle). With an SLO nobody meets, the closest throttle, said so.
-/// `Err` says why there is no recommendation at all.
-pub fn recommend(
-    backends: &[BackendAnalysis],
-    tables: &[Vec<Measured>],
-    slo: Option<&Slo>,
-    cores: usize,
-) -> Result<Recommendation, String> {
-    let picks: Vec<(&BackendAnalysis, &Measured, &[Measured])> = backends
-        .iter()
-        .zip(tables)
-        .filter_map(|(b, rows)| {
-            let t = b.recommended?;
-            rows.iter()
-                .find(|m| m.throttle == t)
-                .map(|m| (b, m, rows.as_slice()))
-        })
-        .collect();
-    let best = picks
-        .iter()
-        .map(|(_, m, _)| m.goodput_per_s)
-        .fold(0.0, f64::max);
-    let chosen = picks
-        .iter()
-        .filter(|(_, m, _)| m.goodput_per_s >= SAME_THROUGHPUT * best)
-        .min_by_key(|(_, m, _)| m.throttle);
-    if let Some(&(b, m, rows)) = chosen {
-        let pct = if b.peak_throughput_per_s > 0.0 {
-            m.goodput_per_s / b.peak_throughput_per_s * 100.0
-        } else {
-            0.0
-        };
-        let latency = match slo {
-            Some(slo) => slo.quote(m),
-            None => format!("p99 {} ms", maybe(m.p99_ms, number)),
-        };
-        let errors = if m.error_share > 0.0 {
-            format!(", {}% errors", percent(m.error_share * 100.0))
-        } else {
-            String::new()
-        };
-        return Ok(Recommendation {
-            backend: b.backend,
-            throttle: m.throttle,
-            summary: format!(
-                "Use throttle {} on {}: {:.0}% of peak goodput ({} successful items/s), {}{}; {}",
-                m.throttle,
-                b.backend,
-                pct,
-                number(m.goodput_per_s),
-                latency,
-                errors,
-                explain(b, rows, cores)
-            ),
-        });
-    }
-    let budget = error_budget(slo);
-    let all = || {
-        backends
-            .iter()
-            .zip(tables)
-            .flat_map(|(b, rows)| rows.iter().map(move |m| (b, m)))
-    };
-    if !all().any(|(_, m)| m.within_budget(budget)) {
-        let lowest = all().min_by(|a, b| a.1.error_share.total_cmp(&b.1.error_share));
-        let lowest = lowest
-            .map(|(b, m)| {
-                format!(
-                    " (lowest: {}% at throttle {} on {})",
-                    percent(m.error_share * 100.0),
-                    m.throttle,
-                    b.backend
-                )
-            })
-            .unwrap_or_default();
-        return Err(format!(
-            "No recommendation: every throttle failed more than {}% of items{lowest}",
-            percent(budget * 100.0)
-        ));
-    }
-    let Some(slo) = slo else {
-        return Err("No recommendation: no throttle had a knee to recommend".into());
-    };
-    let (b, m, p99) = all()
-        .filter(|(_, m)| m.within_budget(budget))
-        .filter_map(|(b, m)| m.p99_ms.map(|p99| (b, m, p99)))
-        .min_by(|a, b| a.2.total_cmp(&b.2))
-        .ok_or_else(|| format!("No throttle meets the SLO ({slo}), and none measured a p99"))?;
-    Ok(Recommendation {
-        backend: b.backend,
-        throttle: m.throttle,
-        summary: format!(
-            "No throttle meets the SLO ({slo}): the closest is throttle {} on {} with p99 {} ms at {} successful items/s",
-            m.throttle,
-            b.backend,
-            number(p99),
-            number(m.goodput_per_s)
-        ),
-    })
-}
-
 /// Why more concurrency does not help, in the fit's terms, with the CPU the peak kept busy.
 pub fn explain(b: &BackendAnalysis, rows: &[Measured], cores: usize) -> String {
     let cpu = format!(
@@ -250,6 +160,9 @@ pub fn explain(b: &BackendAnalysis, rows: &[Measured], cores: usize) -> String {
     let (Some(fit), Some(s)) = (&b.usl, &b.scaling) else {
         return format!("too few throttles for a scalability fit{cpu}");
     };
+    if let Some(why) = unplaced_peak(b, fit, s, rows) {
+        return format!("{why}{cpu}");
+    }
     // A fitted optimum alone is not enough: a hard plateau also bends the fit; only a measured
     // fall past the peak shows a coherency cost, and only when that cost, κN at the peak,
     // outweighs contention σ is coherency the story.
@@ -299,6 +212,39 @@ pub fn explain(b: &BackendAnalysis, rows: &[Measured], cores: usize) -> String {
     format!("{why}{cpu}")
 }
 
+/// When N*'s confidence interval is wider than the sweep, the fit cannot say where the peak is:
+/// the sentence says so and goes by what was measured, the knee (and a plateau past it).
+fn unplaced_peak(
+    b: &BackendAnalysis,
+    fit: &UslFit,
+    s: &Scaling,
+    rows: &[Measured],
+) -> Option<String> {
+    let (lowest, highest) = (rows.first()?.throttle, rows.last()?.throttle);
+    let n = s.unplaced_peak(lowest as f64, highest as f64)?;
+    let unplaced = format!(
+        "the USL fit (σ={}, κ={}) cannot place the peak: N*'s 95% interval, {:.0} to {:.0}, is wider than the sweep ({lowest} to {highest})",
+        coef(fit.sigma),
+        coef(fit.kappa),
+        n.lo,
+        n.hi
+    );
+    let model = ceiling(fit, s.optimum);
+    Some(match (measured_plateau(b, rows, model), b.knee) {
+        (Some((knee, flat)), _) => format!(
+            "saturates at throttle {knee}: throughput measured flat at about {} items/s past it; {unplaced}",
+            number(flat)
+        ),
+        (None, Some(knee)) if knee == highest => format!(
+            "{unplaced}; going by the knee, throughput was still rising at the highest throttle measured ({knee}): higher throttles may still pay"
+        ),
+        (None, Some(knee)) => format!(
+            "{unplaced}; going by the knee, throughput reaches 95% of its peak at throttle {knee}"
+        ),
+        (None, None) => unplaced,
+    })
+}
+
 /// The knee and the measured peak, when the sweep measured a plateau past the knee (a higher
 /// throttle within 95% of the peak) and the model's level lies more than 5% above the peak: a
 /// hard limit (a server's capacity, a pool size) that the smooth USL curve overshoots, so the
@@ -322,147 +268,5 @@ fn ceiling(fit: &UslFit, optimum: Option<usize>) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::analysis::{scaling, SloOutcome};
-
-    fn row(throttle: usize, x: f64, p99: f64) -> Measured {
-        Measured {
-            throttle,
-            goodput_per_s: x,
-            p99_ms: Some(p99),
-            ..Measured::default()
-        }
-    }
-
-    fn backend(kind: BackendKind, rows: &[Measured], pick: Option<usize>) -> BackendAnalysis {
-        let points: Vec<(f64, f64)> = rows
-            .iter()
-            .map(|m| (m.throttle as f64, m.goodput_per_s))
-            .collect();
-        let fit = scaling::fit(&points);
-        let peak = rows
-            .iter()
-            .max_by(|a, b| a.goodput_per_s.total_cmp(&b.goodput_per_s))
-            .unwrap();
-        BackendAnalysis {
-            backend: kind,
-            usl: fit,
-            knee: pick,
-            kneedle: None,
-            scaling: fit.map(|f| scaling::describe(&f, &points)),
-            peak_throttle: Some(peak.throttle),
-            peak_throughput_per_s: peak.goodput_per_s,
-            peak_cpu_cores: 1.9,
-            retrograde: false,
-            slo: None,
-            recommended: pick,
-        }
-    }
-
-    fn plateau(level: f64) -> Vec<Measured> {
-        [1, 2, 4, 8, 16, 32]
-            .iter()
-            .map(|&n| row(n, (n as f64).min(2.0) * level, n as f64))
-            .collect()
-    }
-
-    #[test]
-    fn the_better_backend_wins_and_ties_go_to_the_lower_throttle() {
-        let a = plateau(100.0);
-        let b = plateau(60.0);
-        let backends = [
-            backend(BackendKind::Thread, &a, Some(2)),
-            backend(BackendKind::Async, &b, Some(2)),
-        ];
-        let r = recommend(&backends, &[a.clone(), b], None, 2).unwrap();
-        assert_eq!((r.backend, r.throttle), (BackendKind::Thread, 2));
-        assert!(
-            r.summary.starts_with("Use throttle 2 on thread: 100% of peak goodput (200 successful items/s), p99 2.00 ms; contention-limited (σ="),
-            "{}",
-            r.summary
-        );
-        assert!(
-            r.summary.ends_with("kept 1.90 of 2 cores busy"),
-            "{}",
-            r.summary
-        );
-
-        let c = plateau(99.0);
-        let backends = [
-            backend(BackendKind::Thread, &a, Some(8)),
-            backend(BackendKind::Async, &c, Some(2)),
-        ];
-        let r = recommend(&backends, &[a, c], None, 2).unwrap();
-        assert_eq!((r.backend, r.throttle), (BackendKind::Async, 2));
-    }
-
-    #[test]
-    fn an_unmet_slo_points_at_the_lowest_p99() {
-        let slo: Slo = "p99=0.5ms".parse().unwrap();
-        let a = plateau(100.0);
-        let mut b = backend(BackendKind::Thread, &a, None);
-        b.slo = Some(SloOutcome::default());
-        let r = recommend(&[b], &[a], Some(&slo), 2).unwrap();
-        assert_eq!(r.throttle, 1);
-        assert!(
-            r.summary
-                .starts_with("No throttle meets the SLO (p99=0.5ms)"),
-            "{}",
-            r.summary
-        );
-    }
-
-    #[test]
-    fn a_hard_limit_is_stated_as_measured_not_as_the_fit_overshoots_it() {
-        // A service of capacity 8: linear to 8, flat after. The USL smooths the corner into
-        // a peak above anything measured; the sentence must give the measured level.
-        let rows: Vec<Measured> = [1, 2, 4, 8, 16, 32]
-            .iter()
-            .map(|&n| {
-                row(
-                    n,
-                    50.0 * (n.min(8) as f64) * if n > 8 { 0.985 } else { 1.0 },
-                    1.0,
-                )
-            })
-            .collect();
-        let b = backend(BackendKind::Thread, &rows, Some(8));
-        let why = explain(&b, &rows, 2);
-        assert!(why.contains("measured flat at about 400 items/s"), "{why}");
-        let model = ceiling(b.usl.as_ref().unwrap(), b.scaling.as_ref().unwrap().optimum);
-        assert!(model > 420.0, "the fit overshoots a hard corner: {model}");
-
-        // Still rising at the last throttle: no plateau was measured, the fit's level stands.
-        let rising: Vec<Measured> = [1, 2, 4, 8, 16, 32]
-            .iter()
-            .map(|&n| row(n, 50.0 * n as f64 / (1.0 + 0.02 * (n as f64 - 1.0)), 1.0))
-            .collect();
-        let b = backend(BackendKind::Thread, &rising, Some(32));
-        assert!(
-            !explain(&b, &rising, 2).contains("measured flat"),
-            "{}",
-            explain(&b, &rising, 2)
-        );
-    }
-
-    #[test]
-    fn a_peaked_curve_is_explained_by_coherency() {
-        let truth = UslFit {
-            sigma: 0.02,
-            kappa: 0.01,
-            lambda: 50.0,
-        };
-        let rows: Vec<Measured> = [1, 2, 4, 8, 16, 32]
-            .iter()
-            .map(|&n| row(n, truth.throughput(n as f64), 1.0))
-            .collect();
-        let mut b = backend(BackendKind::Thread, &rows, Some(8));
-        b.retrograde = true;
-        let why = explain(&b, &rows, 2);
-        assert!(
-            why.starts_with("coherency-limited: the fit peaks at throttle 10"),
-            "{why}"
-        );
-    }
-}
+#[path = "recommend_tests.rs"]
+mod tests;

@@ -1,6 +1,7 @@
 //! One module per subcommand: each takes its parsed arguments and returns the exit code.
 
 pub mod compare;
+pub mod fit;
 pub mod report;
 pub mod run;
 pub mod serve;

@@ -45,6 +45,7 @@ pub fn resolve_spec(args: &RunArgs, registry: &Registry) -> anyhow::Result<RunSp
         ssh_options: &args.ssh_options,
     };
     crate::backend::hosts::apply(&mut spec.sweep, &remote)?;
+    super::fit::apply_usl_flags(&args.usl, &mut spec.sweep);
     Ok(spec)
 }
 
@@ -52,7 +53,8 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
     let mode = ProgressMode::detect(args.quiet);
     let (spec, previous, dir) = match &args.resume {
         Some(dir) => {
-            let previous = json::load(dir)?;
+            let mut previous = json::load(dir)?;
+            super::fit::apply_usl_flags(&args.usl, &mut previous.spec.sweep);
             (previous.spec.clone(), Some(previous), dir.clone())
         }
         None => {

@@ -7,6 +7,8 @@ use std::fmt::Write;
 use super::charts::ChartFile;
 use super::table::{self, number, HEADERS};
 use super::Exporter;
+use crate::analysis::scaling::{Estimate, Scaling};
+use crate::analysis::UslFit;
 use crate::results::SweepResult;
 
 /// Failure rows shown at most; `failures.csv` holds them all.
@@ -163,7 +165,14 @@ fn recommendation(page: &mut String, sweep: &SweepResult) {
             );
         }
         for b in &a.backends {
-            if let Some(fit) = b.usl {
+            if let (Some(fit), Some(s)) = (b.usl, &b.scaling) {
+                let _ = writeln!(
+                    page,
+                    "<p class=\"muted\">{} scalability fit: {}</p>",
+                    escape(b.backend.name()),
+                    escape(&fit_detail(&fit, s))
+                );
+            } else if let Some(fit) = b.usl {
                 let _ = writeln!(
                     page,
                     "<p class=\"muted\">{} scalability fit: σ (contention) = {:.4}, κ (coherency) = {:.5}, λ = {} items/s</p>",
@@ -176,6 +185,48 @@ fn recommendation(page: &mut String, sweep: &SweepResult) {
         }
         list(page, "ul", &a.notes);
     }
+}
+
+/// The fit with its weighting, 95% intervals and any point left out, for the recommendation.
+fn fit_detail(fit: &UslFit, s: &Scaling) -> String {
+    let with = |value: String, e: Option<Estimate>, show: fn(f64) -> String| match e {
+        Some(e) => format!("{value} [{}, {}]", show(e.lo), show(e.hi)),
+        None => value,
+    };
+    let ci = s.intervals;
+    let mut text = format!(
+        "{}; σ (contention) = {}, κ (coherency) = {}, λ = {} items/s",
+        s.weights.describe(),
+        with(
+            format!("{:.4}", fit.sigma),
+            ci.map(|c| c.sigma),
+            |x| format!("{x:.4}")
+        ),
+        with(
+            format!("{:.3e}", fit.kappa),
+            ci.map(|c| c.kappa),
+            |x| format!("{x:.3e}")
+        ),
+        with(number(fit.lambda), ci.map(|c| c.lambda), number),
+    );
+    if let Some(n) = ci.and_then(|c| c.n_star) {
+        text.push_str(&format!(
+            ", N* = {}",
+            with(format!("{:.1}", n.value), Some(n), |x| format!("{x:.1}"))
+        ));
+    }
+    if ci.is_some() {
+        text.push_str(" (95% confidence intervals in brackets)");
+    }
+    for left in &s.left_out {
+        text.push_str(&format!(
+            ". Left out of the fit, drawn hollow in the speedup chart: throttle {} ({} items/s), {}",
+            left.throttle,
+            number(left.throughput_per_s),
+            left.reason
+        ));
+    }
+    text
 }
 
 fn results_table(page: &mut String, sweep: &SweepResult) {

@@ -6,6 +6,7 @@
 pub mod distribution;
 pub mod latency;
 pub mod memory;
+pub mod scalability;
 pub mod speedup;
 pub mod style;
 pub mod throughput;

@@ -1,5 +1,6 @@
 //! Speedup against throttle, with the ideal line y = min(throttle, items) and, when the analysis
-//! fitted one, each backend's Universal Scalability Law curve.
+//! fitted one, each backend's Universal Scalability Law curve; a point left out of the fit is
+//! drawn hollow.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -16,6 +17,8 @@ pub struct Speedup<'a> {
     items: Option<u64>,
     /// Fitted curves, as speedup: fitted throughput over the baseline throughput.
     fits: Vec<(BackendKind, UslFit, f64)>,
+    /// Throttles each backend's fit left out.
+    left_out: Vec<(BackendKind, f64)>,
 }
 
 impl<'a> Speedup<'a> {
@@ -33,10 +36,20 @@ impl<'a> Speedup<'a> {
                 .collect(),
             _ => Vec::new(),
         };
+        let left_out = sweep
+            .analysis
+            .iter()
+            .flat_map(|a| &a.backends)
+            .flat_map(|b| {
+                let left = b.scaling.iter().flat_map(|s| &s.left_out);
+                left.map(move |l| (b.backend, l.throttle))
+            })
+            .collect();
         Speedup {
             series,
             items,
             fits,
+            left_out,
         }
     }
 
@@ -166,8 +179,28 @@ impl Chart for Speedup<'_> {
                 .filter_map(|s| s.speedup.map(|x| (s.throttle as f64, x)))
                 .collect();
             chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(3)))?;
-            chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
+            let left = |p: &(f64, f64)| self.left_out.contains(&(*backend, p.0));
+            chart.draw_series(
+                points
+                    .iter()
+                    .filter(|p| !left(p))
+                    .map(|p| Circle::new(*p, 4, color.filled())),
+            )?;
+            // Hollow, on a white disc, so the line through it does not fill it in.
+            for p in points.iter().filter(|p| left(p)) {
+                chart.draw_series([Circle::new(*p, 6, WHITE.filled())])?;
+                chart.draw_series([Circle::new(*p, 6, color.stroke_width(2))])?;
+            }
             entries.push(LegendEntry::new(backend.name(), color, Mark::Line));
+        }
+        let mut with_left_out: Vec<BackendKind> = self.left_out.iter().map(|l| l.0).collect();
+        with_left_out.dedup();
+        for backend in with_left_out {
+            entries.push(LegendEntry::new(
+                format!("{} left out of the fit", backend.name()),
+                style::backend_color(backend),
+                Mark::Hollow,
+            ));
         }
         for (backend, curve) in &curves {
             let color = style::backend_color(*backend);

@@ -155,6 +155,8 @@ pub enum Mark {
     Dashed,
     Dotted,
     Point,
+    /// An open circle: a point measured but left out of a fit.
+    Hollow,
     Bar,
 }
 
@@ -200,6 +202,11 @@ pub fn draw_legend<DB: DrawingBackend>(
                 }
             }
             Mark::Point => area.draw(&Circle::new(((x0 + x1) / 2, y), 5, entry.color.filled()))?,
+            Mark::Hollow => area.draw(&Circle::new(
+                ((x0 + x1) / 2, y),
+                6,
+                entry.color.stroke_width(2),
+            ))?,
             Mark::Bar => area.draw(&Rectangle::new(
                 [(x0, y - 7), (x1, y + 7)],
                 entry.color.filled(),
