@@ -281,12 +281,12 @@ pub struct FitArgs {
     /// folder.
     pub file: PathBuf,
     /// The load column (concurrency, users, throttle): a header name or a 1-based column
-    /// number [default: load; throttle in a run's results.csv].
-    #[arg(long, value_name = "COLUMN")]
+    /// number [default: the first numeric column; throttle in a run's results.csv].
+    #[arg(long = "n", visible_alias = "load", value_name = "COLUMN")]
     pub load: Option<String>,
-    /// The throughput column: a header name or a 1-based column number [default: throughput;
-    /// throughput_per_s in a run's results.csv].
-    #[arg(long, value_name = "COLUMN")]
+    /// The throughput column: a header name or a 1-based column number [default: the next
+    /// numeric column; goodput_per_s in a run's results.csv].
+    #[arg(long = "x", visible_alias = "throughput", value_name = "COLUMN")]
     pub throughput: Option<String>,
     /// Fit only this backend of a run's results.
     #[arg(long, value_name = "BACKEND")]

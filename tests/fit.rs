@@ -58,32 +58,28 @@ fn spec_sdm91_as_json_matches_the_reference() {
         .args(["--format", "json"])
         .assert()
         .success();
-    let report = json(&out.get_output().stdout);
-    let fit = &report["fits"][0];
+    let fit = json(&out.get_output().stdout);
     assert_eq!(fit["name"], "sdm91");
-    assert!(close(&fit["usl"]["sigma"], 0.02772847, 1e-5), "{fit}");
-    assert!(close(&fit["usl"]["kappa"], 1.043655e-4, 1e-5), "{fit}");
-    assert!(close(&fit["usl"]["lambda"], 89.99523, 1e-5), "{fit}");
-    let s = &fit["scaling"];
-    assert_eq!(s["weights"], "equal");
-    assert!((96..=97).contains(&s["optimum"].as_u64().unwrap()), "{s}");
-    let ci = &s["intervals"];
+    assert!(close(&fit["sigma"], 0.02772847, 1e-5), "{fit}");
+    assert!(close(&fit["kappa"], 1.043655e-4, 1e-5), "{fit}");
+    assert!(close(&fit["lambda"], 89.99523, 1e-5), "{fit}");
+    assert!(close(&fit["n_star"], 96.519554, 1e-5), "{fit}");
+    assert!(
+        (96..=97).contains(&fit["optimum"].as_u64().unwrap()),
+        "{fit}"
+    );
+    assert!(close(&fit["peak_per_s"], 1883.9, 1e-4), "{fit}");
+    assert_eq!(fit["weights"], "equal");
+    assert_eq!(fit["dropped"], serde_json::json!([]));
+    let ci = &fit["ci"];
     assert_eq!(ci["df"], 4);
-    assert!(
-        close(&ci["sigma"]["lo"], 2.402486e-3, 1e-4)
-            && close(&ci["sigma"]["hi"], 5.305446e-2, 1e-4)
-    );
-    assert!(
-        close(&ci["kappa"]["lo"], 4.918290e-5, 1e-4)
-            && close(&ci["kappa"]["hi"], 1.595481e-4, 1e-4)
-    );
-    assert!(
-        close(&ci["lambda"]["lo"], 50.53226, 1e-4) && close(&ci["lambda"]["hi"], 129.4582, 1e-4)
-    );
-    assert!(close(&ci["n_star"]["value"], 96.519554, 1e-5));
-    assert!(
-        close(&ci["n_star"]["lo"], 71.565003, 1e-4) && close(&ci["n_star"]["hi"], 121.474105, 1e-4)
-    );
+    let interval = |name: &str, lo: f64, hi: f64| {
+        close(&ci[name][0], lo, 1e-4) && close(&ci[name][1], hi, 1e-4)
+    };
+    assert!(interval("sigma", 2.402486e-3, 5.305446e-2), "{ci}");
+    assert!(interval("kappa", 4.918290e-5, 1.595481e-4), "{ci}");
+    assert!(interval("lambda", 50.53226, 129.4582), "{ci}");
+    assert!(interval("n_star", 71.565003, 121.474105), "{ci}");
 
     // The console names the weighting and shows each interval.
     tb().arg("fit")
@@ -104,8 +100,35 @@ fn spec_sdm91_as_json_matches_the_reference() {
         .assert()
         .success();
     let report = json(&out.get_output().stdout);
-    assert_eq!(report["fits"][0]["scaling"]["weights"], "relative");
-    assert!(close(&report["fits"][0]["usl"]["sigma"], 0.0135152, 1e-4));
+    assert_eq!(report["weights"], "relative");
+    assert!(close(&report["sigma"], 0.0135152, 1e-4));
+}
+
+/// Exact USL data (σ = κ = 0.02, λ = 1) gives its coefficients back, and N* = 7.
+#[test]
+fn exact_synthetic_data_gives_back_its_coefficients() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(
+        dir.path(),
+        "exact.csv",
+        "n,x\n1,1\n2,1.8868\n4,3.0769\n6,3.5294\n8,3.5398\n10,3.3557\n",
+    );
+    let out = tb()
+        .arg("fit")
+        .arg(&csv)
+        .args(["--format", "json"])
+        .assert()
+        .success();
+    let fit = json(&out.get_output().stdout);
+    // The throughputs are rounded to 4 decimals: the coefficients come back within 0.5 %.
+    assert!(close(&fit["sigma"], 0.02, 5e-3), "{fit}");
+    assert!(close(&fit["kappa"], 0.02, 5e-3), "{fit}");
+    assert!(close(&fit["lambda"], 1.0, 5e-3), "{fit}");
+    assert_eq!(fit["optimum"], 7, "{fit}");
+    assert!(
+        close(&fit["n_star"], 0.98f64.sqrt() / 0.02f64.sqrt(), 5e-3),
+        "{fit}"
+    );
 }
 
 #[test]
@@ -121,14 +144,7 @@ fn columns_are_chosen_by_name_or_number() {
         let out = tb()
             .arg("fit")
             .arg(&csv)
-            .args([
-                "--load",
-                load,
-                "--throughput",
-                throughput,
-                "--format",
-                "json",
-            ])
+            .args(["--n", load, "--x", throughput, "--format", "json"])
             .assert()
             .success();
         let report = json(&out.get_output().stdout);
@@ -136,8 +152,26 @@ fn columns_are_chosen_by_name_or_number() {
             (report["load"].as_str(), report["throughput"].as_str()),
             (Some("users"), Some("rps"))
         );
-        assert!(close(&report["fits"][0]["usl"]["sigma"], 0.02772847, 1e-5));
+        assert!(close(&report["sigma"], 0.02772847, 1e-5));
     }
+    // Without a choice, the first two numeric columns: users and rps (the note is text).
+    let out = tb()
+        .arg("fit")
+        .arg(&csv)
+        .args(["--format", "json"])
+        .assert()
+        .success();
+    let report = json(&out.get_output().stdout);
+    assert_eq!(
+        (report["load"].as_str(), report["throughput"].as_str()),
+        (Some("users"), Some("rps"))
+    );
+    // --load and --throughput are the long names of --n and --x.
+    tb().arg("fit")
+        .arg(&csv)
+        .args(["--load", "users", "--throughput", "rps"])
+        .assert()
+        .success();
 }
 
 #[test]
@@ -166,7 +200,7 @@ fn a_runs_results_json_and_csv_give_the_same_fit() {
     assert_eq!(a["fits"].as_array().unwrap().len(), 2, "{a}");
     for i in 0..2 {
         assert_eq!(a["fits"][i]["name"], b["fits"][i]["name"]);
-        let (x, y) = (&a["fits"][i]["usl"]["kappa"], &b["fits"][i]["usl"]["kappa"]);
+        let (x, y) = (&a["fits"][i]["kappa"], &b["fits"][i]["kappa"]);
         assert!(close(x, y.as_f64().unwrap(), 1e-3), "{x} vs {y}");
     }
     assert_eq!(a["load"], "throttle");
@@ -180,8 +214,7 @@ fn a_runs_results_json_and_csv_give_the_same_fit() {
         .assert()
         .success();
     let one = json(&out.get_output().stdout);
-    assert_eq!(one["fits"].as_array().unwrap().len(), 1);
-    assert_eq!(one["fits"][0]["name"], "async");
+    assert_eq!(one["name"], "async", "one fit is an object of its own");
 }
 
 #[test]
@@ -203,7 +236,7 @@ fn out_writes_the_chart_as_svg_and_png_and_the_fit_as_json() {
     assert!(png.starts_with(b"\x89PNG"));
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("fit.json")).unwrap()).unwrap();
-    let left = &saved["fits"][1]["scaling"]["left_out"][0];
+    let left = &saved["fits"][1]["dropped"][0];
     assert_eq!(left["throttle"], 64.0);
     assert!(left["reason"].as_str().unwrap().contains("below the curve"));
     // --usl-keep-all keeps it.
@@ -214,10 +247,7 @@ fn out_writes_the_chart_as_svg_and_png_and_the_fit_as_json() {
         .assert()
         .success();
     let kept = json(&kept.get_output().stdout);
-    assert!(kept["fits"][1]["scaling"]["left_out"]
-        .as_array()
-        .unwrap()
-        .is_empty());
+    assert!(kept["fits"][1]["dropped"].as_array().unwrap().is_empty());
 }
 
 /// Each bad input: exit code 2 and exactly one line on stderr, naming what is wrong.
@@ -242,12 +272,18 @@ fn bad_input_is_one_line_and_exit_code_2() {
             "no data rows",
         ),
         (
-            vec![sdm.display().to_string(), "--load".into(), "users".into()],
+            vec![sdm.display().to_string(), "--n".into(), "users".into()],
             "has no column 'users'",
         ),
         (
-            vec![sdm.display().to_string(), "--throughput".into(), "9".into()],
+            vec![sdm.display().to_string(), "--x".into(), "9".into()],
             "has no column '9'",
+        ),
+        (
+            vec![write(d, "words.csv", "name,where\nx,y\n")
+                .display()
+                .to_string()],
+            "no numeric column left for the load",
         ),
         (
             vec![write(d, "text.csv", "load,throughput\n1,10\n2,abc\n")
@@ -292,8 +328,8 @@ fn bad_input_is_one_line_and_exit_code_2() {
             "holds no points of backend 'process' (it holds: thread, async)",
         ),
         (
-            vec![FIXTURE.into(), "--load".into(), "throttle".into()],
-            "--load and --throughput choose CSV columns",
+            vec![FIXTURE.into(), "--n".into(), "throttle".into()],
+            "--n and --x choose CSV columns",
         ),
         (
             vec![

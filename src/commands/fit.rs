@@ -25,7 +25,8 @@ pub fn apply_usl_flags(flags: &UslArgs, sweep: &mut SweepSettings) {
     sweep.usl_keep_all |= flags.usl_keep_all;
 }
 
-/// Everything `fit` found, as `--format json` prints it and `fit.json` stores it.
+/// Everything `fit` found. `--format json` prints one fit as an object of its own (with the
+/// file and columns beside its keys), several (a run's backends) under `fits`.
 #[derive(Debug, Serialize)]
 pub struct FitReport {
     pub file: String,
@@ -37,13 +38,91 @@ pub struct FitReport {
     pub notes: Vec<String>,
 }
 
+/// One fitted curve, in the keys scripts read: the coefficients, N*, the predicted peak, the
+/// 95 % intervals (`ci`) and the points left out (`dropped`).
 #[derive(Debug, Serialize)]
 pub struct SeriesFit {
     pub name: String,
+    pub sigma: f64,
+    pub kappa: f64,
+    pub lambda: f64,
+    /// √((1−σ)/κ), unrounded; null when κ = 0 (no peak).
+    pub n_star: Option<f64>,
+    /// The whole load the model predicts highest near N*; null beyond reach.
+    pub optimum: Option<usize>,
+    /// Predicted throughput at `optimum`.
+    pub peak_per_s: Option<f64>,
+    /// λ/σ, the level approached when there is no peak within reach.
+    pub ceiling_per_s: Option<f64>,
+    pub residual_pct: f64,
+    pub weights: scaling::FitWeights,
+    pub ci: Option<Ci>,
+    pub dropped: Vec<scaling::LeftOut>,
     /// Every (load, throughput) point read, those left out of the fit included.
     pub points: Vec<[f64; 2]>,
+    #[serde(skip)]
     pub usl: UslFit,
+    #[serde(skip)]
     pub scaling: Scaling,
+}
+
+/// 95 % confidence intervals, `[low, high]`, from the Jacobian at the solution.
+#[derive(Debug, Serialize)]
+pub struct Ci {
+    pub level: f64,
+    pub df: usize,
+    pub sigma: [f64; 2],
+    pub kappa: [f64; 2],
+    pub lambda: [f64; 2],
+    pub n_star: Option<[f64; 2]>,
+}
+
+impl SeriesFit {
+    fn new(name: String, points: &[(f64, f64)], usl: UslFit, scaling: Scaling) -> SeriesFit {
+        let pair = |e: scaling::Estimate| [e.lo, e.hi];
+        SeriesFit {
+            name,
+            sigma: usl.sigma,
+            kappa: usl.kappa,
+            lambda: usl.lambda,
+            n_star: (usl.kappa > 0.0).then(|| ((1.0 - usl.sigma).max(0.0) / usl.kappa).sqrt()),
+            optimum: scaling.optimum,
+            peak_per_s: scaling.predicted_peak_per_s,
+            ceiling_per_s: scaling.ceiling_per_s,
+            residual_pct: scaling.residual_pct,
+            weights: scaling.weights,
+            ci: scaling.intervals.map(|c| Ci {
+                level: c.level,
+                df: c.df,
+                sigma: pair(c.sigma),
+                kappa: pair(c.kappa),
+                lambda: pair(c.lambda),
+                n_star: c.n_star.map(pair),
+            }),
+            dropped: scaling.left_out.clone(),
+            points: points.iter().map(|&(n, x)| [n, x]).collect(),
+            usl,
+            scaling,
+        }
+    }
+}
+
+impl FitReport {
+    /// The JSON `--format json` prints and `fit.json` holds.
+    pub fn json(&self) -> anyhow::Result<serde_json::Value> {
+        let mut value = serde_json::to_value(self)?;
+        if self.fits.len() == 1 {
+            if let Some(map) = value.as_object_mut() {
+                let fits = map.remove("fits");
+                if let Some(serde_json::Value::Object(fit)) =
+                    fits.and_then(|f| f.as_array().and_then(|a| a.first().cloned()))
+                {
+                    map.extend(fit);
+                }
+            }
+        }
+        Ok(value)
+    }
 }
 
 pub fn run(args: FitArgs) -> anyhow::Result<Exit> {
@@ -73,12 +152,12 @@ pub fn run(args: FitArgs) -> anyhow::Result<Exit> {
                     style::backend_color(crate::backend::BackendKind::Thread),
                     style::backend_color,
                 ));
-                report.fits.push(SeriesFit {
-                    name: series.name.clone(),
-                    points: series.points.iter().map(|&(n, x)| [n, x]).collect(),
+                report.fits.push(SeriesFit::new(
+                    series.name.clone(),
+                    &series.points,
                     usl,
                     scaling,
-                });
+                ));
             }
             None if loads < MIN_POINTS => report.notes.push(format!(
                 "{}: {loads} distinct loads; the USL fit needs at least {MIN_POINTS}",
@@ -97,7 +176,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<Exit> {
         write_folder(dir, &report, &colors)?;
     }
     match args.format {
-        FitFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        FitFormat::Json => println!("{}", serde_json::to_string_pretty(&report.json()?)?),
         FitFormat::Console => print!("{}", console(&report)),
     }
     Ok(Exit::Ok)
@@ -152,7 +231,7 @@ fn write_folder(
     })?;
     crate::report::write_atomic(&dir.join("scalability.svg"), chart.svg.as_bytes())?;
     crate::report::write_atomic(&dir.join("scalability.png"), &chart.png)?;
-    let mut json = serde_json::to_vec_pretty(report)?;
+    let mut json = serde_json::to_vec_pretty(&report.json()?)?;
     json.push(b'\n');
     crate::report::write_atomic(&dir.join("fit.json"), &json)?;
     Ok(())

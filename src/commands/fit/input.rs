@@ -31,13 +31,25 @@ pub struct Input {
 
 const RUN_COLUMNS: [&str; 3] = ["backend", "throttle", "throughput_per_s"];
 
+/// The error budget of the run a `results.csv` belongs to, percent: its SLO's, read from the
+/// `results.json` beside it, else the default (a CSV carries no SLO).
+fn csv_error_budget_pct(path: &Path) -> f64 {
+    let json = path.with_file_name("results.json");
+    let slo = json
+        .exists()
+        .then(|| crate::report::json::load(&json).ok())
+        .flatten()
+        .and_then(|sweep| sweep.spec.sweep.slo);
+    analysis::error_budget(slo.as_ref()) * 100.0
+}
+
 pub fn read(args: &FitArgs) -> Result<Input, SpecError> {
     let path = &args.file;
     let run_results = path.is_dir() || path.extension().is_some_and(|e| e == "json");
     if run_results {
         if args.load.is_some() || args.throughput.is_some() {
             return Err(SpecError::invalid(format!(
-                "--load and --throughput choose CSV columns; {} is a run's results",
+                "--n and --x choose CSV columns; {} is a run's results",
                 path.display()
             )));
         }
@@ -45,16 +57,22 @@ pub fn read(args: &FitArgs) -> Result<Input, SpecError> {
             .map_err(|e| SpecError::invalid(format!("{e:#}").replace('\n', " ")))?;
         // As `run` fits: goodput of the throttles within the run's error budget.
         let budget = analysis::error_budget(sweep.spec.sweep.slo.as_ref());
+        let mut over_budget = Vec::new();
         let series = sweep
             .spec
             .sweep
             .backends
             .iter()
             .map(|&b| {
-                let rows: Vec<_> = analysis::measured(&sweep, b)
-                    .into_iter()
+                let all = analysis::measured(&sweep, b);
+                let rows: Vec<_> = all
+                    .iter()
                     .filter(|m| m.within_budget(budget))
+                    .copied()
                     .collect();
+                if rows.is_empty() && !all.is_empty() {
+                    over_budget.push(b.name());
+                }
                 (b, rows)
             })
             .filter(|(_, rows)| !rows.is_empty())
@@ -63,7 +81,16 @@ pub fn read(args: &FitArgs) -> Result<Input, SpecError> {
                 backend: Some(b),
                 points: recommend::fit_points(&sweep, &rows, budget),
             })
-            .collect();
+            .collect::<Vec<_>>();
+        if series.is_empty() && !over_budget.is_empty() {
+            return Err(SpecError::invalid(format!(
+                "{}: every throttle of {} failed more than {}% of its items (the run's error \
+                 budget): no work to fit",
+                path.display(),
+                over_budget.join(", "),
+                budget * 100.0
+            )));
+        }
         return select(path, run_input(series), args.backend.as_deref());
     }
     let text = std::fs::read_to_string(path)
@@ -98,18 +125,24 @@ pub fn read(args: &FitArgs) -> Result<Input, SpecError> {
             path.display()
         )));
     }
-    let load = column(
-        path,
-        &headers,
-        args.load.as_deref().unwrap_or("load"),
-        "--load",
-    )?;
-    let throughput = column(
-        path,
-        &headers,
-        args.throughput.as_deref().unwrap_or("throughput"),
-        "--throughput",
-    )?;
+    // Without a choice: the first two columns that hold a number in the first data row (a
+    // later cell that is not one is then named with its line).
+    let numeric: Vec<usize> = (0..headers.len())
+        .filter(|&i| records[0].get(i).is_some_and(|t| t.parse::<f64>().is_ok()))
+        .collect();
+    let load = match args.load.as_deref() {
+        Some(wanted) => column(path, &headers, wanted, "--n")?,
+        None => *numeric
+            .first()
+            .ok_or_else(|| no_numeric(path, &headers, "load"))?,
+    };
+    let throughput = match args.throughput.as_deref() {
+        Some(wanted) => column(path, &headers, wanted, "--x")?,
+        None => *numeric
+            .iter()
+            .find(|&&i| i != load)
+            .ok_or_else(|| no_numeric(path, &headers, "throughput"))?,
+    };
     let mut points = Vec::with_capacity(records.len());
     for record in &records {
         let n = cell(path, record, load, &headers[load])?;
@@ -146,7 +179,7 @@ pub fn read(args: &FitArgs) -> Result<Input, SpecError> {
 fn run_input(series: Vec<Series>) -> Input {
     Input {
         load: "throttle".into(),
-        throughput: "throughput_per_s".into(),
+        throughput: "goodput_per_s".into(),
         series,
     }
 }
@@ -183,14 +216,30 @@ fn run_csv(
     headers: &[String],
     records: &[::csv::StringRecord],
 ) -> Result<Vec<Series>, SpecError> {
-    let at = |name: &str| headers.iter().position(|h| h == name).unwrap_or(0);
-    let (backend, throttle, throughput) = (at("backend"), at("throttle"), at("throughput_per_s"));
+    let find = |name: &str| headers.iter().position(|h| h == name);
+    let at = |name: &str| find(name).unwrap_or(0);
+    // Goodput where the run recorded it; files from before it have throughput only.
+    let rate = if find("goodput_per_s").is_some() {
+        "goodput_per_s"
+    } else {
+        "throughput_per_s"
+    };
+    let (backend, throttle, throughput) = (at("backend"), at("throttle"), at(rate));
+    let error_pct = find("error_pct");
+    let budget_pct = csv_error_budget_pct(path);
     let mut by_backend: BTreeMap<String, BTreeMap<u64, Vec<f64>>> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     for record in records {
         let name = record.get(backend).unwrap_or("").to_string();
         let n = cell(path, record, throttle, "throttle")?;
-        let x = cell(path, record, throughput, "throughput_per_s")?;
+        let x = cell(path, record, throughput, rate)?;
+        let failed_pct = error_pct
+            .and_then(|i| record.get(i))
+            .and_then(|t| t.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if failed_pct > budget_pct || x <= 0.0 {
+            continue;
+        }
         if !order.contains(&name) {
             order.push(name.clone());
         }
@@ -225,6 +274,14 @@ fn run_csv(
             }
         })
         .collect())
+}
+
+fn no_numeric(path: &Path, headers: &[String], what: &str) -> SpecError {
+    SpecError::invalid(format!(
+        "{} has no numeric column left for the {what} (its columns: {}); choose with --n and --x",
+        path.display(),
+        headers.join(", ")
+    ))
 }
 
 /// A column by header name (exact, then ignoring case) or by 1-based number.
