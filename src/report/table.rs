@@ -210,7 +210,7 @@ mod tests {
         assert_eq!(percent(0.0), "0");
         assert_eq!(percent(1.0), "1");
         assert_eq!(percent(0.25), "0.25");
-        assert_eq!(percent(3.14), "3.1");
+        assert_eq!(percent(3.04), "3.0");
         assert_eq!(percent(96.4), "96");
     }
 }
