@@ -287,7 +287,7 @@ pub(crate) fn baseline_failed(sweep: &SweepResult) -> String {
         }
     }
     let mut by_count: Vec<(&str, u64)> = kinds.into_iter().collect();
-    by_count.sort_by(|a, b| b.1.cmp(&a.1));
+    by_count.sort_by_key(|b| std::cmp::Reverse(b.1));
     let kinds = by_count
         .iter()
         .take(3)

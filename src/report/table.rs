@@ -28,7 +28,8 @@ pub fn maybe(x: Option<f64>, show: impl Fn(f64) -> String) -> String {
     x.map(show).unwrap_or_else(|| NO_DATA.to_string())
 }
 
-fn cells(s: &Summary) -> Vec<String> {
+/// One row of the table.
+pub fn cells(s: &Summary) -> Vec<String> {
     vec![
         s.backend.to_string(),
         s.throttle.to_string(),
@@ -210,7 +211,7 @@ mod tests {
         assert_eq!(percent(0.0), "0");
         assert_eq!(percent(1.0), "1");
         assert_eq!(percent(0.25), "0.25");
-        assert_eq!(percent(3.14), "3.1");
+        assert_eq!(percent(3.13), "3.1");
         assert_eq!(percent(96.4), "96");
     }
 }
