@@ -1,6 +1,7 @@
 //! Cost of one HTTP item against the built-in server on 127.0.0.1 (no simulated latency):
 //! a thread-backend runner (blocking socket) and async runners at a few concurrencies,
-//! each owning its keep-alive connection as in a sweep.
+//! each owning its keep-alive connection as in a sweep; and a thread runner following one
+//! redirect per item (two requests on the one connection, the hop resolved once).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,9 +12,12 @@ use throttlebench::server::{Server, ServerConfig};
 use throttlebench::workload::{Registry, Workload, WorkloadSpec};
 
 fn workload(server: &Server) -> Arc<dyn Workload> {
+    build(json!({ "url": server.url() }))
+}
+
+fn build(params: serde_json::Value) -> Arc<dyn Workload> {
     let spec: WorkloadSpec =
-        serde_json::from_value(json!({ "kind": "http", "params": { "url": server.url() } }))
-            .expect("spec");
+        serde_json::from_value(json!({ "kind": "http", "params": params })).expect("spec");
     Registry::builtin().build(&spec).expect("workload")
 }
 
@@ -29,6 +33,19 @@ fn http(c: &mut Criterion) {
 
     let mut runner = workload.runner().expect("runner");
     group.bench_function("thread runner, 1 in flight", |b| {
+        let mut item = 0;
+        b.iter(|| {
+            item += 1;
+            runner.run(item).expect("request")
+        })
+    });
+
+    let redirected = build(json!({
+        "url": format!("{}redirect/1", server.url()),
+        "follow_redirects": 1,
+    }));
+    let mut runner = redirected.runner().expect("runner");
+    group.bench_function("thread runner, 1 in flight, one redirect followed", |b| {
         let mut item = 0;
         b.iter(|| {
             item += 1;

@@ -33,6 +33,12 @@ pub enum Command {
     /// and a verdict. Exit 1 on regression (see --fail-on).
     Compare(CompareArgs),
     /// Serve HTTP on 127.0.0.1 with a chosen latency, capacity and error rate (a test target).
+    #[command(after_help = "Paths:\n  \
+        /redirect/N     301 to /redirect/N-1; /redirect/1 to /\n  \
+        /redirect/loop  302 to itself\n  \
+        /status/CODE    answers CODE (200-599; a 3xx with Location: /)\n  \
+        anything else   200 with the body (--body-size)\n\
+        Every request goes through the same latency, capacity and error rate.")]
     Serve(ServeArgs),
     /// Fit the Universal Scalability Law to throughput against load from a file (a CSV, or a
     /// run's results): σ, κ, λ and N* with 95% confidence intervals.
@@ -252,6 +258,9 @@ pub struct ServeArgs {
     /// Executor threads (default: one per core).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
+    /// Bytes in each ok answer's body, e.g. 1MiB (default: "ok\n", 3 bytes).
+    #[arg(long, value_name = "SIZE", value_parser = crate::workload::params::parse_size)]
+    pub body_size: Option<u64>,
     /// Serve https with this PEM certificate chain (needs --tls-key).
     #[arg(long, value_name = "PEM", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

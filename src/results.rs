@@ -54,6 +54,15 @@ pub struct PointResult {
     /// Failed and timed-out items as a percentage of the items that ended; `None` when none did.
     #[serde(default)]
     pub error_pct: Option<f64>,
+    /// Bytes received and sent by the items (`http`: answer heads and bodies, requests), failed
+    /// items included; `None` for workloads that move no bytes.
+    #[serde(default)]
+    pub rx_bytes: Option<u64>,
+    #[serde(default)]
+    pub tx_bytes: Option<u64>,
+    /// `rx_bytes` per second of `wall_s`, in MB (2^20 bytes, as the memory columns).
+    #[serde(default)]
+    pub rx_mb_per_s: Option<f64>,
     /// Latency of failed and timed-out items (a timeout counts its limit), apart from the
     /// successful ones'; `None` when nothing failed.
     #[serde(default)]
@@ -227,6 +236,8 @@ pub struct Summary {
     pub mem_delta_mb: f64,
     pub peak_rss_mb: f64,
     pub max_inflight: usize,
+    /// Received MB/s (median); `None` for workloads that move no bytes.
+    pub rx_mb_per_s: Option<f64>,
     /// (max − min) / median of goodput across repetitions.
     pub spread: f64,
 }
@@ -299,6 +310,7 @@ fn summarize(backend: BackendKind, throttle: usize, reps: &[&PointResult]) -> Su
         mem_delta_mb: med(|p| p.mem_delta_mb),
         peak_rss_mb: med(|p| p.peak_rss_mb),
         max_inflight: reps.iter().map(|p| p.max_inflight).max().unwrap_or(0),
+        rx_mb_per_s: med_opt(|p| p.rx_mb_per_s),
         spread: if mid > 0.0 && reps.len() > 1 {
             (hi - lo) / mid
         } else {

@@ -6,12 +6,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use toml::Spanned;
 
 use crate::backend::retry::RetryPolicy;
 use crate::backend::{BackendKind, Budget};
 use crate::error::SpecError;
-use crate::workload::params::parse_cli_value;
+use crate::workload::params::{parse_cli_value, ParamType};
 use crate::workload::{Registry, WorkloadSpec};
 
 /// Highest throttle accepted: beyond it threads and file descriptors run out before anything
@@ -363,6 +364,9 @@ fn apply(spec: &mut RunSpec, o: &Overrides, registry: &Registry) -> Result<(), S
         }
     }
     let kind = registry.get(&spec.workload.kind)?;
+    // A list of lines given on the command line replaces the file's, and each further use of
+    // the flag adds a line (`--param header=A:1 --param header=B:2`, as curl's -H).
+    let mut lines_given: Vec<&str> = Vec::new();
     for pair in &o.params {
         let (name, text) = pair.split_once('=').ok_or_else(|| {
             SpecError::invalid(format!("--param expects name=value, got '{pair}'"))
@@ -382,7 +386,20 @@ fn apply(spec: &mut RunSpec, o: &Overrides, registry: &Registry) -> Result<(), S
             param: name.to_string(),
             why,
         })?;
-        spec.workload.params.insert(name.to_string(), value);
+        let params = &mut spec.workload.params;
+        match (def.ty, params.get_mut(def.name), value) {
+            (ParamType::Lines, Some(Value::Array(lines)), Value::Array(more))
+                if lines_given.contains(&def.name) =>
+            {
+                lines.extend(more)
+            }
+            (ty, _, value) => {
+                if ty == ParamType::Lines {
+                    lines_given.push(def.name);
+                }
+                params.insert(name.to_string(), value);
+            }
+        }
     }
     if let Some(b) = &o.backends {
         spec.sweep.backends = parse_backends(b)?;
@@ -701,6 +718,33 @@ mod tests {
         assert_eq!(spec.workload.params["ms"], serde_json::json!(5.0));
         assert_eq!(spec.sweep.limits, vec![2, 4]);
         assert_eq!(spec.sweep.budget, Budget::Items(7));
+    }
+
+    #[test]
+    fn repeated_line_flags_add_up_and_replace_the_files_list() {
+        let server = crate::server::Server::start(
+            "127.0.0.1:0".parse().unwrap(),
+            crate::server::ServerConfig::default(),
+            None,
+        )
+        .unwrap();
+        let o = Overrides {
+            params: vec![
+                "header=Accept-Encoding: gzip, deflate".into(),
+                "method=POST".into(),
+                "header=X-Id:7".into(),
+            ],
+            ..Overrides::default()
+        };
+        let file = format!(
+            "[workload]\nkind = \"http\"\nurl = \"{}\"\nheader = [\"From-File: 1\"]\n",
+            server.url()
+        );
+        let spec = parse(&file, "t.toml", None, &o, &Registry::builtin()).unwrap();
+        assert_eq!(
+            spec.workload.params["header"],
+            serde_json::json!(["Accept-Encoding: gzip, deflate", "X-Id:7"])
+        );
     }
 
     #[test]

@@ -438,6 +438,15 @@ fn point_result(
         lat_max_ms: (!h.is_empty()).then(|| us_to_ms(h.max())),
         goodput_per_s: per_s(s.ok),
         error_pct: crate::results::error_pct(s.ok, s.failed + s.timed_out),
+        rx_bytes: s.transfer.map(|t| t.rx),
+        tx_bytes: s.transfer.map(|t| t.tx),
+        rx_mb_per_s: s.transfer.map(|t| {
+            if wall_s > 0.0 {
+                bytes_to_mb(t.rx) / wall_s
+            } else {
+                0.0
+            }
+        }),
         failed_lat_p50_ms: fq(0.50),
         failed_lat_p99_ms: fq(0.99),
         failed_lat_max_ms: (!f.is_empty()).then(|| us_to_ms(f.max())),

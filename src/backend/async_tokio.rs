@@ -167,6 +167,9 @@ impl Task {
                 let _ = guarded(r.run_async(u64::MAX)).await;
             }
         }
+        if let Ok(r) = runner.as_mut() {
+            let _ = r.take_transfer(); // the warm-up's bytes are not the point's
+        }
         self.ready.wait().await;
         let started = *self.started.get_or_init(Instant::now);
         let deadline = self.duration.map(|d| started + d);
@@ -225,6 +228,9 @@ impl Task {
             if deadline.is_some_and(|d| end >= d) {
                 break;
             }
+        }
+        if let Ok(r) = runner.as_mut() {
+            stats.add_transfer(r.take_transfer());
         }
         (stats, last_end)
     }

@@ -275,8 +275,9 @@ fn trace_lost(
 
 /// Asks the worker for its report, swaps in its own histogram, and reaps it.
 fn finish(proc: &mut WorkerProc, life: &mut WorkerStats, out: &mut SlotResult) -> Ending {
-    if let Some((histogram, peak_rss)) = proc.finish() {
+    if let Some((histogram, peak_rss, transfer)) = proc.finish() {
         out.peak_rss = out.peak_rss.max(peak_rss);
+        life.add_transfer(transfer);
         let theirs = Deserializer::new().deserialize(&mut histogram.as_slice());
         // The worker measured the same items; keep its own record when they agree.
         if let Ok(h) = theirs {

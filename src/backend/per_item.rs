@@ -36,7 +36,7 @@ use super::{Backend, BackendKind, Budget, Execution, PointJob, PointProgress};
 use crate::measure::timeline::TraceEvent;
 use crate::measure::WorkerStats;
 use crate::workload::command::{self, CommandLine};
-use crate::workload::{ItemError, ItemResult};
+use crate::workload::{ItemError, ItemResult, Transfer};
 
 /// How often a waiting slot samples its child's memory and looks at Ctrl-C.
 const SLICE: Duration = Duration::from_millis(5);
@@ -85,6 +85,8 @@ struct Ran {
     outcome: Option<ItemResult>,
     startup: Option<Duration>,
     peak_rss: u64,
+    /// The bytes the worker's item moved, as its `Stats` frame said (`http` only).
+    transfer: Option<Transfer>,
 }
 
 struct SlotResult {
@@ -245,6 +247,7 @@ fn run_attempts(shared: &Shared, item: u64, out: &mut SlotResult) -> Option<(Ran
     let mut peak = 0;
     loop {
         let mut ran = run_child(shared, item, deadline)?;
+        out.stats.add_transfer(ran.transfer.take());
         if let Some(s) = ran.startup {
             out.startups.push(s.as_nanos() as u64);
         }
@@ -345,6 +348,7 @@ fn run_child(shared: &Shared, item: u64, deadline: Option<Instant>) -> Option<Ra
                 outcome: None,
                 startup: None,
                 peak_rss: peak,
+                transfer: None,
             });
         }
         Ok(Waited::GaveUp) => {
@@ -366,6 +370,7 @@ fn run_child(shared: &Shared, item: u64, deadline: Option<Instant>) -> Option<Ra
         outcome: None,
         startup: None,
         peak_rss: peak,
+        transfer: None,
     };
     match &shared.launch {
         Launch::Command(_) => {
@@ -395,7 +400,12 @@ fn run_child(shared: &Shared, item: u64, deadline: Option<Instant>) -> Option<Ra
                             Some((kind, message)) => Err(ItemError::new(kind, message)),
                         });
                     }
-                    FromWorker::Stats { peak_rss, .. } => ran.peak_rss = ran.peak_rss.max(peak_rss),
+                    FromWorker::Stats {
+                        peak_rss, transfer, ..
+                    } => {
+                        ran.peak_rss = ran.peak_rss.max(peak_rss);
+                        ran.transfer = transfer;
+                    }
                     FromWorker::Ready { .. } => {}
                 }
             }
@@ -412,5 +422,6 @@ fn failed(begin: Instant, error: ItemError) -> Ran {
         outcome: Some(Err(error)),
         startup: None,
         peak_rss: 0,
+        transfer: None,
     }
 }

@@ -7,15 +7,17 @@
 //! machine: a worker's item start can be compared with the parent's clock directly.
 //!
 //! Fields added since the first version (the retry policy in `Start`, the protocol version in
-//! `Ready`, the attempts in `Done`) are appended at the end of their frame and read only when
-//! present: an older reader ignores them, and a frame without them reads as the old meaning
-//! (no retries, version 1, one attempt). An item that needed one attempt still costs 30 bytes.
+//! `Ready`, the attempts in `Done`, the bytes moved in `Stats`) are appended at the end of their
+//! frame and read only when present: an older reader ignores them, and a frame without them
+//! reads as the old meaning (no retries, version 1, one attempt, no byte count). An item that
+//! needed one attempt still costs 30 bytes.
 
 use std::io;
 use std::time::Duration;
 
 pub use super::framing::{readable, FrameReader, FrameWriter, Next};
 use super::retry::RetryPolicy;
+use crate::workload::Transfer;
 
 /// A frame longer than this is a broken stream, not a message.
 pub const MAX_FRAME: usize = 64 << 20;
@@ -120,11 +122,13 @@ pub enum FromWorker {
         setup_cpu_us: u64,
     },
     Done(ItemDone),
-    /// The worker's last word: its latency histogram (HdrHistogram V2 + deflate) and its own
-    /// peak RSS (VmHWM) in bytes, read just before it exits.
+    /// The worker's last word: its latency histogram (HdrHistogram V2 + deflate), its own
+    /// peak RSS (VmHWM) in bytes, read just before it exits, and the bytes its runner moved in
+    /// the measured items (`None` for a workload that counts none, or an older worker).
     Stats {
         histogram: Vec<u8>,
         peak_rss: u64,
+        transfer: Option<Transfer>,
     },
 }
 
@@ -223,10 +227,15 @@ impl FromWorker {
             FromWorker::Stats {
                 histogram,
                 peak_rss,
+                transfer,
             } => {
                 let at = begin(out, FROM_STATS);
                 out.extend_from_slice(&peak_rss.to_le_bytes());
                 put_bytes(out, histogram);
+                if let Some(t) = transfer {
+                    out.extend_from_slice(&t.rx.to_le_bytes());
+                    out.extend_from_slice(&t.tx.to_le_bytes());
+                }
                 end(out, at);
             }
         }
@@ -268,9 +277,17 @@ impl FromWorker {
             FROM_STATS => {
                 let peak_rss = c.u64()?;
                 let histogram = c.bytes()?.to_vec();
+                let transfer = match c.is_empty() {
+                    true => None,
+                    false => Some(Transfer {
+                        rx: c.u64()?,
+                        tx: c.u64()?,
+                    }),
+                };
                 Ok(FromWorker::Stats {
                     histogram,
                     peak_rss,
+                    transfer,
                 })
             }
             tag => Err(bad(format!("unknown frame tag {tag} from a worker"))),

@@ -67,6 +67,15 @@ fn frames_round_trip() {
         FromWorker::Stats {
             histogram: vec![1, 2, 3],
             peak_rss: 4096,
+            transfer: None,
+        },
+        FromWorker::Stats {
+            histogram: vec![4],
+            peak_rss: 8192,
+            transfer: Some(crate::workload::Transfer {
+                rx: 1 << 40,
+                tx: 77,
+            }),
         },
     ];
     let mut back = Vec::new();
@@ -110,6 +119,23 @@ fn frames_of_the_first_version_read_as_no_retries() {
         FromWorker::decode(&done).unwrap(),
         FromWorker::Done(ItemDone::once(1, 2, 3, None))
     );
+}
+
+#[test]
+fn a_stats_frame_with_bytes_reads_as_the_old_one_to_an_old_reader() {
+    let mut out = Vec::new();
+    FromWorker::Stats {
+        histogram: vec![9, 9],
+        peak_rss: 5,
+        transfer: Some(crate::workload::Transfer { rx: 3, tx: 4 }),
+    }
+    .encode(&mut out);
+    // What a reader of the first version took from the frame: the old fields, in order, first.
+    let frame = &out[4..];
+    assert_eq!(frame[0], FROM_STATS);
+    assert_eq!(u64::from_le_bytes(frame[1..9].try_into().unwrap()), 5);
+    assert_eq!(&frame[9..15], &[2, 0, 0, 0, 9, 9]);
+    assert_eq!(frame.len(), 15 + 16, "the byte counts come after them");
 }
 
 #[test]

@@ -274,6 +274,9 @@ fn work(
         }
         shared.ready.wait();
     }
+    if let Ok(r) = runner.as_mut() {
+        let _ = r.take_transfer(); // the warm-up's bytes are not the point's
+    }
     let started = *shared.started.get_or_init(Instant::now);
     let deadline = shared.duration.map(|d| started + d);
     let mut completed = 0u64;
@@ -358,7 +361,9 @@ fn work(
                     .compare_exchange(mark, 0, Ordering::AcqRel, Ordering::Acquire)
                     .is_err()
                 {
-                    return None; // the watchdog gave up on this item and replaced us
+                    // The watchdog gave up on this item and replaced us; what this runner
+                    // moved is not counted (its slot's record may already be merged).
+                    return None;
                 }
                 record(&mut lock(&s.stats));
             }
@@ -369,6 +374,9 @@ fn work(
         if deadline.is_some_and(|d| end >= d) {
             break;
         }
+    }
+    if let Ok(r) = runner.as_mut() {
+        stats.add_transfer(r.take_transfer());
     }
     Some((stats, last_end))
 }

@@ -26,7 +26,7 @@ use super::protocol::{cap_message, encode_done, mono_ns, FrameReader, FrameWrite
 use super::protocol::{ItemDone, Next, ToWorker, PROTOCOL_VERSION};
 use super::retry::RetryPolicy;
 use crate::measure::memory::rss_and_peak;
-use crate::workload::{ItemResult, Registry, Runner, Workload, WorkloadSpec};
+use crate::workload::{ItemResult, Registry, Runner, Transfer, Workload, WorkloadSpec};
 
 /// Names the parent's pid in a worker's environment, so a worker can tell whether the parent
 /// died before the worker asked to die with it.
@@ -189,10 +189,11 @@ fn serve(registry: &Registry, input: File, output: File) -> anyhow::Result<()> {
         }
     };
     let mut runner = workload.runner().map_err(|e| e.to_string());
-    if runner.is_ok() {
+    if let Ok(r) = runner.as_mut() {
         for _ in 0..warmup {
-            let _ = run_item(&mut runner, WARMUP_ITEM);
+            let _ = super::thread::run_guarded(r.as_mut(), WARMUP_ITEM);
         }
+        let _ = r.take_transfer(); // the warm-up's bytes are not the point's
     }
     let own = crate::measure::cpu::CpuTimes::of_self();
     FromWorker::Ready {
@@ -228,7 +229,8 @@ fn serve(registry: &Registry, input: File, output: File) -> anyhow::Result<()> {
                 encode_done(&mut writer.buf, &answer);
             }
             ToWorker::Finish => {
-                finish(&mut writer, &latency)?;
+                let transfer = runner.as_mut().ok().and_then(|r| r.take_transfer());
+                finish(&mut writer, &latency, transfer)?;
                 return Ok(());
             }
             ToWorker::Start { .. } => anyhow::bail!("worker was started twice"),
@@ -236,7 +238,11 @@ fn serve(registry: &Registry, input: File, output: File) -> anyhow::Result<()> {
     }
 }
 
-fn finish<W: Write>(writer: &mut FrameWriter<W>, latency: &Histogram<u64>) -> io::Result<()> {
+fn finish<W: Write>(
+    writer: &mut FrameWriter<W>,
+    latency: &Histogram<u64>,
+    transfer: Option<Transfer>,
+) -> io::Result<()> {
     let mut histogram = Vec::new();
     if V2DeflateSerializer::new()
         .serialize(latency, &mut histogram)
@@ -247,6 +253,7 @@ fn finish<W: Write>(writer: &mut FrameWriter<W>, latency: &Histogram<u64>) -> io
     FromWorker::Stats {
         histogram,
         peak_rss: peak_rss(),
+        transfer,
     }
     .encode(&mut writer.buf);
     writer.flush()
@@ -259,7 +266,8 @@ fn run_one(item: u64, spec_json: &[u8], registry: &Registry, output: File) -> an
     let outcome = run_item(&mut runner, item);
     let end_ns = mono_ns();
     encode_done(&mut writer.buf, &done(item, begin_ns, end_ns, outcome));
+    let transfer = runner.as_mut().ok().and_then(|r| r.take_transfer());
     let empty: Histogram<u64> = Histogram::new(3).context("cannot create a histogram")?;
-    finish(&mut writer, &empty)?;
+    finish(&mut writer, &empty, transfer)?;
     Ok(())
 }

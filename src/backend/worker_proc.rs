@@ -12,6 +12,7 @@ use super::child::{describe, kill_and_reap, kill_group, own_group};
 use super::process::Launch;
 use super::protocol::{FrameReader, FrameWriter, FromWorker, Next, ToWorker};
 use super::retry::RetryPolicy;
+use crate::workload::Transfer;
 
 /// How often a waiting slot looks at Ctrl-C and the item timeout.
 pub const SLICE: Duration = Duration::from_millis(20);
@@ -131,7 +132,7 @@ impl WorkerProc {
 
 impl WorkerProc {
     /// Asks for the worker's last report — (histogram, peak RSS in bytes) — and reaps it.
-    pub fn finish(&mut self) -> Option<(Vec<u8>, u64)> {
+    pub fn finish(&mut self) -> Option<(Vec<u8>, u64, Option<Transfer>)> {
         ToWorker::Finish.encode(&mut self.writer.buf);
         let sent = self.writer.flush().is_ok();
         let until = Instant::now() + FINISH_GRACE;
@@ -141,8 +142,9 @@ impl WorkerProc {
                 Ok(Next::Frame(FromWorker::Stats {
                     histogram,
                     peak_rss,
+                    transfer,
                 })) => {
-                    report = Some((histogram, peak_rss));
+                    report = Some((histogram, peak_rss, transfer));
                     break;
                 }
                 Ok(Next::Idle) => continue,

@@ -34,6 +34,7 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig, SpecError> {
         queue: args.queue,
         error_rate: args.error_rate,
         threads: args.threads,
+        body_size: args.body_size,
     };
     config.check().map_err(SpecError::invalid)?;
     Ok(config)

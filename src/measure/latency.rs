@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::timeline::{Outcome, TraceEvent, TRACE_CAP_PER_WORKER};
-use crate::workload::{ItemError, ItemResult};
+use crate::workload::{ItemError, ItemResult, Transfer};
 
 /// Latencies above a day are recorded as a day: a bound on histogram size.
 const MAX_LATENCY_US: u64 = 86_400_000_000;
@@ -54,6 +54,9 @@ pub struct WorkerStats {
     pub trace: Vec<TraceEvent>,
     /// Items that needed more than one attempt (`--retries`), whatever their final outcome.
     pub retried: u64,
+    /// Bytes received and sent by the runners, for workloads that count them (HTTP); `None`
+    /// for the rest. Taken from each runner once, when its last item has ended.
+    pub transfer: Option<Transfer>,
     /// The attempt number given to the next failure noted (set by the retry loop).
     attempt: u32,
 }
@@ -78,6 +81,7 @@ impl WorkerStats {
             busy: Duration::ZERO,
             trace: Vec::new(),
             retried: 0,
+            transfer: None,
             attempt: 1,
         }
     }
@@ -234,6 +238,12 @@ impl WorkerStats {
         self.busy += other.busy;
         self.trace.extend(other.trace);
         self.retried += other.retried;
+        self.transfer = Transfer::add(self.transfer, other.transfer);
+    }
+
+    /// Adds a runner's byte count (`Runner::take_transfer`).
+    pub fn add_transfer(&mut self, transfer: Option<Transfer>) {
+        self.transfer = Transfer::add(self.transfer, transfer);
     }
 
     pub fn merged(all: impl IntoIterator<Item = WorkerStats>) -> WorkerStats {
@@ -352,6 +362,20 @@ mod tests {
         assert_eq!(a.errors["timeout"], 1);
         assert_eq!(a.busy, Duration::from_millis(58));
         assert_eq!(a.failures.len(), 3);
+        assert_eq!(a.transfer, None, "no runner counted bytes");
+    }
+
+    #[test]
+    fn byte_counts_add_up_and_stay_absent_when_nobody_counts() {
+        let mut a = WorkerStats::new();
+        a.add_transfer(None);
+        assert_eq!(a.transfer, None);
+        a.add_transfer(Some(Transfer { rx: 10, tx: 2 }));
+        let mut b = WorkerStats::new();
+        b.add_transfer(Some(Transfer { rx: 5, tx: 1 }));
+        a.merge(b);
+        a.merge(WorkerStats::new());
+        assert_eq!(a.transfer, Some(Transfer { rx: 15, tx: 3 }));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::Exporter;
 use crate::results::{PointResult, SweepResult};
 
-pub const COLUMNS: [&str; 29] = [
+pub const COLUMNS: [&str; 32] = [
     "workload",
     "backend",
     "throttle",
@@ -34,6 +34,9 @@ pub const COLUMNS: [&str; 29] = [
     "retried",
     "goodput_per_s",
     "error_pct",
+    "rx_bytes",
+    "tx_bytes",
+    "rx_mb_per_s",
 ];
 
 /// One CSV row of a point, in `COLUMNS` order.
@@ -71,6 +74,9 @@ pub fn row(p: &PointResult) -> Vec<String> {
         p.retried.to_string(),
         f(p.goodput_per_s, 3),
         opt(p.error_pct, 3),
+        p.rx_bytes.map(|n| n.to_string()).unwrap_or_default(),
+        p.tx_bytes.map(|n| n.to_string()).unwrap_or_default(),
+        opt(p.rx_mb_per_s, 3),
     ]
 }
 

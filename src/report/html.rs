@@ -231,11 +231,21 @@ fn fit_detail(fit: &UslFit, s: &Scaling) -> String {
 
 fn results_table(page: &mut String, sweep: &SweepResult) {
     page.push_str("<h2>Results</h2>\n<p class=\"muted\">Repetitions folded into medians; failed counts are summed.</p>\n<table>\n<tr>");
+    // Workloads that move bytes over the network (http) get their transfer rate too.
+    let summaries = sweep.summaries();
+    let transfer = summaries.iter().any(|s| s.rx_mb_per_s.is_some());
     for h in HEADERS {
         let _ = write!(page, "<th>{}</th>", escape(h));
     }
+    if transfer {
+        page.push_str("<th>received (MB/s)</th>");
+    }
     page.push_str("</tr>\n");
-    for row in table::rows(sweep) {
+    for summary in &summaries {
+        let mut row = table::cells(summary);
+        if transfer {
+            row.push(table::maybe(summary.rx_mb_per_s, table::number));
+        }
         page.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {
             let class = if i == 0 { "" } else { " class=\"n\"" };

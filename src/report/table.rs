@@ -28,7 +28,8 @@ pub fn maybe(x: Option<f64>, show: impl Fn(f64) -> String) -> String {
     x.map(show).unwrap_or_else(|| NO_DATA.to_string())
 }
 
-fn cells(s: &Summary) -> Vec<String> {
+/// One row of the table.
+pub fn cells(s: &Summary) -> Vec<String> {
     vec![
         s.backend.to_string(),
         s.throttle.to_string(),

@@ -2,32 +2,40 @@
 //! target): answers after a latency of D ± J ms, serves at most C requests at once with the rest
 //! waiting in a bounded queue, and answers 503 to a chosen share of requests. With a capacity,
 //! its throughput saturates at C / D: a service with a real optimal concurrency to find.
+//!
+//! Besides `/` (and any other path), two paths answer as HTTP features need testing:
+//! `/redirect/N` redirects (301) to `/redirect/N-1` and `/redirect/1` to `/`, and
+//! `/redirect/loop` to itself (302); `/status/CODE` answers with that status (a 3xx one with
+//! `Location: /`). Every request, whatever its path, goes through the same capacity, latency
+//! and error model.
 
+mod in_process;
+mod paths;
 mod process;
 mod timer;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use hyper::header::{HeaderValue, LOCATION};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
+use paths::Path;
 use rand::Rng;
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
+pub use in_process::Server;
 pub use process::ServerProcess;
 
 /// How the server behaves.
@@ -45,6 +53,8 @@ pub struct ServerConfig {
     pub error_rate: f64,
     /// Executor threads (0: one per core).
     pub threads: usize,
+    /// Bytes in the body of each ok answer (`None`: "ok\n").
+    pub body_size: Option<u64>,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +66,7 @@ impl Default for ServerConfig {
             queue: 1024,
             error_rate: 0.0,
             threads: 0,
+            body_size: None,
         }
     }
 }
@@ -72,6 +83,9 @@ impl ServerConfig {
         if self.capacity == Some(0) {
             return Err("capacity must be at least 1 (leave it out for no limit)".into());
         }
+        if self.body_size.is_some_and(|n| n > MAX_BODY) {
+            return Err(format!("body size must be at most {} MiB", MAX_BODY >> 20));
+        }
         Ok(())
     }
 
@@ -81,8 +95,12 @@ impl ServerConfig {
             Some(c) => format!("capacity {c} (queue {})", self.queue),
             None => "no capacity limit".to_string(),
         };
+        let body = match self.body_size {
+            Some(n) => format!(", body {n} bytes"),
+            None => String::new(),
+        };
         format!(
-            "latency {:.1} ms ± {:.1} ms, {capacity}, error rate {}",
+            "latency {:.1} ms ± {:.1} ms, {capacity}, error rate {}{body}",
             self.latency.as_secs_f64() * 1e3,
             self.jitter.as_secs_f64() * 1e3,
             self.error_rate
@@ -90,9 +108,14 @@ impl ServerConfig {
     }
 }
 
+/// The largest body the server is asked to send: it is held in memory once.
+pub const MAX_BODY: u64 = 1 << 30;
+
 /// The shared state of the capacity model.
 struct Model {
     config: ServerConfig,
+    /// The ok answer's body, made once and shared by every answer.
+    body: Bytes,
     timer: timer::PreciseTimer,
     slots: Option<Semaphore>,
     waiting: AtomicUsize,
@@ -100,7 +123,12 @@ struct Model {
 
 impl Model {
     fn new(config: ServerConfig) -> std::io::Result<Self> {
+        let body = match config.body_size {
+            None => Bytes::from_static(b"ok\n"),
+            Some(n) => Bytes::from(vec![b'x'; n as usize]),
+        };
         Ok(Model {
+            body,
             timer: timer::PreciseTimer::start()?,
             slots: config.capacity.map(Semaphore::new),
             waiting: AtomicUsize::new(0),
@@ -129,6 +157,7 @@ impl Model {
     }
 
     async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        let path = Path::of(request.uri().path());
         // Read the whole request first, so the connection stays usable for the next one;
         // frames are dropped as they come, so a large body costs no memory.
         let mut body = request.into_body();
@@ -161,9 +190,28 @@ impl Model {
             self.timer.sleep(latency).await;
         }
         if fails {
-            reply(StatusCode::SERVICE_UNAVAILABLE, "simulated error\n")
-        } else {
-            reply(StatusCode::OK, "ok\n")
+            return reply(StatusCode::SERVICE_UNAVAILABLE, "simulated error\n");
+        }
+        match path {
+            Path::Ok => {
+                let mut response = Response::new(Full::new(self.body.clone()));
+                *response.status_mut() = StatusCode::OK;
+                response
+            }
+            Path::Redirect(status, to) => {
+                let mut response = reply(status, "moved\n");
+                response.headers_mut().insert(LOCATION, to);
+                response
+            }
+            Path::Status(status) => {
+                let mut response = reply(status, "as asked\n");
+                if status.is_redirection() {
+                    response
+                        .headers_mut()
+                        .insert(LOCATION, HeaderValue::from_static("/"));
+                }
+                response
+            }
         }
     }
 }
@@ -231,91 +279,6 @@ pub async fn serve(
     Ok(())
 }
 
-/// A server running on threads of this process, for a test or a library user without a
-/// throttlebench binary (a run starts [`ServerProcess`] instead, so that the server's CPU and
-/// memory are not counted as the client's). Dropping it (or [`Server::stop`]) closes the
-/// listener and every open connection at once.
-pub struct Server {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    /// Binds `addr` (use port 0 for any free port) and starts serving.
-    pub fn start(
-        addr: SocketAddr,
-        config: ServerConfig,
-        tls: Option<Arc<rustls::ServerConfig>>,
-    ) -> anyhow::Result<Server> {
-        config.check().map_err(anyhow::Error::msg)?;
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        if config.threads > 0 {
-            builder.worker_threads(config.threads);
-        }
-        let runtime = builder
-            .enable_all()
-            .thread_name("tb-server")
-            .build()
-            .context("cannot start the server runtime")?;
-        let listener = runtime
-            .block_on(TcpListener::bind(addr))
-            .with_context(|| format!("cannot listen on {addr}"))?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("tb-server-main".into())
-            .spawn(move || {
-                let _ = runtime.block_on(serve(
-                    listener,
-                    config,
-                    tls,
-                    async {
-                        let _ = stopped.await;
-                    },
-                    Duration::ZERO,
-                ));
-                // Dropping the runtime here cancels every connection task.
-                runtime.shutdown_timeout(Duration::from_millis(100));
-            })
-            .context("cannot start the server thread")?;
-        Ok(Server {
-            addr,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// `http://ADDR/`
-    pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
-    }
-
-    /// Stops at once: in-flight requests see their connection closed.
-    pub fn stop(mut self) {
-        self.halt();
-    }
-
-    fn halt(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.halt();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,20 +325,5 @@ mod tests {
         .unwrap();
         let failed = (0..10_000).filter(|_| model.draw().1).count();
         assert!((2_600..3_400).contains(&failed), "{failed}");
-    }
-
-    #[test]
-    fn starts_on_a_free_port_and_stops() {
-        let server = Server::start(
-            "127.0.0.1:0".parse().unwrap(),
-            ServerConfig::default(),
-            None,
-        )
-        .unwrap();
-        let addr = server.addr();
-        assert_ne!(addr.port(), 0);
-        assert!(std::net::TcpStream::connect(addr).is_ok());
-        server.stop();
-        assert!(std::net::TcpStream::connect(addr).is_err());
     }
 }

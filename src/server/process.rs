@@ -120,6 +120,9 @@ fn serve_args(config: &ServerConfig, parent: u32) -> Vec<String> {
     if let Some(capacity) = config.capacity {
         args.extend(["--capacity".into(), capacity.to_string()]);
     }
+    if let Some(size) = config.body_size {
+        args.extend(["--body-size".into(), size.to_string()]);
+    }
     args
 }
 
@@ -275,6 +278,7 @@ mod tests {
                 queue: 16,
                 error_rate: 0.25,
                 threads: 1,
+                body_size: Some(1 << 20),
             },
             42,
         );
@@ -282,7 +286,7 @@ mod tests {
         assert_eq!(
             joined,
             "serve --addr 127.0.0.1:0 --latency-ms 2.5 --jitter-ms 1 --queue 16 \
-             --error-rate 0.25 --threads 1 --parent-pid 42 --capacity 8"
+             --error-rate 0.25 --threads 1 --parent-pid 42 --capacity 8 --body-size 1048576"
         );
     }
 }

@@ -69,6 +69,27 @@ impl fmt::Display for ItemError {
 /// The result of one item.
 pub type ItemResult = Result<(), ItemError>;
 
+/// Bytes a runner moved over the network: received (`rx`) and sent (`tx`), as the protocol
+/// saw them (an HTTP answer's head and body, a request's bytes; TLS records are not counted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub rx: u64,
+    pub tx: u64,
+}
+
+impl Transfer {
+    /// The sum of two counts, either of which may not exist (a workload that moves no bytes).
+    pub fn add(a: Option<Transfer>, b: Option<Transfer>) -> Option<Transfer> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(Transfer {
+                rx: a.rx + b.rx,
+                tx: a.tx + b.tx,
+            }),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
 /// A workload: builds one runner per in-flight slot.
 pub trait Workload: Send + Sync {
     /// State for one in-flight slot (a buffer, a connection). Built before the clock starts.
@@ -98,6 +119,14 @@ pub trait Runner: Send {
     fn run_async(&mut self, item: u64) -> BoxFuture<'_, ItemResult> {
         let outcome = self.run(item);
         Box::pin(std::future::ready(outcome))
+    }
+
+    /// The bytes moved since the last call, and the count starts again from zero; `None` for
+    /// a workload that moves none. Backends call it after the warm-up (to drop its bytes) and
+    /// when the runner's last item of the point has ended — never per item — so a runner counts
+    /// in its own fields and an item that moves nothing pays nothing.
+    fn take_transfer(&mut self) -> Option<Transfer> {
+        None
     }
 }
 

@@ -21,6 +21,9 @@ pub enum ParamType {
     Size,
     /// A list of strings (e.g. command arguments).
     StrList,
+    /// A list of lines (e.g. HTTP headers): each `--param name=…` gives one whole entry, commas
+    /// and spaces kept, and repeating the flag adds entries.
+    Lines,
     /// A table of string → string (e.g. HTTP headers).
     StrMap,
     /// One of a fixed set of words.
@@ -36,6 +39,7 @@ impl fmt::Display for ParamType {
             ParamType::Str => f.write_str("string"),
             ParamType::Size => f.write_str("size (e.g. 64KiB)"),
             ParamType::StrList => f.write_str("list of strings"),
+            ParamType::Lines => f.write_str("list of strings, one per use"),
             ParamType::StrMap => f.write_str("table of strings"),
             ParamType::Choice(words) => write!(f, "one of {}", words.join("|")),
         }
@@ -246,6 +250,7 @@ pub fn parse_cli_value(def: &ParamDef, text: &str) -> Result<Value, String> {
                 .map(|s| Value::from(s.to_string()))
                 .collect(),
         ),
+        ParamType::Lines => Value::Array(vec![Value::from(text.to_string())]),
         ParamType::StrMap => {
             let mut map = serde_json::Map::new();
             for pair in text.split(',').filter(|p| !p.trim().is_empty()) {
@@ -280,7 +285,7 @@ fn coerce(def: &ParamDef, value: &Value) -> Result<Value, String> {
             Value::String(s) => parse_size(s).map(Value::from),
             _ => Err(wrong()),
         },
-        ParamType::StrList => match value {
+        ParamType::StrList | ParamType::Lines => match value {
             Value::Array(items) if items.iter().all(Value::is_string) => Ok(value.clone()),
             Value::String(s) => Ok(Value::Array(vec![Value::from(s.clone())])),
             _ => Err(wrong()),
@@ -365,6 +370,23 @@ mod tests {
         given.insert("mode".to_string(), Value::from("c"));
         let err = Params::validate("k", DEFS, &given).unwrap_err().to_string();
         assert!(err.contains("one of a|b"), "{err}");
+    }
+
+    #[test]
+    fn a_line_keeps_its_commas_and_a_file_may_give_one_or_many() {
+        let def = ParamDef::new("header", ParamType::Lines, None, "a header");
+        assert_eq!(
+            parse_cli_value(&def, "Accept-Encoding: gzip, deflate").unwrap(),
+            serde_json::json!(["Accept-Encoding: gzip, deflate"])
+        );
+        let mut given = BTreeMap::new();
+        given.insert("header".to_string(), Value::from("A: 1"));
+        let defs = [def];
+        let p = Params::validate("k", &defs, &given).unwrap();
+        assert_eq!(p.str_list("header"), vec!["A: 1"]);
+        given.insert("header".to_string(), serde_json::json!(["A: 1", "B: 2, 3"]));
+        let p = Params::validate("k", &defs, &given).unwrap();
+        assert_eq!(p.str_list("header"), vec!["A: 1", "B: 2, 3"]);
     }
 
     #[test]

@@ -1,36 +1,41 @@
 //! `http`: one request per item over a keep-alive connection per in-flight slot. Without a
 //! `url`, the run starts the built-in server on 127.0.0.1 (latency, capacity and error rate set
-//! by the `server_*` parameters), so a spec needs no external service. The server runs in a
-//! child process, so its CPU and memory are not counted as the client's. A non-2xx answer fails
-//! the item as `http-<status>`; connection trouble as `connect`, `reset`, `tls` or `timeout`.
+//! by the `server_*` parameters), so a spec needs no external service; a `url` that is only a
+//! path requests that path of the built-in server. The server runs in a child process, so its
+//! CPU and memory are not counted as the client's. An answer whose status is not accepted
+//! (`ok_status`, 2xx by default) fails the item as `http-<status>`; connection trouble as
+//! `connect`, `reset`, `tls` or `timeout`; a redirect chain that loops or runs past
+//! `follow_redirects` as `redirect`.
 
 mod blocking;
 mod client;
+mod connection;
+mod redirect;
+mod status;
+mod target;
 mod wire;
 
-use std::net::ToSocketAddrs;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::header::{HeaderMap, HeaderName, HeaderValue, HOST};
-use hyper::{Method, Uri};
-use rustls_pki_types::ServerName;
 use serde_json::Value;
 
 use super::{ItemError, ParamDef, ParamType, Params, Runner, Workload, WorkloadKind, WorkloadSpec};
 use crate::error::SpecError;
 use crate::server::{Server, ServerConfig, ServerProcess};
-use client::{Client, Target};
+use client::Client;
+use target::Target;
 
 /// The longest a user URL is given to accept a connection before the sweep starts.
 const PROBE_LIMIT: Duration = Duration::from_secs(5);
 
-const SERVER_PARAMS: [&str; 5] = [
+const SERVER_PARAMS: [&str; 6] = [
     "server_latency_ms",
     "server_jitter_ms",
     "server_capacity",
     "server_queue",
     "server_error_rate",
+    "server_body_size",
 ];
 
 const PARAMS: &[ParamDef] = &[
@@ -38,7 +43,8 @@ const PARAMS: &[ParamDef] = &[
         "url",
         ParamType::Str,
         None,
-        "http:// or https:// URL to request (unset: the built-in server on 127.0.0.1)",
+        "http:// or https:// URL to request (unset: the built-in server on 127.0.0.1; a path \
+         alone such as /redirect/2: that path of the built-in server)",
     ),
     ParamDef::new("method", ParamType::Str, Some("GET"), "request method"),
     ParamDef::new(
@@ -46,6 +52,12 @@ const PARAMS: &[ParamDef] = &[
         ParamType::StrMap,
         None,
         "extra request headers (table, or \"Name: value, Name: value\")",
+    ),
+    ParamDef::new(
+        "header",
+        ParamType::Lines,
+        None,
+        "one request header \"Name: value\" (commas kept); repeat --param header=… for more",
     ),
     ParamDef::new("body", ParamType::Str, None, "request body (default: none)"),
     ParamDef::new(
@@ -59,6 +71,36 @@ const PARAMS: &[ParamDef] = &[
         ParamType::Bool,
         Some("false"),
         "https: accept any certificate (self-signed test servers)",
+    ),
+    ParamDef::new(
+        "cacert",
+        ParamType::Str,
+        None,
+        "https: PEM file of CA certificates to trust besides the web PKI roots",
+    ),
+    ParamDef::new(
+        "client_cert",
+        ParamType::Str,
+        None,
+        "https: PEM client certificate chain, for servers that ask for one (needs client_key)",
+    ),
+    ParamDef::new(
+        "client_key",
+        ParamType::Str,
+        None,
+        "https: PEM private key of client_cert",
+    ),
+    ParamDef::new(
+        "ok_status",
+        ParamType::Str,
+        Some("200-299"),
+        "answer statuses that count as success, e.g. \"200-299,301,404\"",
+    ),
+    ParamDef::new(
+        "follow_redirects",
+        ParamType::Int,
+        Some("0"),
+        "redirects followed per item (0: a redirect is the answer, judged by ok_status)",
     ),
     ParamDef::new(
         "server_latency_ms",
@@ -89,6 +131,12 @@ const PARAMS: &[ParamDef] = &[
         ParamType::Float,
         None,
         "built-in server: share of requests answered 503 (default 0)",
+    ),
+    ParamDef::new(
+        "server_body_size",
+        ParamType::Size,
+        None,
+        "built-in server: bytes in each ok answer's body, e.g. 1MiB (default: \"ok\\n\", 3 bytes)",
     ),
 ];
 
@@ -164,27 +212,30 @@ impl Http {
 
     pub fn with_server(p: &Params, placement: ServerPlacement) -> Result<Self, SpecError> {
         let (url, server) = match p.opt_str("url") {
-            Some(url) => {
+            Some(url) if !url.starts_with('/') => {
                 if let Some(name) = SERVER_PARAMS.iter().find(|n| p.has(n)) {
                     return Err(p.invalid(
                         name,
-                        "only applies to the built-in server, which is not used when 'url' is set",
+                        "only applies to the built-in server, which is not used when 'url' is a full URL",
                     ));
                 }
                 (url.to_string(), None)
             }
-            None => {
+            path => {
                 let server = Builtin::start(builtin_server_config(p)?, placement).map_err(|e| {
                     SpecError::invalid(format!("cannot start the built-in server: {e:#}"))
                 })?;
-                (server.url(), Some(server))
+                // `url()` ends with the root's slash.
+                let path = path.unwrap_or("/").trim_start_matches('/');
+                (format!("{}{path}", server.url()), Some(server))
             }
         };
-        let target = Arc::new(target(p, &url)?);
+        let target = Arc::new(target::from_params(p, &url)?);
         if server.is_none() {
             // A URL nobody answers at is bad input: say so now, not once per item.
             target
-                .connect_blocking(target.timeout.min(PROBE_LIMIT))
+                .origin
+                .connect_blocking(target.settings.timeout.min(PROBE_LIMIT))
                 .map_err(|e| SpecError::invalid(format!("cannot connect to {url}: {e}")))?;
         }
         Ok(Http {
@@ -241,6 +292,10 @@ fn builtin_server_config(p: &Params) -> Result<ServerConfig, SpecError> {
             false => ServerConfig::default().queue,
         },
         error_rate: p.opt_f64("server_error_rate").unwrap_or(0.0),
+        body_size: match p.has("server_body_size") {
+            true => Some(p.u64("server_body_size")?),
+            false => None,
+        },
         // The run's own backends need the cores more than a simulated server does.
         threads: 1,
     };
@@ -250,85 +305,7 @@ fn builtin_server_config(p: &Params) -> Result<ServerConfig, SpecError> {
     Ok(config)
 }
 
-fn target(p: &Params, url: &str) -> Result<Target, SpecError> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|e| p.invalid("url", format!("is not a URL ('{url}'): {e}")))?;
-    let https = match uri.scheme_str() {
-        Some("http") => false,
-        Some("https") => true,
-        _ => {
-            return Err(p.invalid(
-                "url",
-                format!("must start with http:// or https:// ('{url}')"),
-            ))
-        }
-    };
-    let authority = uri
-        .authority()
-        .ok_or_else(|| p.invalid("url", format!("has no host ('{url}')")))?;
-    let host = authority
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let addrs: Vec<_> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| SpecError::invalid(format!("cannot resolve host '{host}' of {url}: {e}")))?
-        .collect();
-    if addrs.is_empty() {
-        return Err(SpecError::invalid(format!(
-            "host '{host}' of {url} has no address"
-        )));
-    }
-    let tls = if https {
-        let config = crate::tls::client_config(p.bool("insecure")?)
-            .map_err(|e| SpecError::invalid(format!("TLS setup: {e}")))?;
-        let name = ServerName::try_from(host.to_string())
-            .map_err(|e| p.invalid("url", format!("has a host TLS cannot name ('{host}'): {e}")))?;
-        Some((tokio_rustls::TlsConnector::from(config), name))
-    } else {
-        None
-    };
-    let method = Method::from_bytes(p.str("method")?.as_bytes()).map_err(|_| {
-        p.invalid(
-            "method",
-            format!(
-                "is not an HTTP method ('{}')",
-                p.str("method").unwrap_or("")
-            ),
-        )
-    })?;
-    let mut headers = HeaderMap::new();
-    let host_header = HeaderValue::from_str(authority.as_str())
-        .map_err(|e| p.invalid("url", format!("has an unusable host: {e}")))?;
-    headers.insert(HOST, host_header);
-    for (name, value) in p.str_map("headers") {
-        let header = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| p.invalid("headers", format!("has an invalid header name '{name}'")))?;
-        let value = HeaderValue::from_str(&value)
-            .map_err(|_| p.invalid("headers", format!("has an invalid value for '{name}'")))?;
-        headers.insert(header, value);
-    }
-    // The request target in origin form; the URI parser has already checked its characters.
-    let path = match uri.path_and_query().map(|pq| pq.as_str()) {
-        Some(pq) if pq.starts_with('/') => pq.to_string(),
-        Some(pq) => format!("/{pq}"),
-        None => "/".to_string(),
-    };
-    let timeout = p.millis("timeout_ms")?;
-    if timeout.is_zero() {
-        return Err(p.invalid("timeout_ms", "must be above 0"));
-    }
-    let body = p.opt_str("body").unwrap_or_default();
-    Ok(Target {
-        addrs,
-        tls,
-        request: wire::encode_request(&method, &path, &headers, body.as_bytes()),
-        head: method == Method::HEAD,
-        timeout,
-    })
-}
-
+#[cfg(test)]
+mod options_tests;
 #[cfg(test)]
 mod tests;

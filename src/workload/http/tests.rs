@@ -254,6 +254,7 @@ fn method_headers_and_body_are_sent() {
         "method": "POST",
         "body": "hello",
         "headers": { "Authorization": "Bearer t" },
+        "header": ["Accept-Encoding: gzip, deflate", "X-Id: 1", "X-Id:2"],
     }))
     .unwrap();
     assert_eq!(workload.runner().unwrap().run(0), Ok(()));
@@ -267,6 +268,18 @@ fn method_headers_and_body_are_sent() {
     );
     assert!(request.contains(&format!("host: {addr}\r\n")), "{request}");
     assert!(request.contains("authorization: bearer t\r\n"), "{request}");
+    assert!(
+        request.contains("accept-encoding: gzip, deflate\r\n"),
+        "{request}"
+    );
+    assert!(request.contains("x-id: 1\r\nx-id: 2\r\n"), "{request}");
+    assert!(
+        request.contains(&format!(
+            "user-agent: throttlebench/{}\r\n",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{request}"
+    );
     assert!(
         request.contains("content-length: 5\r\n") && request.ends_with("hello"),
         "{request}"

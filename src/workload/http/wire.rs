@@ -1,6 +1,8 @@
 //! HTTP/1.1 on the wire, for the client: the request is encoded once per workload, and each
 //! exchange writes those bytes and reads the answer's head (parsed by httparse) and its body
-//! (Content-Length, chunked, or until close) through one buffer kept with the connection.
+//! (Content-Length, chunked, or until close) through one buffer kept with the connection. Every
+//! byte written and read is added to the runner's count as it goes, so an exchange cut short at
+//! the timeout still counts what crossed the wire.
 //!
 //! Written here rather than taken from hyper's client for speed: a load generator sends the
 //! same request again and again, and hyper's client builds it afresh each time, hands it to its
@@ -12,7 +14,7 @@ use hyper::header::{HeaderMap, CONTENT_LENGTH, TRANSFER_ENCODING};
 use hyper::Method;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::workload::ItemError;
+use crate::workload::{ItemError, Transfer};
 
 /// The longest answer head accepted (status line and headers).
 const MAX_HEAD: usize = 64 * 1024;
@@ -53,11 +55,18 @@ pub(crate) fn encode_request(
     out
 }
 
-/// What an exchange learned: the final status, and whether the connection can carry another.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What an exchange learned: the final status, whether the connection can carry another, and
+/// where a redirect points (read only when the caller follows redirects).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Answer {
     pub status: u16,
     pub reusable: bool,
+    pub location: Option<String>,
+}
+
+/// The statuses whose `Location` a client follows (RFC 9110, section 15.4).
+pub(crate) fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
 }
 
 /// A failed exchange. `untouched`: the server closed the connection before sending a single
@@ -106,8 +115,13 @@ impl ReadBuffer {
     }
 
     /// Reads more, making room first (moving pending bytes to the front, or growing up to
-    /// `MAX_HEAD` when pending bytes fill the buffer). Returns the bytes read; 0 at EOF.
-    async fn fill<R: AsyncRead + Unpin>(&mut self, io: &mut R) -> Result<usize, ItemError> {
+    /// `MAX_HEAD` when pending bytes fill the buffer), and adds what it read to `rx`. Returns the
+    /// bytes read; 0 at EOF.
+    async fn fill<R: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut R,
+        rx: &mut u64,
+    ) -> Result<usize, ItemError> {
         if self.end == self.data.len() {
             if self.start > 0 {
                 self.data.copy_within(self.start..self.end, 0);
@@ -125,8 +139,9 @@ impl ReadBuffer {
         let n = io
             .read(&mut self.data[self.end..])
             .await
-            .map_err(|e| super::client::io_error("reset", &e))?;
+            .map_err(|e| super::connection::io_error("reset", &e))?;
         self.end += n;
+        *rx += n as u64;
         Ok(n)
     }
 }
@@ -145,33 +160,47 @@ struct Head {
     status: u16,
     body: Body,
     keep_alive: bool,
+    location: Option<String>,
 }
 
-/// Sends `request` and reads the whole answer; the body is read and dropped, never kept.
+/// One request as `exchange` sends it.
+#[derive(Clone, Copy)]
+pub(crate) struct Request<'a> {
+    pub bytes: &'a [u8],
+    /// A HEAD request: the answer has a head only, whatever its Content-Length says.
+    pub head: bool,
+    /// Keep a redirect's `Location` (allocated only for a redirect, only when asked).
+    pub follow: bool,
+}
+
+/// Sends `request` and reads the whole answer; the body is read and dropped, never kept. The
+/// bytes written and read are added to `moved`.
 pub(crate) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     io: &mut S,
     buf: &mut ReadBuffer,
-    request: &[u8],
-    head_request: bool,
+    request: Request<'_>,
+    moved: &mut Transfer,
 ) -> Result<Answer, Failure> {
     let sent = async {
-        io.write_all(request).await?;
+        io.write_all(request.bytes).await?;
         io.flush().await
     };
     if let Err(e) = sent.await {
         return Err(Failure {
-            error: super::client::io_error("reset", &e),
+            error: super::connection::io_error("reset", &e),
             untouched: true,
         });
     }
-    let head = read_head(io, buf, head_request).await?;
+    moved.tx += request.bytes.len() as u64;
+    let rx = &mut moved.rx;
+    let head = read_head(io, buf, request, rx).await?;
     let complete = match head.body {
         Body::None => true,
-        Body::Length(n) => discard(io, buf, n).await.map_err(Failure::new)?,
-        Body::Chunked => read_chunked(io, buf).await.map_err(Failure::new)?,
+        Body::Length(n) => discard(io, buf, n, rx).await.map_err(Failure::new)?,
+        Body::Chunked => read_chunked(io, buf, rx).await.map_err(Failure::new)?,
         Body::UntilClose => {
             buf.consume(buf.pending().len());
-            while buf.fill(io).await.map_err(Failure::new)? > 0 {
+            while buf.fill(io, rx).await.map_err(Failure::new)? > 0 {
                 buf.consume(buf.pending().len());
             }
             true
@@ -186,6 +215,7 @@ pub(crate) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(Answer {
         status: head.status,
         reusable: head.keep_alive && head.body != Body::UntilClose,
+        location: head.location,
     })
 }
 
@@ -193,11 +223,12 @@ pub(crate) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
 async fn read_head<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut ReadBuffer,
-    head_request: bool,
+    request: Request<'_>,
+    rx: &mut u64,
 ) -> Result<Head, Failure> {
     let mut received = !buf.pending().is_empty();
     loop {
-        match parse_head(buf.pending(), head_request).map_err(Failure::new)? {
+        match parse_head(buf.pending(), request).map_err(Failure::new)? {
             Some((len, head)) => {
                 buf.consume(len);
                 if (100..200).contains(&head.status) && head.status != 101 {
@@ -206,7 +237,7 @@ async fn read_head<S: AsyncRead + Unpin>(
                 return Ok(head);
             }
             None => {
-                if buf.fill(io).await.map_err(|error| Failure {
+                if buf.fill(io, rx).await.map_err(|error| Failure {
                     error,
                     untouched: !received,
                 })? == 0
@@ -223,7 +254,7 @@ async fn read_head<S: AsyncRead + Unpin>(
 }
 
 /// The head at the start of `bytes` and its length, or `None` when it is not complete yet.
-fn parse_head(bytes: &[u8], head_request: bool) -> Result<Option<(usize, Head)>, ItemError> {
+fn parse_head(bytes: &[u8], request: Request<'_>) -> Result<Option<(usize, Head)>, ItemError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     let len = match response.parse(bytes) {
@@ -235,6 +266,7 @@ fn parse_head(bytes: &[u8], head_request: bool) -> Result<Option<(usize, Head)>,
     let mut keep_alive = response.version == Some(1);
     let mut length = None;
     let mut encoding: Option<&[u8]> = None;
+    let mut location = None;
     for header in response.headers.iter() {
         if header.name.eq_ignore_ascii_case("content-length") {
             let value = std::str::from_utf8(header.value)
@@ -250,6 +282,11 @@ fn parse_head(bytes: &[u8], head_request: bool) -> Result<Option<(usize, Head)>,
             length = Some(value);
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             encoding = Some(header.value);
+        } else if request.follow
+            && is_redirect(status)
+            && header.name.eq_ignore_ascii_case("location")
+        {
+            location = Some(String::from_utf8_lossy(header.value).trim().to_string());
         } else if header.name.eq_ignore_ascii_case("connection") {
             for token in header.value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
@@ -261,7 +298,7 @@ fn parse_head(bytes: &[u8], head_request: bool) -> Result<Option<(usize, Head)>,
             }
         }
     }
-    let body = if head_request || (100..200).contains(&status) || status == 204 || status == 304 {
+    let body = if request.head || (100..200).contains(&status) || status == 204 || status == 304 {
         Body::None
     } else if let Some(encoding) = encoding {
         let last = encoding.rsplit(|&b| b == b',').next().unwrap_or_default();
@@ -280,6 +317,7 @@ fn parse_head(bytes: &[u8], head_request: bool) -> Result<Option<(usize, Head)>,
             status,
             body,
             keep_alive,
+            location,
         },
     )))
 }
@@ -289,6 +327,7 @@ async fn discard<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut ReadBuffer,
     mut n: u64,
+    rx: &mut u64,
 ) -> Result<bool, ItemError> {
     loop {
         let take = buf
@@ -300,7 +339,7 @@ async fn discard<S: AsyncRead + Unpin>(
         if n == 0 {
             return Ok(true);
         }
-        if buf.fill(io).await? == 0 {
+        if buf.fill(io, rx).await? == 0 {
             return Ok(false);
         }
     }
@@ -310,22 +349,23 @@ async fn discard<S: AsyncRead + Unpin>(
 async fn read_chunked<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut ReadBuffer,
+    rx: &mut u64,
 ) -> Result<bool, ItemError> {
     loop {
         match httparse::parse_chunk_size(buf.pending()) {
             Ok(httparse::Status::Complete((len, 0))) => {
                 buf.consume(len);
-                return read_trailers(io, buf).await;
+                return read_trailers(io, buf, rx).await;
             }
             Ok(httparse::Status::Complete((len, size))) => {
                 buf.consume(len);
                 // The chunk, then the CRLF that ends it.
-                if !discard(io, buf, size.saturating_add(2)).await? {
+                if !discard(io, buf, size.saturating_add(2), rx).await? {
                     return Ok(false);
                 }
             }
             Ok(httparse::Status::Partial) => {
-                if buf.fill(io).await? == 0 {
+                if buf.fill(io, rx).await? == 0 {
                     return Ok(false);
                 }
             }
@@ -338,6 +378,7 @@ async fn read_chunked<S: AsyncRead + Unpin>(
 async fn read_trailers<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut ReadBuffer,
+    rx: &mut u64,
 ) -> Result<bool, ItemError> {
     loop {
         let pending = buf.pending();
@@ -348,7 +389,7 @@ async fn read_trailers<S: AsyncRead + Unpin>(
             }
             continue;
         }
-        if buf.fill(io).await? == 0 {
+        if buf.fill(io, rx).await? == 0 {
             return Ok(false);
         }
     }

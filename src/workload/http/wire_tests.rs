@@ -69,12 +69,102 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
     futures_lite::future::block_on(future)
 }
 
+const GET: &[u8] = b"GET / HTTP/1.1\r\n\r\n";
+
 fn run(io: &mut Scripted, buf: &mut ReadBuffer, head: bool) -> Result<Answer, Failure> {
-    block_on(exchange(io, buf, b"GET / HTTP/1.1\r\n\r\n", head))
+    let request = Request {
+        bytes: GET,
+        head,
+        follow: false,
+    };
+    block_on(exchange(io, buf, request, &mut Transfer::default()))
 }
 
 fn answer(status: u16, reusable: bool) -> Answer {
-    Answer { status, reusable }
+    Answer {
+        status,
+        reusable,
+        location: None,
+    }
+}
+
+#[test]
+fn every_byte_each_way_is_counted_however_the_answer_is_framed() {
+    let length = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello".as_slice();
+    let chunked =
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".as_slice();
+    let until_close = b"HTTP/1.1 200 OK\r\n\r\nhello".as_slice();
+    for answer in [length, chunked, until_close] {
+        for mut io in [Scripted::new(&[answer]), Scripted::bytewise(answer)] {
+            let mut moved = Transfer::default();
+            let request = Request {
+                bytes: GET,
+                head: false,
+                follow: false,
+            };
+            block_on(exchange(
+                &mut io,
+                &mut ReadBuffer::new(),
+                request,
+                &mut moved,
+            ))
+            .unwrap();
+            assert_eq!(moved.rx, answer.len() as u64);
+            assert_eq!(moved.tx, GET.len() as u64);
+        }
+    }
+    // Cut short: what arrived before the close is still counted.
+    let mut moved = Transfer::default();
+    let cut = b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nhel".as_slice();
+    let request = Request {
+        bytes: GET,
+        head: false,
+        follow: false,
+    };
+    assert!(block_on(exchange(
+        &mut Scripted::new(&[cut]),
+        &mut ReadBuffer::new(),
+        request,
+        &mut moved
+    ))
+    .is_err());
+    assert_eq!(moved.rx, cut.len() as u64);
+}
+
+#[test]
+fn a_redirects_location_is_kept_only_when_following() {
+    let moved =
+        b"HTTP/1.1 301 Moved\r\nLocation:  /next?a=1 \r\ncontent-length: 0\r\n\r\n".as_slice();
+    for (follow, want) in [(true, Some("/next?a=1".to_string())), (false, None)] {
+        let request = Request {
+            bytes: GET,
+            head: false,
+            follow,
+        };
+        let got = block_on(exchange(
+            &mut Scripted::new(&[moved]),
+            &mut ReadBuffer::new(),
+            request,
+            &mut Transfer::default(),
+        ))
+        .unwrap();
+        assert_eq!((got.status, got.location), (301, want));
+    }
+    // A Location on an answer that is not a redirect means nothing to a client.
+    let created = b"HTTP/1.1 201 Created\r\nLocation: /new\r\ncontent-length: 0\r\n\r\n".as_slice();
+    let request = Request {
+        bytes: GET,
+        head: false,
+        follow: true,
+    };
+    let got = block_on(exchange(
+        &mut Scripted::new(&[created]),
+        &mut ReadBuffer::new(),
+        request,
+        &mut Transfer::default(),
+    ))
+    .unwrap();
+    assert_eq!(got.location, None);
 }
 
 #[test]
