@@ -29,7 +29,7 @@ pub fn describe_backend(b: &BackendAnalysis) -> String {
     }
     if let Some(t) = b.peak_throttle {
         parts.push(format!(
-            "peak {} items/s at {t}",
+            "peak goodput {} items/s at {t}",
             number(b.peak_throughput_per_s)
         ));
     }
