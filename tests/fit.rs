@@ -280,6 +280,12 @@ fn bad_input_is_one_line_and_exit_code_2() {
             "has no column '9'",
         ),
         (
+            vec![write(d, "bare.csv", "1,64.9\n18,995.9\n36,1652.4\n")
+                .display()
+                .to_string()],
+            "has no header row",
+        ),
+        (
             vec![write(d, "words.csv", "name,where\nx,y\n")
                 .display()
                 .to_string()],

@@ -108,6 +108,15 @@ pub fn read(args: &FitArgs) -> Result<Input, SpecError> {
         .records()
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| csv_error(path, &e))?;
+    // A first line of numbers is data, not a header: reading it as one would lose a point and
+    // name columns "1" and "64.9".
+    if !headers.is_empty() && headers.iter().all(|h| h.parse::<f64>().is_ok()) {
+        return Err(SpecError::invalid(format!(
+            "{} has no header row (its first line, {}, is numbers): add one, e.g. load,throughput",
+            path.display(),
+            headers.join(",")
+        )));
+    }
     if records.is_empty() {
         return Err(SpecError::invalid(format!(
             "{} holds no data rows under its header",
