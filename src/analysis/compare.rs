@@ -159,77 +159,6 @@ impl Default for Options {
     }
 }
 
-/// Refuses runs whose numbers mean different things; returns notes on lesser differences.
-pub fn check_compatible(
-    base: &SweepResult,
-    current: &SweepResult,
-    options: &Options,
-) -> Result<Vec<String>, SpecError> {
-    let refuse = |what: String| SpecError::invalid(format!("cannot compare these runs: {what}"));
-    let (bw, cw) = (&base.spec.workload, &current.spec.workload);
-    if bw.kind != cw.kind {
-        return Err(refuse(format!(
-            "workload kind differs (baseline '{}', current '{}')",
-            bw.kind, cw.kind
-        )));
-    }
-    let mut notes = Vec::new();
-    let names: std::collections::BTreeSet<&String> =
-        bw.params.keys().chain(cw.params.keys()).collect();
-    for name in names {
-        let (b, c) = (bw.params.get(name), cw.params.get(name));
-        if b != c {
-            let show = |v: Option<&serde_json::Value>| {
-                v.map(|v| v.to_string()).unwrap_or_else(|| "default".into())
-            };
-            let what = format!(
-                "workload parameter '{name}' differs (baseline {}, current {})",
-                show(b),
-                show(c)
-            );
-            if !options.allow_param_change {
-                return Err(refuse(format!(
-                    "{what}; pass --allow-param-change to compare anyway"
-                )));
-            }
-            notes.push(format!("Compared despite a difference: {what}."));
-        }
-    }
-    let (bb, cb) = (base.spec.sweep.budget, current.spec.sweep.budget);
-    if bb != cb {
-        let show = |b: crate::backend::Budget| match b {
-            crate::backend::Budget::Items(n) => format!("{n} items"),
-            crate::backend::Budget::Duration(d) => humantime::format_duration(d).to_string(),
-        };
-        return Err(refuse(format!(
-            "items per point differ (baseline {}, current {})",
-            show(bb),
-            show(cb)
-        )));
-    }
-    let (be, ce) = (&base.environment, &current.environment);
-    if be.cpu_model != ce.cpu_model || be.cores != ce.cores {
-        notes.push(format!(
-            "Different machines ({} × {} vs {} × {}): differences may come from the hardware alone.",
-            be.cores, be.cpu_model, ce.cores, ce.cpu_model
-        ));
-    }
-    if base.spec.sweep.warmup != current.spec.sweep.warmup {
-        notes.push(format!(
-            "Warm-up differs (baseline {}, current {} items).",
-            base.spec.sweep.warmup, current.spec.sweep.warmup
-        ));
-    }
-    for (side, sweep) in [("baseline", base), ("current", current)] {
-        if sweep.interrupted {
-            notes.push(format!(
-                "The {side} run was interrupted: some points may be missing."
-            ));
-        }
-    }
-    Ok(notes)
-}
-
 /// The (backend, throttle) pairs of a run, in the order they were first measured.
 fn keys(sweep: &SweepResult) -> Vec<PointKey> {
     let mut keys: Vec<PointKey> = Vec::new();
@@ -266,32 +195,6 @@ pub(crate) fn samples(sweep: &SweepResult, key: PointKey, metric: Metric) -> Vec
         .collect()
 }
 
-/// The error rate's row: counts, not repetition means, decide it (see `error_rate`).
-fn error_rate_row(
-    base: &SweepResult,
-    current: &SweepResult,
-    key: PointKey,
-) -> Option<MetricComparison> {
-    let c = error_rate::compare(base, current, key)?;
-    Some(MetricComparison {
-        backend: key.backend,
-        throttle: key.throttle,
-        metric: Metric::ErrorRate,
-        unit: Metric::ErrorRate.unit(),
-        baseline_repetitions: c.baseline_repetitions,
-        current_repetitions: c.current_repetitions,
-        baseline_mean: c.baseline_pct,
-        current_mean: c.current_pct,
-        change_pct: c.change_pp,
-        ci_low_pct: Some(c.ci_low_pp),
-        ci_high_pct: Some(c.ci_high_pp),
-        p_value: Some(c.p_value),
-        machine_allowance_pct: 0.0,
-        machine_allowance_improved_pct: 0.0,
-        verdict: c.verdict,
-    })
-}
-
 /// Compares `current` against `base`, point by point and metric by metric.
 pub fn compare(
     base: &SweepResult,
@@ -324,7 +227,7 @@ pub fn compare(
         let first_row = rows.len();
         for metric in Metric::ALL {
             if metric == Metric::ErrorRate {
-                rows.extend(error_rate_row(base, current, *key));
+                rows.extend(error_rate::row(base, current, *key));
                 continue;
             }
             if metric == Metric::LatencyP99 && fewest_items(base, current, *key) < MIN_ITEMS_FOR_P99
@@ -473,6 +376,9 @@ pub fn compare(
         notes,
     })
 }
+
+mod compatible;
+pub use compatible::check_compatible;
 
 #[cfg(test)]
 mod tests;

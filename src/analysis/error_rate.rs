@@ -4,8 +4,8 @@
 //! interval is the normal (Wald) interval of the difference. A significant rise is a regression
 //! whatever its size: a failed item is never work.
 
-use super::compare::{PointKey, SIGNIFICANCE};
-use super::metric::Verdict;
+use super::compare::{MetricComparison, PointKey, SIGNIFICANCE};
+use super::metric::{Metric, Verdict};
 use crate::results::SweepResult;
 
 /// Failed (and timed-out) items and all items ended, over a point's repetitions.
@@ -83,6 +83,28 @@ pub fn compare(
         baseline_repetitions: b_reps,
         current_repetitions: c_reps,
         verdict,
+    })
+}
+
+/// The error rate's row: counts, not repetition means, decide it (see `error_rate`).
+pub fn row(base: &SweepResult, current: &SweepResult, key: PointKey) -> Option<MetricComparison> {
+    let c = compare(base, current, key)?;
+    Some(MetricComparison {
+        backend: key.backend,
+        throttle: key.throttle,
+        metric: Metric::ErrorRate,
+        unit: Metric::ErrorRate.unit(),
+        baseline_repetitions: c.baseline_repetitions,
+        current_repetitions: c.current_repetitions,
+        baseline_mean: c.baseline_pct,
+        current_mean: c.current_pct,
+        change_pct: c.change_pp,
+        ci_low_pct: Some(c.ci_low_pp),
+        ci_high_pct: Some(c.ci_high_pp),
+        p_value: Some(c.p_value),
+        machine_allowance_pct: 0.0,
+        machine_allowance_improved_pct: 0.0,
+        verdict: c.verdict,
     })
 }
 

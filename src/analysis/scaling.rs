@@ -10,7 +10,6 @@
 mod intervals;
 mod pruning;
 mod solver;
-mod student_t;
 mod weights;
 
 use serde::{Deserialize, Serialize};

@@ -6,7 +6,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::solver::{self, Observation};
-use super::student_t;
 use crate::analysis::UslFit;
 
 /// The confidence level of every interval.
@@ -42,7 +41,7 @@ pub fn confidence(observations: &[Observation], fit: &UslFit, rss: f64) -> Optio
     let df = observations.len().checked_sub(3).filter(|&d| d > 0)?;
     let inverse = solver::inverse_information(observations, fit)?;
     let s2 = rss / df as f64;
-    let t = student_t::quantile(0.5 + LEVEL / 2.0, df as f64);
+    let t = crate::analysis::student::quantile(0.5 + LEVEL / 2.0, df as f64);
     let estimate = |value: f64, variance: f64, lo: f64, hi: f64| {
         let se = variance.max(0.0).sqrt();
         Estimate {
