@@ -211,23 +211,31 @@ pub fn optimum(fit: &UslFit) -> Option<usize> {
     })
 }
 
+/// Throughputs of `truth` at `throttles` with relative Gaussian noise, seeded: the fit's tests'
+/// data.
+#[cfg(test)]
+pub(crate) fn synthetic(
+    truth: UslFit,
+    throttles: &[usize],
+    noise: f64,
+    seed: u64,
+) -> Vec<(f64, f64)> {
+    use rand::{rngs::StdRng, SeedableRng};
+    use rand_distr::{Distribution, Normal};
+    let mut rng = StdRng::seed_from_u64(seed);
+    let normal = Normal::new(0.0, noise).unwrap();
+    throttles
+        .iter()
+        .map(|&n| {
+            let n = n as f64;
+            (n, truth.throughput(n) * (1.0 + normal.sample(&mut rng)))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::{rngs::StdRng, SeedableRng};
-    use rand_distr::{Distribution, Normal};
-
-    fn synthetic(truth: UslFit, throttles: &[usize], noise: f64, seed: u64) -> Vec<(f64, f64)> {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let normal = Normal::new(0.0, noise).unwrap();
-        throttles
-            .iter()
-            .map(|&n| {
-                let n = n as f64;
-                (n, truth.throughput(n) * (1.0 + normal.sample(&mut rng)))
-            })
-            .collect()
-    }
 
     fn close(got: f64, want: f64, tolerance: f64) -> bool {
         (got - want).abs() <= tolerance * want.abs()

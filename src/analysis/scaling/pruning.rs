@@ -68,22 +68,8 @@ pub fn stalled_point(points: &[(f64, f64)], weights: FitWeights) -> Option<(usiz
 
 #[cfg(test)]
 mod tests {
-    use crate::analysis::scaling::{analyse, fit_robust, FitOptions, FitWeights};
+    use crate::analysis::scaling::{analyse, fit_robust, synthetic, FitOptions, FitWeights};
     use crate::analysis::UslFit;
-    use rand::{rngs::StdRng, SeedableRng};
-    use rand_distr::{Distribution, Normal};
-
-    fn synthetic(truth: UslFit, throttles: &[usize], noise: f64, seed: u64) -> Vec<(f64, f64)> {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let normal = Normal::new(0.0, noise).unwrap();
-        throttles
-            .iter()
-            .map(|&n| {
-                let n = n as f64;
-                (n, truth.throughput(n) * (1.0 + normal.sample(&mut rng)))
-            })
-            .collect()
-    }
 
     fn peaked(throttles: &[usize]) -> Vec<(f64, f64)> {
         let truth = UslFit {

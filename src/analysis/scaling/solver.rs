@@ -236,22 +236,8 @@ pub fn inverse_information(observations: &[Observation], fit: &UslFit) -> Option
 
 #[cfg(test)]
 mod tests {
-    use crate::analysis::scaling::fit;
+    use crate::analysis::scaling::{fit, synthetic};
     use crate::analysis::UslFit;
-    use rand::{rngs::StdRng, SeedableRng};
-    use rand_distr::{Distribution, Normal};
-
-    fn synthetic(truth: UslFit, throttles: &[usize], noise: f64, seed: u64) -> Vec<(f64, f64)> {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let normal = Normal::new(0.0, noise).unwrap();
-        throttles
-            .iter()
-            .map(|&n| {
-                let n = n as f64;
-                (n, truth.throughput(n) * (1.0 + normal.sample(&mut rng)))
-            })
-            .collect()
-    }
 
     /// The requirement: N* within 10% on data with 2% noise, over many seeds and several
     /// shapes, from a doubling sweep that reaches past the peak.
