@@ -14,7 +14,7 @@ pub const MIN_GAIN: f64 = 1.05;
 /// What one probed throttle gave.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Probe {
-    pub throughput_per_s: f64,
+    pub goodput_per_s: f64,
     pub slo_met: bool,
 }
 
@@ -79,7 +79,7 @@ impl<F: FnMut(usize, Phase) -> anyhow::Result<Option<Probe>>> Cache<F> {
     fn value(&mut self, n: usize) -> anyhow::Result<Option<f64>> {
         Ok(self.get(n, Phase::Golden)?.map(|p| {
             if p.slo_met {
-                p.throughput_per_s
+                p.goodput_per_s
             } else {
                 f64::NEG_INFINITY
             }
@@ -116,7 +116,7 @@ where
             }
         }
         if let Some((_, px)) = prev {
-            if p.throughput_per_s < MIN_GAIN * px {
+            if p.goodput_per_s < MIN_GAIN * px {
                 break golden(&mut c, (n / 4).max(1), n)?;
             }
         }
@@ -125,7 +125,7 @@ where
                 "throughput still rising at the highest throttle allowed ({max_limit}); raise --max-limit"
             );
         }
-        prev = Some((n, p.throughput_per_s));
+        prev = Some((n, p.goodput_per_s));
         n = (n * 2).min(max_limit);
     };
     Ok(Outcome {
@@ -208,7 +208,7 @@ mod tests {
 
     fn feasible(x: f64) -> Probe {
         Probe {
-            throughput_per_s: x,
+            goodput_per_s: x,
             slo_met: true,
         }
     }
@@ -221,7 +221,7 @@ mod tests {
             let curve: Vec<(usize, f64)> = out
                 .probes
                 .iter()
-                .map(|&n| (n, f(n).throughput_per_s))
+                .map(|&n| (n, f(n).goodput_per_s))
                 .collect();
             let found = knee(&curve).unwrap();
             assert!(
@@ -246,7 +246,7 @@ mod tests {
             let best = *out
                 .probes
                 .iter()
-                .max_by(|a, b| f(**a).throughput_per_s.total_cmp(&f(**b).throughput_per_s))
+                .max_by(|a, b| f(**a).goodput_per_s.total_cmp(&f(**b).goodput_per_s))
                 .unwrap();
             let err = (best as f64 - top as f64).abs() / top as f64;
             assert!(err <= 0.15, "peak {top}: best {best} via {:?}", out.probes);
@@ -258,7 +258,7 @@ mod tests {
     fn the_slo_edge_is_bisected() {
         // Throughput keeps growing, latency is n ms, the SLO allows 50 ms.
         let out = run(256, |n| Probe {
-            throughput_per_s: n as f64,
+            goodput_per_s: n as f64,
             slo_met: n <= 50,
         });
         assert!(
@@ -280,7 +280,7 @@ mod tests {
     #[test]
     fn an_slo_broken_at_one_stops_at_once() {
         let out = run(256, |_| Probe {
-            throughput_per_s: 1.0,
+            goodput_per_s: 1.0,
             slo_met: false,
         });
         assert_eq!(out.probes, vec![1]);

@@ -78,39 +78,36 @@ fn a_shedding_service_is_not_recommended_past_its_capacity() {
     );
 }
 
+/// A sweep of 1 ms sleep items that all fail, into `dir`.
+fn failing_sweep(dir: &Path, extra: &[&str]) -> Command {
+    let mut cmd = throttlebench();
+    cmd.args([
+        "run",
+        "--kind",
+        "sleep",
+        "--param",
+        "ms=1",
+        "--param",
+        "fail_rate=1",
+    ])
+    .args(["--limits", "1,2", "--items", "10", "--backend", "thread"])
+    .args(extra)
+    .arg("--out")
+    .arg(dir);
+    cmd
+}
+
 /// No baseline item succeeds: the run stops after the baseline with one line naming the
 /// error kind and a sample message, exit 1, and keeps what it measured.
 #[test]
 fn an_all_failing_baseline_stops_the_run_unless_failures_are_ignored() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("run");
-    throttlebench()
-        .args([
-            "run",
-            "--kind",
-            "sleep",
-            "--param",
-            "ms=1",
-            "--param",
-            "fail_rate=1",
-        ])
-        .args([
-            "--limits",
-            "1,2",
-            "--items",
-            "10",
-            "--backend",
-            "thread",
-            "--out",
-        ])
-        .arg(&dir)
-        .assert()
-        .code(1)
-        .stderr(
-            predicate::str::contains("no item of the sequential baseline succeeded")
-                .and(predicate::str::contains("simulated ×10"))
-                .and(predicate::str::contains("--ignore-failures")),
-        );
+    failing_sweep(&dir, &[]).assert().code(1).stderr(
+        predicate::str::contains("no item of the sequential baseline succeeded")
+            .and(predicate::str::contains("simulated ×10"))
+            .and(predicate::str::contains("--ignore-failures")),
+    );
     let json = results(&dir);
     let all = json["points"].as_array().unwrap();
     assert_eq!(all.len(), 1, "only the baseline was measured");
@@ -134,19 +131,7 @@ fn an_all_failing_baseline_stops_the_run_unless_failures_are_ignored() {
     assert_eq!(&cells[10..18], ["", "", "", "", "", "", "", ""], "{row}");
 
     let ignored = out.path().join("ignored");
-    throttlebench()
-        .args([
-            "run",
-            "--kind",
-            "sleep",
-            "--param",
-            "ms=1",
-            "--param",
-            "fail_rate=1",
-        ])
-        .args(["--limits", "1,2", "--items", "10", "--backend", "thread"])
-        .args(["--ignore-failures", "--out"])
-        .arg(&ignored)
+    failing_sweep(&ignored, &["--ignore-failures"])
         .assert()
         .success()
         .stdout(predicate::str::contains(

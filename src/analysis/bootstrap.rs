@@ -85,22 +85,25 @@ pub fn compare(base: &[f64], current: &[f64]) -> Option<TwoSample> {
     changes.sort_by(f64::total_cmp);
     let (ci_low, ci_high) = (percentile(&changes, 0.025), percentile(&changes, 0.975));
 
-    let observed = welch_t(base, current).abs();
-    let pooled: Vec<f64> = base.iter().chain(current).copied().collect();
-    let mut extreme = 0usize;
-    for _ in 0..RESAMPLES {
-        resample(&mut rng, &pooled, &mut a);
-        resample(&mut rng, &pooled, &mut b);
-        if welch_t(&a, &b).abs() >= observed {
-            extreme += 1;
+    // The exact p where both sides have a variance; resampling only where one has a single value.
+    let p_value = super::student::welch_p(base, current).unwrap_or_else(|| {
+        let observed = welch_t(base, current).abs();
+        let pooled: Vec<f64> = base.iter().chain(current).copied().collect();
+        let mut extreme = 0usize;
+        for _ in 0..RESAMPLES {
+            resample(&mut rng, &pooled, &mut a);
+            resample(&mut rng, &pooled, &mut b);
+            if welch_t(&a, &b).abs() >= observed {
+                extreme += 1;
+            }
         }
-    }
+        extreme as f64 / RESAMPLES as f64
+    });
     Some(TwoSample {
         change,
         ci_low,
         ci_high,
-        p_value: super::student::welch_p(base, current)
-            .unwrap_or(extreme as f64 / RESAMPLES as f64),
+        p_value,
     })
 }
 

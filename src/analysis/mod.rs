@@ -71,7 +71,8 @@ pub struct BackendAnalysis {
     /// The fit's optimum N*, predicted peak, ceiling and residual error.
     #[serde(default)]
     pub scaling: Option<Scaling>,
-    /// The throttle with the highest measured throughput, and that throughput.
+    /// The throttle with the highest goodput within the error budget, and that goodput
+    /// (successful items/s; the field keeps its name for older results files).
     #[serde(default)]
     pub peak_throttle: Option<usize>,
     #[serde(default)]

@@ -6,22 +6,59 @@
 //! this one says what it is. Written here rather than pulled in: the crate that offers it
 //! (statrs) brings a linear-algebra stack for these few functions.
 
+/// Welch's comparison of two samples: the difference of means (b − a), its standard error and
+/// the Welch–Satterthwaite degrees of freedom.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Welch {
+    pub diff: f64,
+    pub se: f64,
+    pub df: f64,
+}
+
+impl Welch {
+    /// `None` with fewer than two values on a side.
+    pub fn of(a: &[f64], b: &[f64]) -> Option<Welch> {
+        if a.len() < 2 || b.len() < 2 {
+            return None;
+        }
+        let (ma, va) = mean_var(a);
+        let (mb, vb) = mean_var(b);
+        let (sa, sb) = (va / a.len() as f64, vb / b.len() as f64);
+        let se2 = sa + sb;
+        let df = if se2 > 0.0 {
+            se2 * se2 / (sa * sa / (a.len() - 1) as f64 + sb * sb / (b.len() - 1) as f64)
+        } else {
+            f64::INFINITY
+        };
+        Some(Welch {
+            diff: mb - ma,
+            se: se2.sqrt(),
+            df,
+        })
+    }
+
+    /// Two-sided p-value of "the means are equal". Two constant samples give 1 when equal and 0
+    /// when not.
+    pub fn p(&self) -> f64 {
+        if self.se <= 0.0 {
+            return if self.diff == 0.0 { 1.0 } else { 0.0 };
+        }
+        two_sided_t(self.diff / self.se, self.df)
+    }
+
+    /// The lower end of the 95 % interval of the difference.
+    pub fn lower_95(&self) -> f64 {
+        if self.se <= 0.0 {
+            return self.diff;
+        }
+        self.diff - quantile(0.975, self.df) * self.se
+    }
+}
+
 /// Two-sided p-value of Welch's t-test of `a` against `b`; `None` with fewer than two values on
-/// a side. Two constant samples give 1 when equal and 0 when not.
+/// a side.
 pub fn welch_p(a: &[f64], b: &[f64]) -> Option<f64> {
-    if a.len() < 2 || b.len() < 2 {
-        return None;
-    }
-    let (ma, va) = mean_var(a);
-    let (mb, vb) = mean_var(b);
-    let (sa, sb) = (va / a.len() as f64, vb / b.len() as f64);
-    let se2 = sa + sb;
-    if se2 <= 0.0 {
-        return Some(if ma == mb { 1.0 } else { 0.0 });
-    }
-    let t = (mb - ma) / se2.sqrt();
-    let df = se2 * se2 / (sa * sa / (a.len() - 1) as f64 + sb * sb / (b.len() - 1) as f64);
-    Some(two_sided_t(t, df))
+    Welch::of(a, b).map(|w| w.p())
 }
 
 fn mean_var(xs: &[f64]) -> (f64, f64) {

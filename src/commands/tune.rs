@@ -137,7 +137,7 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
                 }
             ));
             Ok(Some(Probe {
-                throughput_per_s: m.goodput_per_s,
+                goodput_per_s: m.goodput_per_s,
                 slo_met,
             }))
         })?;

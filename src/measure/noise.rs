@@ -140,25 +140,7 @@ impl Drift {
 /// The lower end of the 95 % interval of mean(current) − mean(base) (Welch), at least 0; 0 when
 /// a side has fewer than two probes (no interval, so no evidence).
 fn lower_bound_of_increase(base: &[f64], current: &[f64]) -> f64 {
-    if base.len() < 2 || current.len() < 2 {
-        return 0.0;
-    }
-    let stats = |xs: &[f64]| {
-        let n = xs.len() as f64;
-        let m = xs.iter().sum::<f64>() / n;
-        (
-            m,
-            xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0) / n,
-        )
-    };
-    let ((mb, sb), (mc, sc)) = (stats(base), stats(current));
-    let se2 = sb + sc;
-    if se2 <= 0.0 {
-        return (mc - mb).max(0.0);
-    }
-    let df = se2 * se2 / (sb * sb / (base.len() - 1) as f64 + sc * sc / (current.len() - 1) as f64);
-    let t = crate::analysis::student::quantile(0.975, df);
-    (mc - mb - t * se2.sqrt()).max(0.0)
+    crate::analysis::student::Welch::of(base, current).map_or(0.0, |w| w.lower_95().max(0.0))
 }
 
 #[cfg(test)]
