@@ -76,6 +76,13 @@ fn a_shedding_service_is_not_recommended_past_its_capacity() {
         stdout.contains("failed more than 1% of items"),
         "the over-budget throttles are named: {stdout}"
     );
+    // Idle slots at a shedding throttle are the failures' doing, not a pool too small.
+    assert!(
+        !stdout
+            .lines()
+            .any(|l| l.contains("Little's law") && l.contains(" 16 (")),
+        "{stdout}"
+    );
 }
 
 /// A sweep of 1 ms sleep items that all fail, into `dir`.

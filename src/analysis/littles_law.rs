@@ -38,10 +38,14 @@ pub struct LittleCheck {
 
 /// One check per measured point.
 pub fn checks(sweep: &SweepResult) -> Vec<LittleCheck> {
+    // A point over the error budget is not doing the work: its fast failures leave slots idle
+    // for reasons Little's law has nothing to say about, and the budget note names it already.
+    let budget = super::error_budget(sweep.spec.sweep.slo.as_ref()) * 100.0;
     sweep
         .points
         .iter()
         .filter(|p| p.items > 0 && p.wall_s > 0.0)
+        .filter(|p| p.error_pct.map_or(true, |e| e <= budget))
         .map(|p| {
             let t = p.throttle as f64;
             let expected = match sweep.spec.sweep.budget {
