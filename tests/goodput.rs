@@ -80,7 +80,7 @@ fn a_shedding_service_is_not_recommended_past_its_capacity() {
     assert!(
         !stdout
             .lines()
-            .any(|l| l.contains("Little's law") && l.contains(" 16 (")),
+            .any(|l| l.contains("Little's law") && l.contains(" 8 (")),
         "{stdout}"
     );
 }
