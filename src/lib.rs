@@ -19,22 +19,20 @@
 
 pub mod analysis;
 pub mod backend;
-pub mod baseline;
-pub mod cli;
-pub mod commands;
+mod child;
+mod commands;
 #[cfg(feature = "criterion-integration")]
 pub mod criterion;
-pub mod error;
+mod error;
+mod format;
 pub mod measure;
-pub mod progress;
 pub mod report;
 pub mod results;
 pub mod server;
 pub mod spec;
 pub mod sweep;
-pub mod tls;
-pub mod tune;
-pub mod warning;
+mod tls;
+mod tune;
 pub mod workload;
 
 use std::sync::atomic::AtomicBool;
@@ -45,6 +43,13 @@ pub use error::SpecError;
 pub use results::{PointResult, SweepResult};
 pub use spec::{RunSpec, SweepSettings};
 pub use workload::{ItemError, ItemResult, Registry, Runner, Workload, WorkloadKind, WorkloadSpec};
+
+/// The `throttlebench` command line: parses the process's arguments, runs the subcommand, and
+/// returns its exit code (0 ok, 1 regression or SLO failure, 2 bad input or error, 130
+/// interrupted). The binary is this one call.
+pub fn command_line() -> std::process::ExitCode {
+    commands::main()
+}
 
 /// Builds and runs a sweep from code.
 pub struct Sweep {

@@ -12,9 +12,9 @@ use anyhow::Context;
 use crate::backend::{Backend, BackendKind, Budget, PointProgress};
 use crate::measure::environment::Environment;
 use crate::measure::memory::PeakMethod;
+use crate::results::warning::Warning;
 use crate::results::{median, PointResult, SweepResult, FORMAT_VERSION};
 use crate::spec::RunSpec;
-use crate::warning::Warning;
 use crate::workload::{Nature, Registry};
 
 mod point;

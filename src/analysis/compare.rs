@@ -10,9 +10,9 @@ use super::allowance::{allowance, capped, point_drift};
 use super::bootstrap;
 use super::error_rate;
 pub use super::metric::{verdict, Metric, Verdict};
+use crate::analysis::noise::{Drift, NoiseSample};
 use crate::backend::BackendKind;
 use crate::error::SpecError;
-use crate::measure::noise::{Drift, NoiseSample};
 use crate::results::SweepResult;
 
 /// Significance level of the test.

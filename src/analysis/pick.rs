@@ -3,7 +3,7 @@
 
 use super::recommend::explain;
 use super::{error_budget, BackendAnalysis, Measured, Recommendation, Slo};
-use crate::report::table::{maybe, number, percent};
+use crate::format::{maybe, number, percent};
 
 /// Backends whose picks are this close in goodput count as equal; the lower throttle wins.
 const SAME_THROUGHPUT: f64 = 0.97;

@@ -5,7 +5,7 @@ use super::scaling::{self, MIN_POINTS};
 use super::text::coef;
 use super::{error_budget, knee, BackendAnalysis, Measured, Scaling, Slo, UslFit};
 use crate::backend::BackendKind;
-use crate::report::table::{number, percent};
+use crate::format::{number, percent};
 use crate::results::SweepResult;
 
 /// Throughput at the highest throttle below this share of the peak counts as falling.

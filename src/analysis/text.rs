@@ -3,7 +3,7 @@
 
 use super::scaling::{Estimate, Scaling};
 use super::{BackendAnalysis, SearchRecord, UslFit};
-use crate::report::table::number;
+use crate::format::number;
 
 /// A coefficient with sensible precision: 0.12, 0.034, 2.1e-4.
 pub fn coef(x: f64) -> String {

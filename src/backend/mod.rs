@@ -3,7 +3,6 @@
 //! reports; the sweep wraps every execution with CPU and memory measurement.
 
 pub mod async_tokio;
-pub mod child;
 mod feed;
 pub mod framing;
 pub mod hosts;
@@ -26,6 +25,11 @@ use std::time::Duration;
 use crossbeam_utils::CachePadded;
 use serde::{Deserialize, Serialize};
 
+// Backends that spawn children name it `super::child`.
+use crate::child;
+/// Set it to the `throttlebench` binary when the running executable is not one (a bench, a
+/// program of your own): the process backends start workers from it.
+pub use crate::child::EXE_ENV;
 use crate::error::SpecError;
 use crate::measure::cpu::CpuTimes;
 use crate::measure::WorkerStats;
@@ -38,22 +42,8 @@ pub enum Budget {
     /// Exactly this many items.
     Items(u64),
     /// As many items as fit in this time; items in flight at the end are finished and counted.
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(with = "humantime_serde")]
     Duration(Duration),
-}
-
-mod humantime_serde_compat {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
-    }
 }
 
 /// Completed items per worker slot, read by the progress display while a point runs. Each
@@ -227,7 +217,7 @@ impl BackendKind {
         }
     }
 
-    /// Builds the backend.
+    /// Builds the backend (for a sweep, whose settings hold the remote hosts: `create_for`).
     pub fn create(self) -> anyhow::Result<Box<dyn Backend>> {
         Ok(match self {
             BackendKind::Sequential => Box::new(thread::ThreadBackend::sequential()),
@@ -239,19 +229,6 @@ impl BackendKind {
                 anyhow::bail!("the remote backend needs hosts (--hosts or --hosts-file)")
             }
         })
-    }
-
-    /// Builds the backend for a sweep; `remote` connects to (and checks) the sweep's hosts.
-    pub fn create_for(
-        self,
-        sweep: &crate::spec::SweepSettings,
-    ) -> anyhow::Result<Box<dyn Backend>> {
-        match (self, &sweep.remote) {
-            (BackendKind::Remote, Some(settings)) => {
-                Ok(Box::new(remote::RemoteBackend::connect(settings)?))
-            }
-            _ => self.create(),
-        }
     }
 }
 

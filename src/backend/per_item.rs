@@ -27,12 +27,12 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 use crossbeam_utils::CachePadded;
 
-use super::child::{describe, kill_and_reap, own_group, peak_rss_of, pidfd, wait_until, Waited};
 use super::inflight::InflightTracker;
 use super::protocol::{mono_ns, FrameReader, FromWorker, Next};
 use super::retry::RetryPolicy;
-use super::worker::{worker_exe, PARENT_ENV};
 use super::{Backend, BackendKind, Budget, Execution, PointJob, PointProgress};
+use crate::child::{describe, kill_and_reap, own_group, peak_rss_of, pidfd, wait_until, Waited};
+use crate::child::{worker_exe, PARENT_ENV};
 use crate::measure::timeline::TraceEvent;
 use crate::measure::WorkerStats;
 use crate::workload::command::{self, CommandLine};

@@ -3,14 +3,15 @@
 
 use std::path::Path;
 
+use super::cli::{CheckArgs, CompareArgs, CompareFormat, FailOn, RunArgs};
 use super::Exit;
 use crate::analysis::compare::{self, Comparison, Options, Verdict};
-use crate::baseline::{Baselines, StoredRun};
-use crate::cli::{CheckArgs, CompareArgs, CompareFormat, FailOn, RunArgs};
-use crate::measure::noise::NoiseProbe;
+use crate::analysis::noise::NoiseProbe;
+use crate::report::baseline::{Baselines, StoredRun};
 use crate::report::{ci, comparison, write_atomic};
-use crate::results::SweepResult;
+use crate::results::{PointResult, SweepResult};
 use crate::spec::RunSpec;
+use crate::sweep::SweepListener;
 
 /// `--threshold`: "5%", "5" (percent) or "2.5%"; from 0 to 1000.
 pub fn parse_threshold(text: &str) -> Result<f64, String> {
@@ -88,6 +89,14 @@ pub struct RunHooks {
     baseline: Option<StoredRun>,
     /// Probes the machine after every point; add it to the sweep's listeners.
     pub probe: NoiseProbe,
+}
+
+/// The probe runs between the points of the sweep it judges.
+impl SweepListener for NoiseProbe {
+    fn point_done(&mut self, _point: &PointResult, _sweep: &SweepResult) -> anyhow::Result<()> {
+        self.record();
+        Ok(())
+    }
 }
 
 pub fn prepare(args: &RunArgs, spec: &RunSpec) -> anyhow::Result<RunHooks> {

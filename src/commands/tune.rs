@@ -4,21 +4,22 @@
 
 use std::path::Path;
 
+use super::cli::TuneArgs;
 use super::{install_interrupt, Exit};
 use crate::analysis::{measured, SearchRecord, DEFAULT_ERROR_BUDGET};
 use crate::backend::BackendKind;
-use crate::cli::TuneArgs;
 use crate::error::SpecError;
+use crate::format::{maybe, number, percent};
 use crate::report::folder::{default_folder, RunFolder};
-use crate::report::table::{self, maybe, number, percent};
+use crate::report::table;
+use crate::results::warning::Warning;
 use crate::spec::MAX_THROTTLE;
 use crate::sweep::{Listeners, PlannedPoint, SweepListener};
 use crate::tune::{search, Probe, Stepper};
-use crate::warning::Warning;
 use crate::workload::Registry;
 
 pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
-    if args.run.limits.is_some() {
+    if args.run.overrides.limits.is_some() {
         return Err(SpecError::invalid(
             "tune chooses its own throttles: give --max-limit N instead of --limits",
         )
@@ -33,7 +34,7 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
     }
     let mut spec = super::run::resolve_spec(&args.run, registry)?;
     super::run::check_fail_on_slo(&args.run, &spec)?;
-    if args.run.backends.is_some() && spec.sweep.backends.len() > 1 {
+    if args.run.overrides.backends.is_some() && spec.sweep.backends.len() > 1 {
         return Err(SpecError::invalid(
             "tune searches one backend at a time: give a single --backend (thread or async)",
         )

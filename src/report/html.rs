@@ -5,10 +5,11 @@
 use std::fmt::Write;
 
 use super::charts::ChartFile;
-use super::table::{self, number, HEADERS};
+use super::table::{self, HEADERS};
 use super::Exporter;
 use crate::analysis::scaling::{Estimate, Scaling};
 use crate::analysis::UslFit;
+use crate::format::{maybe, number};
 use crate::results::SweepResult;
 
 /// Failure rows shown at most; `failures.csv` holds them all.
@@ -244,7 +245,7 @@ fn results_table(page: &mut String, sweep: &SweepResult) {
     for summary in &summaries {
         let mut row = table::cells(summary);
         if transfer {
-            row.push(table::maybe(summary.rx_mb_per_s, table::number));
+            row.push(maybe(summary.rx_mb_per_s, number));
         }
         page.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {

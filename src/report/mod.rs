@@ -1,6 +1,7 @@
 //! Reports: every file a run writes, each produced by an exporter that turns results into bytes
 //! (so each is testable and `-` can mean stdout), plus the run folder that streams them to disk.
 
+pub(crate) mod baseline;
 pub mod charts;
 pub mod ci;
 pub mod comparison;
@@ -9,6 +10,7 @@ pub mod folder;
 pub mod html;
 pub mod items;
 pub mod json;
+pub(crate) mod progress;
 pub mod render;
 pub mod table;
 

@@ -12,10 +12,10 @@ use crate::analysis::{self, SearchRecord};
 use crate::backend::{Backend, BackendKind};
 use crate::measure::environment::Environment;
 use crate::measure::memory::PeakMethod;
+use crate::results::warning::Warning;
 use crate::results::{SweepResult, FORMAT_VERSION};
 use crate::spec::RunSpec;
 use crate::sweep::{self, PlannedPoint, SweepListener};
-use crate::warning::Warning;
 use crate::workload::{Nature, Registry, Workload};
 
 /// A sweep built one point at a time by a caller that picks each next point from the last ones:

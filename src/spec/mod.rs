@@ -9,11 +9,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use toml::Spanned;
 
+use crate::backend::hosts::RemoteSettings;
 use crate::backend::retry::RetryPolicy;
 use crate::backend::{BackendKind, Budget};
 use crate::error::SpecError;
 use crate::workload::params::{parse_cli_value, ParamType};
 use crate::workload::{Registry, WorkloadSpec};
+
+mod remote;
+pub mod slo;
+mod weights;
+
+pub use remote::{apply_remote_flags, RemoteFlags};
+pub use slo::Slo;
+pub use weights::FitWeights;
 
 /// Highest throttle accepted: beyond it threads and file descriptors run out before anything
 /// useful is measured.
@@ -42,7 +51,7 @@ pub struct SweepSettings {
     pub budget: Budget,
     pub repeat: u32,
     pub warmup: u64,
-    #[serde(default, with = "opt_duration")]
+    #[serde(default, with = "humantime_serde")]
     pub timeout: Option<Duration>,
     #[serde(default)]
     pub trace: bool,
@@ -51,17 +60,17 @@ pub struct SweepSettings {
     pub retry: RetryPolicy,
     /// Objectives a throttle must meet to be recommended (`p99=200ms,errors=1%`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slo: Option<crate::analysis::Slo>,
+    pub slo: Option<Slo>,
     /// Hosts and ssh settings of the `remote` backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remote: Option<crate::backend::hosts::RemoteSettings>,
+    pub remote: Option<RemoteSettings>,
     /// Measure every point even when no baseline item succeeded (otherwise the sweep stops
     /// after the baseline).
     #[serde(default)]
     pub ignore_failures: bool,
     /// Weighting of the scalability (USL) fit: equal (plain least squares) or relative (1/X²).
     #[serde(default)]
-    pub usl_weights: crate::analysis::scaling::FitWeights,
+    pub usl_weights: FitWeights,
     /// Keep every point in the scalability fit, even one that looks stalled.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub usl_keep_all: bool,
@@ -87,41 +96,56 @@ impl Default for SweepSettings {
     }
 }
 
-mod opt_duration {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|t| humantime::parse_duration(&t).map_err(serde::de::Error::custom))
-            .transpose()
-    }
-}
-
-/// Command-line values that override (or stand in for) a spec file.
-#[derive(Debug, Clone, Default)]
+/// Command-line values that override (or stand in for) a spec file: the flags `run` and `tune`
+/// share, each one a field of the spec.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Overrides {
+    /// Workload kind (ad-hoc run, or replace the spec's kind).
+    #[arg(long)]
     pub kind: Option<String>,
+    /// Workload parameter, repeatable: --param ms=100 --param distribution=uniform
+    #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
+    /// Backends to compare, comma-separated: thread,async
+    #[arg(long = "backend", value_name = "LIST")]
     pub backends: Option<String>,
+    /// Throttle limits: a list (1,2,4,8) or a doubling range (1..64).
+    #[arg(long, value_name = "LIMITS")]
     pub limits: Option<String>,
+    /// Items per point.
+    #[arg(long, value_name = "N", conflicts_with = "duration")]
     pub items: Option<u64>,
+    /// Run each point for this long instead of a fixed item count (e.g. 10s).
+    #[arg(long, value_name = "TIME")]
     pub duration: Option<String>,
+    /// Repetitions of every point (interleaved).
+    #[arg(long, value_name = "R")]
     pub repeat: Option<u32>,
+    /// Unmeasured items run before each point, at its throttle.
+    #[arg(long, value_name = "W")]
     pub warmup: Option<u64>,
+    /// Per-item timeout (e.g. 5s); an item past it is recorded as timed out.
+    #[arg(long, value_name = "TIME")]
     pub timeout: Option<String>,
-    pub trace: bool,
-    pub name: Option<String>,
+    /// Attempts per item after a failure (exponential backoff with jitter).
+    #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
+    /// Wait before the first retry; doubled for each further one (e.g. 100ms).
+    #[arg(long, value_name = "TIME")]
     pub retry_backoff: Option<String>,
+    /// Record every item's start and end in items.jsonl.
+    #[arg(long)]
+    pub trace: bool,
+    /// Name of the run (default: the spec's name or file name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Service-level objective for the recommendation: p99=200ms (also p50, p90, p999,
+    /// errors=1%), several joined by commas.
+    #[arg(long, value_name = "OBJECTIVES")]
     pub slo: Option<String>,
+    /// Measure every point even when no item of the sequential baseline succeeds (by default
+    /// the sweep stops there, exit 1).
+    #[arg(long)]
     pub ignore_failures: bool,
 }
 
@@ -327,8 +351,8 @@ pub fn parse(
     if let Some(w) = s.usl_weights {
         let span = w.span();
         sweep.usl_weights = match w.get_ref().as_str() {
-            "equal" => crate::analysis::scaling::FitWeights::Equal,
-            "relative" => crate::analysis::scaling::FitWeights::Relative,
+            "equal" => FitWeights::Equal,
+            "relative" => FitWeights::Relative,
             other => {
                 return Err(at(
                     span,
