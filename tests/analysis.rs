@@ -1,16 +1,10 @@
 //! End-to-end: `run` ends with a recommended throttle and its evidence, on the console, in
 //! `results.json` and in `summary.md`; `--slo` and `[sweep] slo` shape it.
 
-use assert_cmd::Command;
+mod common;
+
+use common::{results, tb};
 use predicates::prelude::*;
-
-fn tb() -> Command {
-    Command::cargo_bin("throttlebench").unwrap()
-}
-
-fn results(dir: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap()
-}
 
 #[test]
 fn run_recommends_a_throttle_with_a_fit() {

@@ -1,17 +1,13 @@
 //! End-to-end: `throttlebench tune` against a sleep workload with a bounded resource (capacity 8,
 //! thrashing past it) finds the optimum in a fraction of the runs of a full sweep.
 
-use assert_cmd::Command;
+mod common;
+
+use common::tb;
 use predicates::prelude::*;
 
-fn tb() -> Command {
-    Command::cargo_bin("throttlebench").unwrap()
-}
-
 fn analysis(dir: &std::path::Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join("results.json")).unwrap();
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    json["analysis"].clone()
+    common::results(dir)["analysis"].clone()
 }
 
 #[test]
