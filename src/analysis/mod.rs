@@ -2,12 +2,12 @@
 //! scalability fit per backend, the knee, the SLO limit and one recommended throttle.
 
 pub mod knee;
-pub mod littles_law;
-pub mod pick;
-pub mod recommend;
+pub(crate) mod littles_law;
+pub(crate) mod pick;
+pub(crate) mod recommend;
 pub mod scaling;
-pub mod slo;
-pub mod text;
+pub(crate) mod slo;
+pub(crate) mod text;
 
 use crate::backend::BackendKind;
 pub use crate::results::findings::{
@@ -130,15 +130,15 @@ impl Analysis {
         lines
     }
 }
-pub mod allowance;
+pub(crate) mod allowance;
 pub mod bootstrap;
 pub mod compare;
-pub mod error_rate;
+pub(crate) mod error_rate;
 #[cfg(test)]
 pub(crate) mod fixture;
-pub mod metric;
+pub(crate) mod metric;
 pub mod noise;
-pub mod student;
+pub(crate) mod student;
 
 #[cfg(test)]
 mod tests {

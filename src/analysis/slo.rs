@@ -3,7 +3,7 @@
 
 use super::knee::PEAK_SHARE;
 pub use crate::results::findings::SloOutcome;
-pub use crate::spec::slo::{error_budget, Bound, Metric, Slo, DEFAULT_ERROR_BUDGET};
+pub use crate::spec::slo::{error_budget, Metric, Slo, DEFAULT_ERROR_BUDGET};
 
 /// The measured figures of one throttle an SLO is checked against (medians over repetitions).
 /// Throughput is goodput: successful items per second. Latency is of successful items, and

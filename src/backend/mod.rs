@@ -2,19 +2,19 @@
 //! exactly `throttle` in flight — and returns what its workers recorded. They know nothing of
 //! reports; the sweep wraps every execution with CPU and memory measurement.
 
-pub mod async_tokio;
+pub(crate) mod async_tokio;
 mod feed;
-pub mod framing;
+mod framing;
 pub mod hosts;
-pub mod inflight;
-pub mod per_item;
-pub mod process;
+pub(crate) mod inflight;
+pub(crate) mod per_item;
+pub(crate) mod process;
 pub mod protocol;
-pub mod remote;
+pub(crate) mod remote;
 pub mod retry;
-pub mod thread;
+pub(crate) mod thread;
 pub mod worker;
-pub mod worker_proc;
+pub(crate) mod worker_proc;
 
 use std::fmt;
 use std::str::FromStr;
