@@ -246,6 +246,7 @@ pub mod error_rate;
 #[cfg(test)]
 pub(crate) mod fixture;
 pub mod metric;
+pub mod run_to_run;
 pub mod student;
 
 #[cfg(test)]

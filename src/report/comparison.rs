@@ -104,8 +104,44 @@ fn remarks(c: &Comparison) -> Vec<String> {
             c.threshold_pct
         ));
     }
+    if c.tested {
+        if let Some(line) = run_to_run_line(c) {
+            out.push(line);
+        }
+    }
     out.extend(c.notes.iter().cloned());
     out
+}
+
+/// "Run-to-run variation allowed for: goodput 0.5 % (floor), p50 1.2 % (from 7 points)."
+fn run_to_run_line(c: &Comparison) -> Option<String> {
+    use crate::analysis::run_to_run::Source;
+    let tested: Vec<String> = c
+        .run_to_run
+        .iter()
+        .filter(|m| {
+            c.rows
+                .iter()
+                .any(|r| r.metric == m.metric && r.run_to_run_pct.is_some())
+        })
+        .map(|m| {
+            let v = &m.variation;
+            let how = match v.source {
+                Source::Estimated => format!("estimated from {} points", v.points),
+                Source::Floor => "the floor: the points moved together".to_string(),
+                Source::Assumed => {
+                    format!("assumed: {} points are too few to estimate it", v.points)
+                }
+            };
+            format!("{} {:.1}% ({how})", m.metric.label(), v.cv * 100.0)
+        })
+        .collect();
+    (!tested.is_empty()).then(|| {
+        format!(
+            "Each run's mean may land apart from another run's by more than its repetitions              scatter; the tests allow for this run-to-run variation: {}.",
+            tested.join(", ")
+        )
+    })
 }
 
 fn describe(c: &Comparison) -> String {
