@@ -143,9 +143,8 @@ impl RunToRun {
     }
 
     /// The comparison with both runs' run-to-run variance added to the repetitions': Welch's t
-    /// at the Welch–Satterthwaite degrees of freedom of the two parts, and the bootstrap
-    /// interval widened by the ratio of the two intervals' half-widths (so it keeps the
-    /// bootstrap's asymmetry, and is the bootstrap's when the runs do not vary).
+    /// at the Welch–Satterthwaite degrees of freedom of the two parts, and its 95 % interval,
+    /// as wide as Student's and as lopsided as the bootstrap's.
     pub fn widen(&self, bootstrap: &TwoSample, within: &WithinRun) -> TwoSample {
         let ratio = 1.0 + within.change;
         let between = 2.0 * (self.cv * ratio).powi(2);
@@ -159,13 +158,19 @@ impl RunToRun {
         } else {
             0.0
         };
+        // The interval is Student's for the total variance (so it excludes 0 exactly when p <
+        // 0.05), shaped by the bootstrap's asymmetry: a ratio's interval leans upward.
         let half = quantile(0.975, df) * se;
-        let (ci_low, ci_high) = if within.variance > 0.0 {
-            let within_half = quantile(0.975, within.df.min(MAX_DF)) * within.variance.sqrt();
-            let scale = half / within_half;
+        let (below, above) = (
+            bootstrap.change - bootstrap.ci_low,
+            bootstrap.ci_high - bootstrap.change,
+        );
+        let mean_half = 0.5 * (below + above);
+        let (ci_low, ci_high) = if mean_half > 0.0 {
+            let scale = half / mean_half;
             (
-                bootstrap.change - (bootstrap.change - bootstrap.ci_low) * scale,
-                bootstrap.change + (bootstrap.ci_high - bootstrap.change) * scale,
+                bootstrap.change - below * scale,
+                bootstrap.change + above * scale,
             )
         } else {
             (bootstrap.change - half, bootstrap.change + half)

@@ -113,7 +113,8 @@ fn remarks(c: &Comparison) -> Vec<String> {
     out
 }
 
-/// "Run-to-run variation allowed for: goodput 0.5 % (floor), p50 1.2 % (from 7 points)."
+/// "Allowed for run-to-run variation (…): goodput 0.5% (the floor; …), p50 1.2% (estimated
+/// from 7 points)."
 fn run_to_run_line(c: &Comparison) -> Option<String> {
     use crate::analysis::run_to_run::Source;
     let tested: Vec<String> = c
@@ -128,7 +129,7 @@ fn run_to_run_line(c: &Comparison) -> Option<String> {
             let v = &m.variation;
             let how = match v.source {
                 Source::Estimated => format!("estimated from {} points", v.points),
-                Source::Floor => "the floor: the points moved together".to_string(),
+                Source::Floor => "the floor; the points moved together".to_string(),
                 Source::Assumed => {
                     format!("assumed: {} points are too few to estimate it", v.points)
                 }
@@ -138,7 +139,8 @@ fn run_to_run_line(c: &Comparison) -> Option<String> {
         .collect();
     (!tested.is_empty()).then(|| {
         format!(
-            "Each run's mean may land apart from another run's by more than its repetitions              scatter; the tests allow for this run-to-run variation: {}.",
+            "Allowed for run-to-run variation (how far a second run of the same code lands, \
+             beyond the scatter of its repetitions): {}.",
             tested.join(", ")
         )
     })
