@@ -32,6 +32,7 @@ pub mod results;
 pub mod server;
 pub mod spec;
 pub mod sweep;
+mod timer;
 pub mod tls;
 pub mod tune;
 pub mod warning;
