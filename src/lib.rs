@@ -31,6 +31,7 @@ pub mod results;
 pub mod server;
 pub mod spec;
 pub mod sweep;
+mod timer;
 mod tls;
 mod tune;
 pub mod workload;

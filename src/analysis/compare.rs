@@ -10,6 +10,7 @@ use super::allowance::{allowance, capped, point_drift};
 use super::bootstrap;
 use super::error_rate;
 pub use super::metric::{verdict, Metric, Verdict};
+use super::run_to_run::{RunToRun, WithinRun};
 use crate::analysis::noise::{Drift, NoiseSample};
 use crate::backend::BackendKind;
 use crate::error::SpecError;
@@ -27,8 +28,10 @@ pub const MIN_ITEMS_FOR_P99: u64 = 1000;
 /// Smallest change of peak RSS that can count, MB: a process of a few MB moves by a few hundred
 /// KB between identical runs (allocator arenas, pages touched once), which is no leak.
 pub const MIN_RSS_CHANGE_MB: f64 = 1.0;
-/// Default noise threshold, as a fraction.
-pub const DEFAULT_THRESHOLD: f64 = 0.05;
+/// Default noise threshold, as a fraction: 2 %. With run-to-run variation modelled, the power
+/// study (BENCHMARKS.md, "The CI gate") has 2 % raise no false alarm in identical runs while a
+/// 5 % slowdown of sleeping items is caught; 5 % could not catch a 5 % change at all.
+pub const DEFAULT_THRESHOLD: f64 = 0.02;
 
 /// A point present in one run only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,12 +57,24 @@ pub struct MetricComparison {
     pub ci_low_pct: Option<f64>,
     pub ci_high_pct: Option<f64>,
     pub p_value: Option<f64>,
+    /// The run-to-run variation of one run's mean assumed in the test (percent of the mean);
+    /// absent where the metric is not tested that way (peak RSS, error rate, too few
+    /// repetitions).
+    pub run_to_run_pct: Option<f64>,
     /// How much worse this metric may get from the machine alone (measured by the noise
     /// probe), added to the threshold before a change counts as a regression.
     pub machine_allowance_pct: f64,
     /// The same for an improvement, when the baseline run had the busier machine.
     pub machine_allowance_improved_pct: f64,
     pub verdict: Verdict,
+}
+
+/// The run-to-run variation of one metric, estimated from both runs (see `run_to_run`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricRunToRun {
+    pub metric: Metric,
+    #[serde(flatten)]
+    pub variation: RunToRun,
 }
 
 /// Which run a side of the comparison is.
@@ -97,6 +112,8 @@ pub struct Comparison {
     pub missing_in_baseline: Vec<PointKey>,
     /// How much busier the machine was during the current run, when both runs were probed.
     pub machine_drift: Option<Drift>,
+    /// The run-to-run variation used for each tested metric.
+    pub run_to_run: Vec<MetricRunToRun>,
     pub notes: Vec<String>,
 }
 
@@ -224,7 +241,13 @@ pub fn compare(
     let global = Drift::between(&options.base_noise, &options.current_noise);
     let mut lost_latency: Vec<String> = Vec::new();
     let mut failing_points: Vec<String> = Vec::new();
-    for key in base_keys.iter().filter(|k| current_keys.contains(k)) {
+    let common: Vec<PointKey> = base_keys
+        .iter()
+        .filter(|k| current_keys.contains(k))
+        .copied()
+        .collect();
+    let run_to_run = run_to_run_of(base, current, &common);
+    for key in &common {
         let first_row = rows.len();
         for metric in Metric::ALL {
             if metric == Metric::ErrorRate {
@@ -254,6 +277,16 @@ pub fn compare(
             };
             let enough = b.len() >= MIN_REPETITIONS && c.len() >= MIN_REPETITIONS;
             tested &= enough;
+            // Between two runs a point moves by more than its repetitions scatter: the test
+            // carries both.
+            let between = run_to_run.iter().find(|r| r.metric == metric);
+            let within = WithinRun::of(&b, &c);
+            let (stats, run_to_run_pct) = match (between, within) {
+                (Some(r), Some(w)) if enough => {
+                    (r.variation.widen(&stats, &w), Some(r.variation.cv * 100.0))
+                }
+                _ => (stats, None),
+            };
             let sides = (
                 (base, options.base_noise.as_slice()),
                 (current, options.current_noise.as_slice()),
@@ -280,6 +313,7 @@ pub fn compare(
                 ci_low_pct: enough.then_some(stats.ci_low * 100.0),
                 ci_high_pct: enough.then_some(stats.ci_high * 100.0),
                 p_value: enough.then_some(stats.p_value),
+                run_to_run_pct,
                 machine_allowance_pct: allowance.0 * 100.0,
                 machine_allowance_improved_pct: allowance.1 * 100.0,
                 verdict: match verdict(metric, &stats, enough, options.threshold, allowance) {
@@ -374,8 +408,44 @@ pub fn compare(
         missing_in_current,
         missing_in_baseline,
         machine_drift: global,
+        run_to_run,
         notes,
     })
+}
+
+/// The metrics tested with run-to-run variation: the timing ones. Peak RSS has its own floor
+/// (`MIN_RSS_CHANGE_MB`) and the error rate is compared as counts.
+const RUN_TO_RUN_METRICS: [Metric; 3] = [Metric::Goodput, Metric::LatencyP50, Metric::LatencyP99];
+
+/// Each timing metric's run-to-run variation, from every common point with enough repetitions
+/// (and, for p99, enough items to compare it at all).
+fn run_to_run_of(
+    base: &SweepResult,
+    current: &SweepResult,
+    common: &[PointKey],
+) -> Vec<MetricRunToRun> {
+    RUN_TO_RUN_METRICS
+        .iter()
+        .map(|&metric| {
+            let points: Vec<WithinRun> = common
+                .iter()
+                .filter(|&&key| {
+                    metric != Metric::LatencyP99
+                        || fewest_items(base, current, key) >= MIN_ITEMS_FOR_P99
+                })
+                .filter_map(|&key| {
+                    let (b, c) = (samples(base, key, metric), samples(current, key, metric));
+                    (b.len() >= MIN_REPETITIONS && c.len() >= MIN_REPETITIONS)
+                        .then(|| WithinRun::of(&b, &c))
+                        .flatten()
+                })
+                .collect();
+            MetricRunToRun {
+                metric,
+                variation: RunToRun::estimate(&points),
+            }
+        })
+        .collect()
 }
 
 mod compatible;

@@ -102,6 +102,7 @@ pub fn row(base: &SweepResult, current: &SweepResult, key: PointKey) -> Option<M
         ci_low_pct: Some(c.ci_low_pp),
         ci_high_pct: Some(c.ci_high_pp),
         p_value: Some(c.p_value),
+        run_to_run_pct: None,
         machine_allowance_pct: 0.0,
         machine_allowance_improved_pct: 0.0,
         verdict: c.verdict,

@@ -138,6 +138,7 @@ pub(crate) mod error_rate;
 pub(crate) mod fixture;
 pub(crate) mod metric;
 pub mod noise;
+pub(crate) mod run_to_run;
 pub(crate) mod student;
 
 #[cfg(test)]

@@ -145,7 +145,7 @@ pub struct CompareArgs {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Noise threshold: a change must clearly exceed it to count (e.g. 5%).
-    #[arg(long, value_name = "PERCENT", default_value = "5%", value_parser = super::compare::parse_threshold)]
+    #[arg(long, value_name = "PERCENT", default_value = "2%", value_parser = super::compare::parse_threshold)]
     pub threshold: f64,
     /// Which verdicts make the exit code 1.
     #[arg(long, value_enum, value_name = "WHAT", default_value_t = FailOn::Regressed)]

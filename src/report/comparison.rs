@@ -104,8 +104,46 @@ fn remarks(c: &Comparison) -> Vec<String> {
             c.threshold_pct
         ));
     }
+    if c.tested {
+        if let Some(line) = run_to_run_line(c) {
+            out.push(line);
+        }
+    }
     out.extend(c.notes.iter().cloned());
     out
+}
+
+/// "Allowed for run-to-run variation (…): goodput 0.5% (the floor; …), p50 1.2% (estimated
+/// from 7 points)."
+fn run_to_run_line(c: &Comparison) -> Option<String> {
+    use crate::analysis::run_to_run::Source;
+    let tested: Vec<String> = c
+        .run_to_run
+        .iter()
+        .filter(|m| {
+            c.rows
+                .iter()
+                .any(|r| r.metric == m.metric && r.run_to_run_pct.is_some())
+        })
+        .map(|m| {
+            let v = &m.variation;
+            let how = match v.source {
+                Source::Estimated => format!("estimated from {} points", v.points),
+                Source::Floor => "the floor; the points moved together".to_string(),
+                Source::Assumed => {
+                    format!("assumed: {} points are too few to estimate it", v.points)
+                }
+            };
+            format!("{} {:.1}% ({how})", m.metric.label(), v.cv * 100.0)
+        })
+        .collect();
+    (!tested.is_empty()).then(|| {
+        format!(
+            "Allowed for run-to-run variation (how far a second run of the same code lands, \
+             beyond the scatter of its repetitions): {}.",
+            tested.join(", ")
+        )
+    })
 }
 
 fn describe(c: &Comparison) -> String {

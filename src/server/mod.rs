@@ -12,7 +12,6 @@
 mod in_process;
 mod paths;
 mod process;
-mod timer;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -116,7 +115,7 @@ struct Model {
     config: ServerConfig,
     /// The ok answer's body, made once and shared by every answer.
     body: Bytes,
-    timer: timer::PreciseTimer,
+    timer: crate::timer::PreciseTimer,
     slots: Option<Semaphore>,
     waiting: AtomicUsize,
 }
@@ -129,7 +128,7 @@ impl Model {
         };
         Ok(Model {
             body,
-            timer: timer::PreciseTimer::start()?,
+            timer: crate::timer::PreciseTimer::start()?,
             slots: config.capacity.map(Semaphore::new),
             waiting: AtomicUsize::new(0),
             config,

@@ -307,9 +307,9 @@ impl Runner for Sleep {
                     if permit.is_err() {
                         return Err(ItemError::new("closed", "the shared resource was closed"));
                     }
-                    tokio::time::sleep(duration + gate.extra(waiting)).await;
+                    crate::timer::sleep(duration + gate.extra(waiting)).await;
                 }
-                None => tokio::time::sleep(duration).await,
+                None => crate::timer::sleep(duration).await,
             }
             outcome(fails, item)
         })

@@ -318,3 +318,84 @@ fn a_slower_cpu_excuses_computing_items_only() {
     assert!(c.rows.iter().any(|r| r.machine_allowance_pct > 25.0));
     assert_eq!(n, base.points.len());
 }
+
+/// Nine points whose item times are `item_ms` scaled per point by `shift` (the run-to-run
+/// effect of that point), with the fixture's ±1 % spread of repetitions.
+fn wide_run(item_ms: f64, shift: [f64; 9]) -> SweepResult {
+    let mut run = fixture::sweep(item_ms, 5);
+    let keys: Vec<(BackendKind, usize)> = std::iter::once((BackendKind::Sequential, 1))
+        .chain([1, 2, 4, 8].map(|t| (BackendKind::Thread, t)))
+        .chain([1, 2, 4, 8].map(|t| (BackendKind::Async, t)))
+        .collect();
+    run.points = (1..=5)
+        .flat_map(|rep| {
+            keys.iter()
+                .zip(shift)
+                .map(move |(&(b, t), s)| fixture::point(b, t, rep, item_ms * s))
+        })
+        .collect();
+    run
+}
+
+#[test]
+fn points_scattered_from_run_to_run_are_not_regressions() {
+    // Each point of the second run landed up to 4 % away from the first, in both directions —
+    // what a second run of the same code does on a noisy machine, and more than the ±1 %
+    // repetitions can explain. Welch's test alone calls the 4 % points significant.
+    let base = wide_run(20.0, [1.0; 9]);
+    let again = wide_run(20.0, [1.04, 0.96, 1.03, 0.97, 1.0, 1.02, 0.98, 1.04, 0.965]);
+    let c = compare(&base, &again, &Options::default()).unwrap();
+    assert_eq!(c.count(Verdict::Regressed), 0, "{c:#?}");
+    let goodput = c.run_to_run.iter().find(|m| m.metric == Metric::Goodput);
+    let variation = goodput.unwrap().variation;
+    assert_eq!(
+        variation.source,
+        crate::analysis::run_to_run::Source::Estimated
+    );
+    assert!(variation.cv > 0.015, "{variation:?}");
+    // Welch alone would have flagged the worst points.
+    let worst = c
+        .rows
+        .iter()
+        .find(|r| r.metric == Metric::LatencyP50 && r.change_pct > 3.5)
+        .unwrap();
+    let (b, a) = (
+        samples(
+            &base,
+            PointKey {
+                backend: worst.backend,
+                throttle: worst.throttle,
+            },
+            Metric::LatencyP50,
+        ),
+        samples(
+            &again,
+            PointKey {
+                backend: worst.backend,
+                throttle: worst.throttle,
+            },
+            Metric::LatencyP50,
+        ),
+    );
+    assert!(crate::analysis::student::welch_p(&b, &a).unwrap() < 0.001);
+}
+
+#[test]
+fn a_five_percent_slowdown_of_every_point_is_caught_at_the_default_threshold() {
+    let base = wide_run(20.0, [1.0; 9]);
+    let slower = wide_run(21.0, [1.0; 9]);
+    let c = compare(&base, &slower, &Options::default()).unwrap();
+    let p50 = |v: Verdict| {
+        c.rows
+            .iter()
+            .filter(|r| r.metric == Metric::LatencyP50 && r.verdict == v)
+            .count()
+    };
+    assert_eq!(p50(Verdict::Regressed), 9, "{c:#?}");
+    // The points moved together: no run-to-run variation beyond the floor.
+    assert!(c
+        .run_to_run
+        .iter()
+        .filter(|m| m.metric != Metric::LatencyP99)
+        .all(|m| m.variation.cv == crate::analysis::run_to_run::FLOOR));
+}

@@ -1,11 +1,13 @@
-//! Sleeps with sub-millisecond precision for the server's simulated latency. tokio's timer
-//! works in whole milliseconds and rounds up, so a 20 ms answer takes 21–23 ms and a capacity
-//! of 8 would top out well below 8 / 20 ms. One thread waits on a condition variable (futex
-//! timeouts are precise to tens of microseconds) and wakes each sleeper at its deadline.
+//! Async sleeps with sub-millisecond precision, for the built-in server's simulated latency and
+//! the `sleep` workload on the async backend. tokio's timer works in whole milliseconds and
+//! rounds up, so a 20 ms sleep takes 21–23 ms: a 20 ms answer would cap a capacity of 8 well
+//! below 8 / 20 ms, and a 5 ms item would take a millisecond longer on async than on thread.
+//! One thread waits on a condition variable (futex timeouts are precise to tens of
+//! microseconds) and wakes each sleeper at its deadline.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -52,12 +54,22 @@ fn lock(shared: &Shared) -> MutexGuard<'_, State> {
     shared.0.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Sleeps `duration` on the process's shared timer, started on first use and kept for the
+/// life of the process; tokio's own timer if that thread cannot be started.
+pub(crate) async fn sleep(duration: Duration) {
+    static SHARED: OnceLock<Option<PreciseTimer>> = OnceLock::new();
+    match SHARED.get_or_init(|| PreciseTimer::start().ok()) {
+        Some(timer) => timer.sleep(duration).await,
+        None => tokio::time::sleep(duration).await,
+    }
+}
+
 impl PreciseTimer {
     pub fn start() -> std::io::Result<PreciseTimer> {
         let shared: Shared = Arc::default();
         let inner = shared.clone();
         let thread = std::thread::Builder::new()
-            .name("tb-server-timer".into())
+            .name("tb-timer".into())
             .spawn(move || wake_loop(&inner))?;
         Ok(PreciseTimer {
             shared,
