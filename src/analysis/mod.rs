@@ -1,5 +1,20 @@
 //! Analysis of a finished sweep: what the measured points mean for a capacity planner — the
-//! scalability fit per backend, the knee, the SLO limit and one recommended throttle.
+//! scalability fit per backend, the knee, the SLO limit and one recommended throttle — and the
+//! comparison of two runs. What it concludes is stored with the results (`results::findings`).
+//!
+//! [`analyze`] is what a sweep runs at its end; the fit also stands alone:
+//!
+//! ```
+//! use throttlebench::analysis::{scaling, UslFit};
+//!
+//! let truth = UslFit { sigma: 0.05, kappa: 0.001, lambda: 100.0 };
+//! let points: Vec<(f64, f64)> =
+//!     [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0].map(|n| (n, truth.throughput(n))).to_vec();
+//! let fit = scaling::fit(&points).unwrap();
+//! assert!((fit.sigma - 0.05).abs() < 1e-3 && (fit.kappa - 0.001).abs() < 1e-4);
+//! // Throughput peaks near N* = √((1−σ)/κ) ≈ 30.8.
+//! assert!(matches!(scaling::optimum(&fit), Some(30 | 31)));
+//! ```
 
 pub mod knee;
 pub(crate) mod littles_law;

@@ -1,5 +1,22 @@
 //! Reports: every file a run writes, each produced by an exporter that turns results into bytes
-//! (so each is testable and `-` can mean stdout), plus the run folder that streams them to disk.
+//! (so each is testable and `-` can mean stdout), plus the run folder that streams them to disk,
+//! and what a run prints on the console.
+//!
+//! ```
+//! use throttlebench::report::{json, render, table, Exporter};
+//! use throttlebench::{BackendKind, Sweep};
+//!
+//! let result = Sweep::kind("noop").backends([BackendKind::Thread]).limits([1, 2]).items(50).run()?;
+//! // Every report is bytes first, for a file or for stdout.
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(dir.path().join("results.json"), json::ResultsJson.serialize(&result)?)?;
+//! assert_eq!(json::load(dir.path())?.points, result.points);
+//! // The table files, rebuilt from the results alone.
+//! let files = render::rewrite_tables(dir.path(), &result)?;
+//! assert!(files.iter().any(|f| f.ends_with("results.csv")));
+//! assert!(table::console(&result).starts_with("backend"));
+//! # Ok::<(), anyhow::Error>(())
+//! ```
 
 pub(crate) mod baseline;
 pub mod charts;

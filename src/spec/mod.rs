@@ -1,5 +1,25 @@
 //! Run specs: a TOML file and/or command-line flags → one typed, validated `RunSpec`. Every
 //! mistake is refused here, before anything runs, with the file, line and column where known.
+//! The spec holds all a sweep asks for, down to its SLO and the weighting of its fit.
+//!
+//! ```
+//! use throttlebench::spec::{self, Overrides};
+//! use throttlebench::{BackendKind, Budget, Registry};
+//!
+//! let text = "[workload]\nkind = \"sleep\"\nms = 20\n[sweep]\nlimits = \"1..16\"\nslo = \"p99=50ms\"\n";
+//! let flags = Overrides { items: Some(40), ..Overrides::default() };
+//! let spec = spec::parse(text, "demo.toml", None, &flags, &Registry::builtin())?;
+//! assert_eq!(spec.sweep.limits, [1, 2, 4, 8, 16]);
+//! assert_eq!(spec.sweep.budget, Budget::Items(40));
+//! assert_eq!(spec.sweep.backends, [BackendKind::Thread, BackendKind::Async]);
+//! assert_eq!(spec.sweep.slo.unwrap().to_string(), "p99=50ms");
+//!
+//! // A mistake names where it stands.
+//! let err = spec::parse("[workload]\nkind = \"slep\"\n", "demo.toml", None, &flags, &Registry::builtin())
+//!     .unwrap_err();
+//! assert!(err.to_string().starts_with("demo.toml:2:8: unknown workload kind 'slep'"));
+//! # Ok::<(), throttlebench::SpecError>(())
+//! ```
 
 use std::collections::BTreeMap;
 use std::path::Path;
