@@ -145,7 +145,7 @@ pub struct CompareArgs {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Noise threshold: a change must clearly exceed it to count (e.g. 5%).
-    #[arg(long, value_name = "PERCENT", default_value = "2%", value_parser = super::compare::parse_threshold)]
+    #[arg(long, value_name = "PERCENT", default_value = "2%", value_parser = parse_threshold)]
     pub threshold: f64,
     /// Which verdicts make the exit code 1.
     #[arg(long, value_enum, value_name = "WHAT", default_value_t = FailOn::Regressed)]
@@ -159,6 +159,17 @@ pub struct CheckArgs {
     /// Folder of named baselines.
     #[arg(long, value_name = "DIR", default_value = crate::report::baseline::DEFAULT_DIR)]
     pub baseline_dir: PathBuf,
+}
+
+/// `--threshold`: "5%", "5" (percent) or "2.5%"; from 0 to 1000.
+pub fn parse_threshold(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(x) if (0.0..=1000.0).contains(&x) => Ok(x),
+        _ => Err(format!(
+            "'{text}' is not a threshold (a percentage from 0% to 1000%, e.g. 5%)"
+        )),
+    }
 }
 
 impl Default for CheckArgs {
@@ -272,4 +283,18 @@ pub struct FitArgs {
 pub enum FitFormat {
     Console,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_read_as_percentages() {
+        assert_eq!(parse_threshold("5%"), Ok(5.0));
+        assert_eq!(parse_threshold("2.5"), Ok(2.5));
+        assert_eq!(parse_threshold(" 0 % "), Ok(0.0));
+        assert!(parse_threshold("-1%").is_err());
+        assert!(parse_threshold("five").is_err());
+    }
 }

@@ -13,17 +13,6 @@ use crate::results::{PointResult, SweepResult};
 use crate::spec::RunSpec;
 use crate::sweep::SweepListener;
 
-/// `--threshold`: "5%", "5" (percent) or "2.5%"; from 0 to 1000.
-pub fn parse_threshold(text: &str) -> Result<f64, String> {
-    let number = text.trim().trim_end_matches('%').trim();
-    match number.parse::<f64>() {
-        Ok(x) if (0.0..=1000.0).contains(&x) => Ok(x),
-        _ => Err(format!(
-            "'{text}' is not a threshold (a percentage from 0% to 1000%, e.g. 5%)"
-        )),
-    }
-}
-
 impl CheckArgs {
     pub fn options(&self) -> Options {
         Options {
@@ -171,15 +160,6 @@ pub fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn thresholds_read_as_percentages() {
-        assert_eq!(parse_threshold("5%"), Ok(5.0));
-        assert_eq!(parse_threshold("2.5"), Ok(2.5));
-        assert_eq!(parse_threshold(" 0 % "), Ok(0.0));
-        assert!(parse_threshold("-1%").is_err());
-        assert!(parse_threshold("five").is_err());
-    }
 
     #[test]
     fn fail_on_picks_the_verdicts_that_fail() {
