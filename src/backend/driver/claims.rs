@@ -58,3 +58,97 @@ impl ItemSource for Claims<'_> {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batched_claims_never_reach_past_the_budget() {
+        for items in [0, 1, 5, 63, 64, 65, 1000, 10_007] {
+            let counter = AtomicU64::new(0);
+            let claimed: Vec<Vec<u64>> = std::thread::scope(|scope| {
+                let workers: Vec<_> = (0..4)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut claims = Claims::new(&counter, items);
+                            let mut mine = Vec::new();
+                            while let Some(item) = claims.next_item() {
+                                mine.push(item);
+                                // Every item short: batches grow to their largest.
+                                claims.item_ended(Duration::from_nanos(100), Outcome::Ok);
+                            }
+                            mine
+                        })
+                    })
+                    .collect();
+                workers.into_iter().map(|w| w.join().unwrap()).collect()
+            });
+            let mut all: Vec<u64> = claimed.into_iter().flatten().collect();
+            assert!(all.iter().all(|&i| i < items), "{items}: {all:?}");
+            all.sort_unstable();
+            assert_eq!(
+                all,
+                (0..items).collect::<Vec<_>>(),
+                "each item exactly once"
+            );
+        }
+    }
+
+    #[test]
+    fn claims_every_item_exactly_once_in_growing_batches() {
+        let counter = AtomicU64::new(0);
+        let mut a = Claims::new(&counter, 1000);
+        let mut b = Claims::new(&counter, 1000);
+        let mut seen = Vec::new();
+        let mut live = [true, true];
+        while live.iter().any(|l| *l) {
+            for (claims, live) in [&mut a, &mut b]
+                .into_iter()
+                .zip(live.iter_mut())
+                .filter(|(_, l)| **l)
+            {
+                match claims.next_item() {
+                    Some(item) => {
+                        seen.push(item);
+                        claims.item_ended(Duration::from_nanos(100), Outcome::Ok);
+                    }
+                    None => *live = false,
+                }
+            }
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (0..1000).collect::<Vec<_>>());
+        assert!(
+            counter.load(Ordering::Relaxed) <= 1000 + 4 * Claims::MAX_BATCH,
+            "claims overshoot by at most a batch each"
+        );
+    }
+
+    #[test]
+    fn short_items_take_few_trips_to_the_counter() {
+        let counter = AtomicU64::new(0);
+        let mut claims = Claims::new(&counter, 1000);
+        let mut trips = 0;
+        let mut last = 0;
+        while claims.next_item().is_some() {
+            let now = counter.load(Ordering::Relaxed);
+            trips += u32::from(now != last);
+            last = now;
+            claims.item_ended(Duration::from_nanos(100), Outcome::Ok);
+        }
+        // Batches of 1, 2, 4 … 64: about twenty trips for 1000 items, where one a time takes 1000.
+        assert!((10..50).contains(&trips), "{trips} trips");
+    }
+
+    #[test]
+    fn long_items_are_claimed_one_at_a_time() {
+        let counter = AtomicU64::new(0);
+        let mut claims = Claims::new(&counter, 100);
+        for expected in 0..10 {
+            assert_eq!(claims.next_item(), Some(expected));
+            claims.item_ended(Duration::from_millis(1), Outcome::Ok);
+            assert_eq!(counter.load(Ordering::Relaxed), expected + 1);
+        }
+    }
+}

@@ -101,3 +101,18 @@ impl Attempt for LocalRunner {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_message_is_read_from_either_kind_of_payload() {
+        let owned: Box<dyn std::any::Any + Send> = Box::new(String::from("owned"));
+        let borrowed: Box<dyn std::any::Any + Send> = Box::new("borrowed");
+        let other: Box<dyn std::any::Any + Send> = Box::new(7u32);
+        assert_eq!(panic_message(&*owned), "owned");
+        assert_eq!(panic_message(&*borrowed), "borrowed");
+        assert_eq!(panic_message(&*other), "panicked without a message");
+    }
+}

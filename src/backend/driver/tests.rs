@@ -1,13 +1,17 @@
-use std::sync::atomic::{AtomicU64, Ordering};
+//! The driver's loop, on scripted attempts, and panics through the backends that use it.
+
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
 use crate::backend::async_tokio::AsyncBackend;
+use crate::backend::inflight::InflightTracker;
+use crate::backend::retry::RetryPolicy;
 use crate::backend::thread::ThreadBackend;
-use crate::backend::Backend;
-use crate::measure::timeline::Outcome;
-use crate::workload::{BoxFuture, Registry, Runner, Workload, WorkloadSpec};
+use crate::backend::{Backend, Budget, PointJob};
+use crate::measure::WorkerStats;
+use crate::workload::{BoxFuture, ItemResult, Registry, Runner, Workload, WorkloadSpec};
 
 fn noop() -> (Arc<dyn Workload>, WorkloadSpec) {
     let spec = WorkloadSpec {
@@ -53,6 +57,24 @@ fn fail(kind: &'static str) -> ItemEnd {
     ItemEnd::Ran(Err(ItemError::new(kind, "scripted")))
 }
 
+fn retrying(retries: u32, backoff: Duration) -> RetryPolicy {
+    RetryPolicy { retries, backoff }
+}
+
+/// Runs one lane, in progress slot `slot`, of the point `job` describes.
+fn run_lane(
+    job: &PointJob<'_>,
+    slot: usize,
+    attempts: &mut impl Attempt,
+) -> (WorkerStats, LaneEnd) {
+    let point = Point::new(job, InflightTracker::new(job.throttle));
+    let mut stats = WorkerStats::new();
+    let end = point
+        .lane(slot)
+        .run_blocking(&mut point.claims(), attempts, &mut stats);
+    (stats, end)
+}
+
 /// (item, attempt, kind) of every failure noted, in order.
 fn failures(stats: &WorkerStats) -> Vec<(u64, u32, String)> {
     stats
@@ -66,21 +88,17 @@ fn failures(stats: &WorkerStats) -> Vec<(u64, u32, String)> {
 fn retries_until_an_attempt_succeeds_and_notes_the_failed_ones() {
     let (workload, spec) = noop();
     let job = PointJob {
-        retry: RetryPolicy {
-            retries: 3,
-            backoff: Duration::from_millis(1),
-        },
+        retry: retrying(3, Duration::from_millis(1)),
         ..PointJob::plain(&workload, &spec, 1, Budget::Items(3))
     };
-    let point = Point::new(&job, InflightTracker::new(1));
-    let mut stats = WorkerStats::new();
-    let mut attempts = scripted(|_, attempt| match attempt {
-        1 | 2 => fail("flaky"),
-        _ => ItemEnd::Ran(Ok(())),
-    });
-    let end = point
-        .lane(0)
-        .run_blocking(&mut point.claims(), &mut attempts, &mut stats);
+    let (stats, end) = run_lane(
+        &job,
+        0,
+        &mut scripted(|_, attempt| match attempt {
+            1 | 2 => fail("flaky"),
+            _ => ItemEnd::Ran(Ok(())),
+        }),
+    );
     assert_eq!(end, LaneEnd::Finished);
     assert_eq!((stats.ok, stats.failed, stats.retried), (3, 0, 3));
     let expected: Vec<_> = (0..3)
@@ -94,23 +112,14 @@ fn retries_until_an_attempt_succeeds_and_notes_the_failed_ones() {
 fn a_setup_failure_is_not_retried() {
     let (workload, spec) = noop();
     let job = PointJob {
-        retry: RetryPolicy {
-            retries: 5,
-            backoff: Duration::from_millis(1),
-        },
+        retry: retrying(5, Duration::from_millis(1)),
         ..PointJob::plain(&workload, &spec, 1, Budget::Items(2))
     };
-    let point = Point::new(&job, InflightTracker::new(1));
-    let mut stats = WorkerStats::new();
     let mut runner = LocalRunner::from_built(Err("no licence".to_string()));
-    point
-        .lane(0)
-        .run_blocking(&mut point.claims(), &mut runner, &mut stats);
+    let (stats, _) = run_lane(&job, 0, &mut runner);
     assert_eq!((stats.failed, stats.retried), (2, 0));
-    assert_eq!(
-        failures(&stats),
-        [(0, 1, "setup".into()), (1, 1, "setup".into())]
-    );
+    let expected = [(0, 1, "setup".to_string()), (1, 1, "setup".to_string())];
+    assert_eq!(failures(&stats), expected);
     assert_eq!(stats.failures[0].message, "no licence");
 }
 
@@ -119,31 +128,22 @@ fn a_wait_that_would_end_past_the_timeout_ends_the_item_there() {
     let (workload, spec) = noop();
     // The first retry would wait at least 5 s; the item has 50 ms in all.
     let job = PointJob {
-        retry: RetryPolicy {
-            retries: 3,
-            backoff: Duration::from_secs(10),
-        },
+        retry: retrying(3, Duration::from_secs(10)),
         timeout: Some(Duration::from_millis(50)),
         ..PointJob::plain(&workload, &spec, 1, Budget::Items(1))
     };
-    let point = Point::new(&job, InflightTracker::new(1));
-    let mut stats = WorkerStats::new();
     let began = Instant::now();
-    point.lane(0).run_blocking(
-        &mut point.claims(),
-        &mut scripted(|_, _| fail("down")),
-        &mut stats,
-    );
+    let (stats, _) = run_lane(&job, 0, &mut scripted(|_, _| fail("down")));
     let took = began.elapsed();
     assert!(took >= Duration::from_millis(50), "{took:?}");
     assert!(
         took < Duration::from_secs(2),
-        "waited out the backoff: {took:?}"
+        "waited the backoff: {took:?}"
     );
     assert_eq!((stats.timed_out, stats.failed), (1, 0));
     assert_eq!(
         failures(&stats),
-        [(0, 1, "down".into()), (0, 1, "timeout".into())],
+        [(0, 1, "down".to_string()), (0, 1, "timeout".to_string())],
         "the failed attempt, then the timeout naming it"
     );
 }
@@ -152,19 +152,15 @@ fn a_wait_that_would_end_past_the_timeout_ends_the_item_there() {
 fn ctrl_c_stops_a_lane_and_its_waits() {
     let (workload, spec) = noop();
     let job = PointJob {
-        retry: RetryPolicy {
-            retries: 1,
-            backoff: Duration::from_secs(10),
-        },
+        retry: retrying(1, Duration::from_secs(10)),
         ..PointJob::plain(&workload, &spec, 1, Budget::Items(100))
     };
-    let point = Point::new(&job, InflightTracker::new(1));
     let stop = job.stop.clone();
-    let mut stats = WorkerStats::new();
     let began = Instant::now();
     // Items 0–2 succeed; item 3 fails, and Ctrl-C comes during the wait before its retry.
-    point.lane(0).run_blocking(
-        &mut point.claims(),
+    let (stats, end) = run_lane(
+        &job,
+        0,
         &mut scripted(|item, _| {
             if item < 3 {
                 return ItemEnd::Ran(Ok(()));
@@ -176,14 +172,11 @@ fn ctrl_c_stops_a_lane_and_its_waits() {
             });
             fail("down")
         }),
-        &mut stats,
     );
-    assert!(
-        began.elapsed() < Duration::from_secs(3),
-        "the wait ignored Ctrl-C"
-    );
+    let took = began.elapsed();
+    assert!(took < Duration::from_secs(3), "the wait ignored Ctrl-C");
+    assert_eq!(end, LaneEnd::Finished);
     assert_eq!(stats.completed(), 3, "the interrupted item is not recorded");
-    assert!(!point.take_warmup());
 }
 
 #[test]
@@ -217,59 +210,42 @@ fn a_traced_lane_names_its_worker_and_how_each_item_ended() {
         timeout: Some(Duration::from_secs(60)),
         ..PointJob::plain(&workload, &spec, 8, Budget::Items(3))
     };
-    let point = Point::new(&job, InflightTracker::new(8));
-    let mut stats = WorkerStats::new();
-    let mut attempts = scripted(|item, _| match item {
-        0 => ItemEnd::Ran(Ok(())),
-        1 => fail("http-503"),
-        _ => ItemEnd::TimedOut,
-    });
-    point
-        .lane(7)
-        .run_blocking(&mut point.claims(), &mut attempts, &mut stats);
+    let (stats, _) = run_lane(
+        &job,
+        7,
+        &mut scripted(|item, _| match item {
+            0 => ItemEnd::Ran(Ok(())),
+            1 => fail("http-503"),
+            _ => ItemEnd::TimedOut,
+        }),
+    );
     let seen: Vec<_> = stats
         .trace
         .iter()
         .map(|e| (e.item, e.worker, e.outcome, e.error.as_deref()))
         .collect();
-    assert_eq!(
-        seen,
-        [
-            (0, 7, Outcome::Ok, None),
-            (1, 7, Outcome::Failed, Some("http-503")),
-            (2, 7, Outcome::TimedOut, Some("timeout")),
-        ]
-    );
-    assert!(stats
-        .trace
-        .iter()
-        .all(|e| 0 <= e.start_us && e.start_us <= e.end_us));
+    let expected = [
+        (0, 7, Outcome::Ok, None),
+        (1, 7, Outcome::Failed, Some("http-503")),
+        (2, 7, Outcome::TimedOut, Some("timeout")),
+    ];
+    assert_eq!(seen, expected);
+    let ordered = |e: &TraceEvent| 0 <= e.start_us && e.start_us <= e.end_us;
+    assert!(stats.trace.iter().all(ordered), "{:?}", stats.trace);
 
     // Attempts run elsewhere (a process) name their worker themselves.
-    let point = Point::new(&job, InflightTracker::new(8));
-    let mut stats = WorkerStats::new();
-    let mut attempts = scripted(|_, _| ItemEnd::Ran(Ok(())));
-    attempts.ran_on = Some(4242);
-    point
-        .lane(0)
-        .run_blocking(&mut point.claims(), &mut attempts, &mut stats);
-    assert!(
-        stats.trace.iter().all(|e| e.worker == 4242),
-        "{:?}",
-        stats.trace
-    );
+    let mut elsewhere = scripted(|_, _| ItemEnd::Ran(Ok(())));
+    elsewhere.ran_on = Some(4242);
+    let (stats, _) = run_lane(&job, 0, &mut elsewhere);
+    let workers: Vec<_> = stats.trace.iter().map(|e| e.worker).collect();
+    assert_eq!(workers, [4242; 3]);
 }
 
 #[test]
 fn an_untraced_lane_keeps_no_events() {
     let (workload, spec) = noop();
     let job = PointJob::plain(&workload, &spec, 1, Budget::Items(5));
-    let point = Point::new(&job, InflightTracker::new(1));
-    let mut stats = WorkerStats::new();
-    let mut runner = LocalRunner::build(workload.as_ref());
-    point
-        .lane(0)
-        .run_blocking(&mut point.claims(), &mut runner, &mut stats);
+    let (stats, _) = run_lane(&job, 0, &mut LocalRunner::build(workload.as_ref()));
     assert_eq!(stats.ok, 5);
     assert!(stats.trace.is_empty());
 }
@@ -317,10 +293,7 @@ fn an_async_timeout_cuts_the_attempt_under_way() {
     let (workload, spec) = noop();
     let job = PointJob {
         timeout: Some(Duration::from_millis(30)),
-        retry: RetryPolicy {
-            retries: 2,
-            backoff: Duration::from_millis(1),
-        },
+        retry: retrying(2, Duration::from_millis(1)),
         ..PointJob::plain(&workload, &spec, 1, Budget::Items(2))
     };
     let point = Point::new(&job, InflightTracker::new(1));
@@ -331,21 +304,16 @@ fn an_async_timeout_cuts_the_attempt_under_way() {
         .build()
         .unwrap();
     let began = Instant::now();
-    runtime.block_on(
-        point
-            .lane(0)
-            .run_async(&mut point.claims(), &mut runner, &mut stats),
-    );
+    let mut lane = point.lane(0);
+    runtime.block_on(lane.run_async(&mut point.claims(), &mut runner, &mut stats));
+    let took = began.elapsed();
     assert!(
-        began.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        began.elapsed()
+        took < Duration::from_secs(5),
+        "the 10 s attempts ran: {took:?}"
     );
     assert_eq!(stats.timed_out, 2);
-    assert_eq!(
-        failures(&stats),
-        [(0, 1, "timeout".into()), (1, 1, "timeout".into())]
-    );
+    let expected = [(0, 1, "timeout".to_string()), (1, 1, "timeout".to_string())];
+    assert_eq!(failures(&stats), expected, "each cut in its first attempt");
 }
 
 /// Panics at items 3 (with a formatted message), 5 (a static one) and 6 (no message at all).
@@ -407,6 +375,15 @@ fn a_panic_keeps_its_message_on_thread_and_async() {
 }
 
 #[test]
+fn a_stopped_point_hands_out_no_item() {
+    let (workload, spec) = noop();
+    let job = PointJob::plain(&workload, &spec, 1, Budget::Items(10));
+    job.stop.store(true, Ordering::Relaxed);
+    let (stats, _) = run_lane(&job, 0, &mut LocalRunner::build(workload.as_ref()));
+    assert_eq!(stats.completed(), 0);
+}
+
+#[test]
 fn a_worker_process_runner_keeps_the_panic_message_too() {
     let mut runner = LocalRunner::from_built(Ok(Box::new(Panicky)));
     let outcome = runner.attempt(3, None).into_result(3);
@@ -417,115 +394,49 @@ fn a_worker_process_runner_keeps_the_panic_message_too() {
     );
 }
 
-#[test]
-fn batched_claims_never_reach_past_the_budget() {
-    for items in [0, 1, 5, 63, 64, 65, 1000, 10_007] {
-        let counter = AtomicU64::new(0);
-        let claimed: Vec<Vec<u64>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..4)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut claims = Claims::new(&counter, items);
-                        let mut mine = Vec::new();
-                        while let Some(item) = claims.next_item() {
-                            mine.push(item);
-                            // Every item short: batches grow to their largest.
-                            claims.item_ended(Duration::from_nanos(100), Outcome::Ok);
-                        }
-                        mine
-                    })
-                })
-                .collect();
-            workers.into_iter().map(|w| w.join().unwrap()).collect()
-        });
-        let mut all: Vec<u64> = claimed.into_iter().flatten().collect();
-        assert!(all.iter().all(|&i| i < items), "{items}: {all:?}");
-        all.sort_unstable();
-        assert_eq!(
-            all,
-            (0..items).collect::<Vec<_>>(),
-            "each item exactly once"
-        );
+/// Fails every attempt at once.
+struct Down;
+
+impl Workload for Down {
+    fn runner(&self) -> Result<Box<dyn Runner>, ItemError> {
+        Ok(Box::new(Down))
+    }
+}
+
+impl Runner for Down {
+    fn run(&mut self, _: u64) -> ItemResult {
+        Err(ItemError::new("down", "refused"))
     }
 }
 
 #[test]
-fn claims_every_item_exactly_once_in_growing_batches() {
-    let counter = AtomicU64::new(0);
-    let mut a = Claims::new(&counter, 1000);
-    let mut b = Claims::new(&counter, 1000);
-    let mut seen = Vec::new();
-    let mut live = [true, true];
-    while live.iter().any(|l| *l) {
-        for (claims, live) in [&mut a, &mut b]
-            .into_iter()
-            .zip(live.iter_mut())
-            .filter(|(_, l)| **l)
-        {
-            match claims.next_item() {
-                Some(item) => {
-                    seen.push(item);
-                    claims.item_ended(Duration::from_nanos(100), Outcome::Ok);
-                }
-                None => *live = false,
-            }
-        }
-    }
-    seen.sort_unstable();
-    assert_eq!(seen, (0..1000).collect::<Vec<_>>());
+fn a_watched_thread_item_out_of_time_in_a_wait_is_recorded_once() {
+    // The wait before each retry (at least 5 s) would end past the 50 ms limit: the lane and
+    // the watchdog both see the item out of time, and exactly one of them records it.
+    let (_, spec) = noop();
+    let workload: Arc<dyn Workload> = Arc::new(Down);
+    let job = PointJob {
+        retry: retrying(3, Duration::from_secs(10)),
+        timeout: Some(Duration::from_millis(50)),
+        ..PointJob::plain(&workload, &spec, 2, Budget::Items(4))
+    };
+    let began = Instant::now();
+    let stats = ThreadBackend::pool().execute(&job).unwrap().stats;
     assert!(
-        counter.load(Ordering::Relaxed) <= 1000 + 4 * Claims::MAX_BATCH,
-        "claims overshoot by at most a batch each"
+        began.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        began.elapsed()
     );
-}
-
-#[test]
-fn short_items_take_few_trips_to_the_counter() {
-    let counter = AtomicU64::new(0);
-    let mut claims = Claims::new(&counter, 1000);
-    let mut trips = 0;
-    let mut last = 0;
-    while claims.next_item().is_some() {
-        let now = counter.load(Ordering::Relaxed);
-        trips += u32::from(now != last);
-        last = now;
-        claims.item_ended(Duration::from_nanos(100), Outcome::Ok);
-    }
-    // Batches of 1, 2, 4 … 64: about twenty trips for 1000 items, where one a time takes 1000.
-    assert!((10..50).contains(&trips), "{trips} trips");
-}
-
-#[test]
-fn long_items_are_claimed_one_at_a_time() {
-    let counter = AtomicU64::new(0);
-    let mut claims = Claims::new(&counter, 100);
-    for expected in 0..10 {
-        assert_eq!(claims.next_item(), Some(expected));
-        claims.item_ended(Duration::from_millis(1), Outcome::Ok);
-        assert_eq!(counter.load(Ordering::Relaxed), expected + 1);
-    }
-}
-
-#[test]
-fn a_panic_message_is_read_from_either_kind_of_payload() {
-    let owned: Box<dyn std::any::Any + Send> = Box::new(String::from("owned"));
-    let borrowed: Box<dyn std::any::Any + Send> = Box::new("borrowed");
-    let other: Box<dyn std::any::Any + Send> = Box::new(7u32);
-    assert_eq!(panic_message(&*owned), "owned");
-    assert_eq!(panic_message(&*borrowed), "borrowed");
-    assert_eq!(panic_message(&*other), "panicked without a message");
-}
-
-#[test]
-fn a_stopped_point_hands_out_no_item() {
-    let (workload, spec) = noop();
-    let job = PointJob::plain(&workload, &spec, 1, Budget::Items(10));
-    let point = Point::new(&job, InflightTracker::new(1));
-    job.stop.store(true, Ordering::Relaxed);
-    let mut stats = WorkerStats::new();
-    let mut runner = LocalRunner::build(workload.as_ref());
-    point
-        .lane(0)
-        .run_blocking(&mut point.claims(), &mut runner, &mut stats);
-    assert_eq!(stats.completed(), 0);
+    assert_eq!((stats.timed_out, stats.failed, stats.ok), (4, 0, 0));
+    let mut listed = failures(&stats);
+    listed.sort();
+    let expected: Vec<_> = (0..4)
+        .flat_map(|item| {
+            [
+                (item, 1, "down".to_string()),
+                (item, 1, "timeout".to_string()),
+            ]
+        })
+        .collect();
+    assert_eq!(listed, expected);
 }
