@@ -152,7 +152,7 @@ fn run_slot(shared: &Shared, slot: usize) -> SlotResult {
         let _ = run_child(
             shared,
             WARMUP_ITEM,
-            point.timeout.map(|t| Instant::now() + t),
+            point.timeout.and_then(|t| Instant::now().checked_add(t)),
         );
     }
     shared.ready.wait();

@@ -88,7 +88,7 @@ impl Point {
             point: self,
             slot,
             started,
-            deadline: self.duration.map(|d| started + d),
+            deadline: self.duration.and_then(|d| started.checked_add(d)),
             completed: 0,
             last_end: started,
         }
@@ -141,7 +141,7 @@ impl Lane<'_> {
                 return LaneEnd::Finished;
             };
             let item = claimed.item;
-            let deadline = point.timeout.map(|t| claimed.begin + t);
+            let deadline = point.timeout.and_then(|t| claimed.begin.checked_add(t));
             let (ended, attempts) = point.retry.attempt_blocking(
                 item,
                 deadline,
