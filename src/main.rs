@@ -64,12 +64,7 @@ fn quiet_panics() {
             .name()
             .is_some_and(|n| n.starts_with("tb-"));
         if !worker {
-            let message = info
-                .payload()
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| info.payload().downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+            let message = throttlebench::backend::driver::panic_message(info.payload());
             eprintln!("error: internal error: {message}");
         }
     }));

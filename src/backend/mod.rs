@@ -4,6 +4,7 @@
 
 pub mod async_tokio;
 pub mod child;
+pub mod driver;
 mod feed;
 pub mod framing;
 pub mod hosts;
