@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::serialization::Deserializer;
 
+use super::driver::{Finished, Span};
 use super::inflight::Entered;
 use super::process::{Shared, SlotResult};
 use super::protocol::{mono_ns, FromWorker, ItemDone, Next, ToWorker};
@@ -212,36 +213,29 @@ pub(super) fn serve(
 }
 
 /// Records one answered item in the parent's copy of the worker's record: its failed attempts
-/// first, then the item over all its attempts, as the thread backend records them.
+/// first, then the item over all its attempts, as the in-process backends record them.
 #[inline]
 fn record(shared: &Shared, clock: &Clock, pid: u32, life: &mut WorkerStats, done: ItemDone) {
-    let took = Duration::from_nanos(done.end_ns.saturating_sub(done.begin_ns));
-    let error_kind = done.error.as_ref().map(|(k, _)| k.clone());
     for (attempt, (kind, message)) in (1..).zip(done.failed_attempts) {
         life.note_failed_attempt(done.item, attempt, &ItemError::new(kind, message));
     }
-    let outcome = match done.error {
-        None => Ok(()),
-        Some((kind, message)) => Err(ItemError::new(kind, message)),
-    };
-    let ended = life.finish_attempts(
-        done.item,
-        took,
-        Some(outcome),
-        shared.timeout,
-        done.attempts,
-    );
-    if shared.trace {
-        let offset = |ns: u64| (ns as i64 - clock.started_ns as i64) / 1000;
-        life.trace_item(TraceEvent {
-            item: done.item,
+    let offset = |ns: u64| (ns as i64 - clock.started_ns as i64) / 1000;
+    Finished {
+        item: done.item,
+        took: Duration::from_nanos(done.end_ns.saturating_sub(done.begin_ns)),
+        outcome: Some(match done.error {
+            None => Ok(()),
+            Some((kind, message)) => Err(ItemError::new(kind, message)),
+        }),
+        attempts: done.attempts,
+        limit: shared.timeout,
+        trace: shared.trace.then(|| Span {
             worker: u64::from(pid),
             start_us: offset(done.begin_ns),
             end_us: offset(done.end_ns),
-            outcome: ended,
-            error: error_kind,
-        });
+        }),
     }
+    .record_into(life);
 }
 
 /// Traces an item lost with its worker (`timeout`, `worker-died` or `host-lost`).

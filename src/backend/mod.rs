@@ -3,6 +3,7 @@
 //! reports; the sweep wraps every execution with CPU and memory measurement.
 
 pub(crate) mod async_tokio;
+pub(crate) mod driver;
 mod feed;
 mod framing;
 pub mod hosts;

@@ -20,20 +20,17 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Barrier, OnceLock};
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use crossbeam_utils::CachePadded;
 
+use super::driver::{Attempt, ItemEnd, Point, WARMUP_ITEM};
 use super::inflight::InflightTracker;
 use super::protocol::{mono_ns, FrameReader, FromWorker, Next};
-use super::retry::RetryPolicy;
-use super::{Backend, BackendKind, Budget, Execution, PointJob, PointProgress};
+use super::{Backend, BackendKind, Execution, PointJob};
 use crate::child::{describe, kill_and_reap, own_group, peak_rss_of, pidfd, wait_until, Waited};
 use crate::child::{worker_exe, PARENT_ENV};
-use crate::measure::timeline::TraceEvent;
 use crate::measure::WorkerStats;
 use crate::workload::command::{self, CommandLine};
 use crate::workload::{ItemError, ItemResult, Transfer};
@@ -61,27 +58,14 @@ enum Launch {
 
 struct Shared {
     launch: Launch,
-    next_item: CachePadded<AtomicU64>,
-    next_warmup: CachePadded<AtomicU64>,
-    items: u64,
-    warmup: u64,
-    duration: Option<Duration>,
-    timeout: Option<Duration>,
-    retry: RetryPolicy,
-    trace: bool,
-    stop: Arc<AtomicBool>,
+    point: Point,
     ready: Barrier,
-    started: OnceLock<Instant>,
-    inflight: InflightTracker,
-    progress: Arc<PointProgress>,
 }
 
-/// One item's process, start to end.
+/// One attempt's process, as its slot saw it.
 struct Ran {
     pid: u32,
-    begin: Instant,
-    end: Instant,
-    /// `None`: killed at the timeout.
+    /// `None`: killed at the deadline.
     outcome: Option<ItemResult>,
     startup: Option<Duration>,
     peak_rss: u64,
@@ -93,7 +77,7 @@ struct SlotResult {
     stats: WorkerStats,
     startups: Vec<u64>,
     peak_rss: u64,
-    last_end: Option<Instant>,
+    last_end: Instant,
 }
 
 fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
@@ -110,25 +94,10 @@ fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
         }
     };
     let slots = job.throttle.max(1);
-    let (items, duration) = match job.budget {
-        Budget::Items(n) => (n, None),
-        Budget::Duration(d) => (u64::MAX, Some(d)),
-    };
     let shared = Shared {
         launch,
-        next_item: CachePadded::new(AtomicU64::new(0)),
-        next_warmup: CachePadded::new(AtomicU64::new(0)),
-        items,
-        warmup: job.warmup,
-        duration,
-        timeout: job.timeout,
-        retry: job.retry,
-        trace: job.trace,
-        stop: job.stop.clone(),
+        point: Point::new(job, InflightTracker::new(slots)),
         ready: Barrier::new(slots + 1),
-        started: OnceLock::new(),
-        inflight: InflightTracker::new(slots),
-        progress: job.progress.clone(),
     };
     let results: Vec<SlotResult> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..slots)
@@ -141,7 +110,7 @@ fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
             .collect::<Result<_, _>>()?;
         shared.ready.wait();
         job.window.open();
-        shared.started.get_or_init(Instant::now);
+        shared.point.start();
         handles
             .into_iter()
             .map(|h| {
@@ -150,9 +119,9 @@ fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
             })
             .collect::<anyhow::Result<Vec<_>>>()
     })?;
-    let started = *shared
-        .started
-        .get()
+    let started = shared
+        .point
+        .started()
         .ok_or_else(|| anyhow!("the point never started"))?;
     let mut stats = WorkerStats::new();
     let mut startups = Vec::new();
@@ -162,7 +131,7 @@ fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
         stats.merge(slot.stats);
         startups.extend(slot.startups);
         peak += slot.peak_rss;
-        last_end = last_end.max(slot.last_end.unwrap_or(started));
+        last_end = last_end.max(slot.last_end);
     }
     startups.sort_unstable();
     let startup = startups
@@ -171,121 +140,72 @@ fn run(job: &PointJob<'_>) -> anyhow::Result<Execution> {
     Ok(Execution {
         stats,
         wall: last_end.saturating_duration_since(started),
-        max_inflight: shared.inflight.max(),
+        max_inflight: shared.point.max_inflight(),
         startup,
         children_peak_rss: (peak > 0).then_some(peak),
     })
 }
 
 fn run_slot(shared: &Shared, slot: usize) -> SlotResult {
-    while shared.next_warmup.fetch_add(1, Ordering::Relaxed) < shared.warmup {
-        if shared.stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let _ = run_child(shared, u64::MAX, shared.timeout.map(|t| Instant::now() + t));
+    let point = &shared.point;
+    while point.take_warmup() {
+        let _ = run_child(
+            shared,
+            WARMUP_ITEM,
+            point.timeout.and_then(|t| Instant::now().checked_add(t)),
+        );
     }
     shared.ready.wait();
-    let started = *shared.started.get_or_init(Instant::now);
-    let deadline = shared.duration.map(|d| started + d);
-    let mut out = SlotResult {
-        stats: WorkerStats::new(),
+    let mut lane = point.lane(slot);
+    let mut children = Children {
+        shared,
         startups: Vec::new(),
         peak_rss: 0,
-        last_end: None,
+        transfer: None,
+        pid: 0,
     };
-    let mut completed = 0u64;
-    loop {
-        if shared.stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let item = shared.next_item.fetch_add(1, Ordering::Relaxed);
-        if item >= shared.items {
-            break;
-        }
-        let entered = shared.inflight.enter();
-        let ran = run_attempts(shared, item, &mut out);
-        shared.inflight.leave(entered);
-        let Some((ran, attempts)) = ran else { break }; // Ctrl-C: nothing to record
-        let took = ran.end - ran.begin;
-        let error = match &ran.outcome {
-            Some(Err(e)) => Some(e.kind.to_string()),
-            None => Some("timeout".to_string()),
-            Some(Ok(())) => None,
-        };
-        let ended = out
-            .stats
-            .finish_attempts(item, took, ran.outcome, shared.timeout, attempts);
-        if shared.trace {
-            out.stats.trace_item(TraceEvent::new(
-                item,
-                u64::from(ran.pid),
-                (ran.begin, ran.end),
-                started,
-                ended,
-                error.as_deref(),
-            ));
-        }
-        out.peak_rss = out.peak_rss.max(ran.peak_rss);
-        out.last_end = Some(ran.end);
-        completed += 1;
-        shared.progress.set(slot, completed);
-        if deadline.is_some_and(|d| ran.end >= d) {
-            break;
-        }
+    let mut stats = WorkerStats::new();
+    lane.run_blocking(&mut point.claims(), &mut children, &mut stats);
+    stats.add_transfer(children.transfer);
+    SlotResult {
+        stats,
+        startups: children.startups,
+        peak_rss: children.peak_rss,
+        last_end: lane.last_end(),
     }
-    out
 }
 
-/// Runs one item, a fresh process per attempt, until an attempt succeeds, the retries run out
-/// or the item's time does. Failed attempts that are retried are noted in `out`, and every
-/// attempt's startup is kept. Returns the item's run from the first spawn to the last exit, and
-/// the attempts it took; `None` when Ctrl-C cut it short.
-fn run_attempts(shared: &Shared, item: u64, out: &mut SlotResult) -> Option<(Ran, u32)> {
-    let first = Instant::now();
-    let deadline = shared.timeout.map(|t| first + t);
-    let mut attempt = 1;
-    let mut peak = 0;
-    loop {
-        let mut ran = run_child(shared, item, deadline)?;
-        out.stats.add_transfer(ran.transfer.take());
+/// A slot's attempts, each in a fresh process, killed at the item's deadline; keeps what the
+/// processes said of themselves beside the items' outcomes.
+struct Children<'a> {
+    shared: &'a Shared,
+    /// Every attempt's startup, in ns.
+    startups: Vec<u64>,
+    peak_rss: u64,
+    transfer: Option<Transfer>,
+    /// The last attempt's process: the item's worker in the trace.
+    pid: u32,
+}
+
+impl Attempt for Children<'_> {
+    fn attempt(&mut self, item: u64, deadline: Option<Instant>) -> ItemEnd {
+        let Some(ran) = run_child(self.shared, item, deadline) else {
+            return ItemEnd::Stopped;
+        };
+        self.pid = ran.pid;
         if let Some(s) = ran.startup {
-            out.startups.push(s.as_nanos() as u64);
+            self.startups.push(s.as_nanos() as u64);
         }
-        peak = peak.max(ran.peak_rss);
-        ran.begin = first;
-        ran.peak_rss = peak;
-        // A workload that cannot be built is not retried, as on the other backends.
-        let err = match &ran.outcome {
-            Some(Err(err)) if attempt <= shared.retry.retries && err.kind != "setup" => err,
-            _ => return Some((ran, attempt)),
-        };
-        out.stats.note_failed_attempt(item, attempt, err);
-        let wake = Instant::now() + shared.retry.delay(item, attempt);
-        match deadline {
-            Some(limit) if limit <= wake => {
-                // The next attempt could not start in time: the item is out of time.
-                pause_until(shared, limit)?;
-                ran.outcome = None;
-                ran.end = Instant::now();
-                return Some((ran, attempt));
-            }
-            _ => pause_until(shared, wake)?,
+        self.peak_rss = self.peak_rss.max(ran.peak_rss);
+        self.transfer = Transfer::add(self.transfer, ran.transfer);
+        match ran.outcome {
+            Some(outcome) => ItemEnd::Ran(outcome),
+            None => ItemEnd::TimedOut,
         }
-        attempt += 1;
     }
-}
 
-/// Sleeps until `wake`, looking at Ctrl-C every `SLICE`; `None` when it came.
-fn pause_until(shared: &Shared, wake: Instant) -> Option<()> {
-    loop {
-        if shared.stop.load(Ordering::Relaxed) {
-            return None;
-        }
-        let left = wake.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Some(());
-        }
-        std::thread::sleep(left.min(SLICE));
+    fn ran_on(&self) -> Option<u64> {
+        Some(u64::from(self.pid))
     }
 }
 
@@ -300,7 +220,7 @@ fn run_child(shared: &Shared, item: u64, deadline: Option<Instant>) -> Option<Ra
                 cmd.env(PARENT_ENV, std::process::id().to_string());
                 cmd
             }
-            Err(e) => return Some(failed(begin, e)),
+            Err(e) => return Some(failed(e)),
         },
         Launch::Worker { exe, spec_json } => {
             let mut cmd = Command::new(exe);
@@ -322,7 +242,7 @@ fn run_child(shared: &Shared, item: u64, deadline: Option<Instant>) -> Option<Ra
                 Launch::Command(line) => line.program.clone(),
                 Launch::Worker { exe, .. } => exe.display().to_string(),
             };
-            return Some(failed(begin, command::spawn_error(&program, &e)));
+            return Some(failed(command::spawn_error(&program, &e)));
         }
     };
     let spawned = Instant::now();
@@ -334,7 +254,7 @@ fn run_child(shared: &Shared, item: u64, deadline: Option<Instant>) -> Option<Ra
         fd.as_ref(),
         deadline,
         SLICE,
-        &|| shared.stop.load(Ordering::Relaxed),
+        &|| shared.point.stopped(),
         &mut |pid| peak = peak.max(peak_rss_of(pid).unwrap_or(0)),
     );
     let status = match waited {
@@ -343,8 +263,6 @@ fn run_child(shared: &Shared, item: u64, deadline: Option<Instant>) -> Option<Ra
             kill_and_reap(&mut child);
             return Some(Ran {
                 pid,
-                begin,
-                end: Instant::now(),
                 outcome: None,
                 startup: None,
                 peak_rss: peak,
@@ -357,16 +275,13 @@ fn run_child(shared: &Shared, item: u64, deadline: Option<Instant>) -> Option<Ra
         }
         Err(e) => {
             kill_and_reap(&mut child);
-            return Some(failed(begin, ItemError::io(&e)));
+            return Some(failed(ItemError::io(&e)));
         }
     };
-    let end = Instant::now();
     // A command may have left something running in its group: it goes with the item.
     super::child::kill_group(pid);
     let mut ran = Ran {
         pid,
-        begin,
-        end,
         outcome: None,
         startup: None,
         peak_rss: peak,
@@ -414,11 +329,9 @@ fn run_child(shared: &Shared, item: u64, deadline: Option<Instant>) -> Option<Ra
     Some(ran)
 }
 
-fn failed(begin: Instant, error: ItemError) -> Ran {
+fn failed(error: ItemError) -> Ran {
     Ran {
         pid: 0,
-        begin,
-        end: Instant::now(),
         outcome: Some(Err(error)),
         startup: None,
         peak_rss: 0,

@@ -1,23 +1,28 @@
 //! Per-item retries (`--retries N --retry-backoff 100ms`): a failed attempt is noted, the worker
 //! waits an exponentially growing, jittered delay, and tries again. The per-item timeout covers
-//! all attempts together. Jitter is derived from the item and attempt numbers, so a rerun waits
-//! the same delays.
+//! all attempts together: a wait that would end past it ends the item there, timed out. Ctrl-C
+//! ends a wait too. Jitter is derived from the item and attempt numbers, so a rerun waits the
+//! same delays.
 //!
 //! Every backend uses this policy: in-process ones in their worker threads or tasks, `process`
 //! and `remote` inside the worker process (the policy travels in the `Start` frame and the
 //! failed attempts come back in `Done`), `process-per-item` in the parent, with a fresh process
 //! for each attempt.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::driver::{guarded, ItemEnd};
 use crate::measure::WorkerStats;
 use crate::workload::{ItemError, ItemResult, Runner};
 
 /// Longest single wait between attempts, however many retries.
 const MAX_DELAY: Duration = Duration::from_secs(30);
+
+/// How often a wait between attempts looks at Ctrl-C.
+const STOP_POLL: Duration = Duration::from_millis(5);
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetryPolicy {
@@ -46,63 +51,115 @@ impl RetryPolicy {
         exponential.mul_f64(jitter).min(MAX_DELAY)
     }
 
-    /// Runs `item` on a blocking runner with retries; returns the last outcome and the attempts.
+    /// Runs `item` on a blocking runner with retries, noting each failed attempt that will be
+    /// retried in `stats`; returns the last outcome and the attempts.
     pub fn run_blocking(
         &self,
         stats: &mut WorkerStats,
         item: u64,
-        attempt_once: impl FnMut() -> ItemResult,
+        mut attempt_once: impl FnMut() -> ItemResult,
     ) -> (ItemResult, u32) {
-        self.attempt_blocking(item, attempt_once, |attempt, err| {
-            stats.note_failed_attempt(item, attempt, &err)
-        })
+        let never = AtomicBool::new(false);
+        let (end, attempts) = self.attempt_blocking(
+            item,
+            None,
+            &never,
+            |_| ItemEnd::Ran(attempt_once()),
+            |attempt, err| stats.note_failed_attempt(item, attempt, &err),
+        );
+        (end.into_result(item), attempts)
     }
 
-    /// `run_blocking` for a caller that keeps no `WorkerStats` (a worker process, which sends
-    /// its failed attempts to the parent): `failed` receives each attempt that will be retried.
-    pub fn attempt_blocking(
+    /// Whether a failed `attempt` is tried again. A workload that could not be built is not:
+    /// it would fail the same way.
+    #[inline]
+    fn retries_after(&self, attempt: u32, err: &ItemError) -> bool {
+        attempt <= self.retries && err.kind != "setup"
+    }
+
+    /// Runs `item`'s attempts on the calling thread until one succeeds, the retries run out,
+    /// the item's `deadline` passes (a wait that would end past it ends the item there) or
+    /// `stop` is set; `failed` receives each failed attempt that will be retried. Returns how
+    /// the item ended and its attempts (the one cut short, when it ran out of time).
+    #[inline]
+    pub(crate) fn attempt_blocking(
         &self,
         item: u64,
-        mut attempt_once: impl FnMut() -> ItemResult,
+        deadline: Option<Instant>,
+        stop: &AtomicBool,
+        mut attempt_once: impl FnMut(Option<Instant>) -> ItemEnd,
         mut failed: impl FnMut(u32, ItemError),
-    ) -> (ItemResult, u32) {
+    ) -> (ItemEnd, u32) {
         let mut attempt = 1;
         loop {
-            let outcome = attempt_once();
-            match outcome {
-                Err(err) if attempt <= self.retries => {
+            match attempt_once(deadline) {
+                ItemEnd::Ran(Err(err)) if self.retries_after(attempt, &err) => {
                     failed(attempt, err);
-                    std::thread::sleep(self.delay(item, attempt));
-                    attempt += 1;
+                    let wake = Instant::now() + self.delay(item, attempt);
+                    match deadline {
+                        Some(limit) if limit <= wake => {
+                            // The next attempt could not start in time: the item is out of time.
+                            let end = match pause_until(limit, stop) {
+                                true => ItemEnd::TimedOut,
+                                false => ItemEnd::Stopped,
+                            };
+                            return (end, attempt);
+                        }
+                        _ if !pause_until(wake, stop) => return (ItemEnd::Stopped, attempt),
+                        _ => attempt += 1,
+                    }
                 }
-                outcome => return (outcome, attempt),
+                end => return (end, attempt),
             }
         }
     }
 
-    /// The async counterpart of `run_blocking`, waiting on the runtime's timer. `started` holds
-    /// the attempt under way (or the last one made, during a wait): a caller that cancels this
-    /// future at its timeout reads there which attempt it cut.
-    pub async fn run_async(
+    /// The async counterpart of `attempt_blocking`, waiting on the runtime's timer. `timeout`
+    /// cancels the attempts where they stand: the item ends timed out, naming the attempt under
+    /// way (or the last one made, when cut during a wait).
+    pub(crate) async fn attempt_async(
         &self,
-        stats: &mut WorkerStats,
         item: u64,
         runner: &mut dyn Runner,
-        started: &AtomicU32,
-    ) -> (ItemResult, u32) {
-        let mut attempt = 1;
-        loop {
-            started.store(attempt, Ordering::Relaxed);
-            let outcome = crate::backend::async_tokio::guarded(runner.run_async(item)).await;
-            match outcome {
-                Err(err) if attempt <= self.retries => {
-                    stats.note_failed_attempt(item, attempt, &err);
-                    tokio::time::sleep(self.delay(item, attempt)).await;
-                    attempt += 1;
+        timeout: Option<Duration>,
+        mut failed: impl FnMut(u32, ItemError) + Send,
+    ) -> (ItemEnd, u32) {
+        let started = AtomicU32::new(1);
+        let attempts = async {
+            let mut attempt = 1;
+            loop {
+                started.store(attempt, Ordering::Relaxed);
+                match guarded(runner.run_async(item)).await {
+                    Err(err) if self.retries_after(attempt, &err) => {
+                        failed(attempt, err);
+                        tokio::time::sleep(self.delay(item, attempt)).await;
+                        attempt += 1;
+                    }
+                    outcome => return (ItemEnd::Ran(outcome), attempt),
                 }
-                outcome => return (outcome, attempt),
             }
+        };
+        match timeout {
+            None => attempts.await,
+            Some(limit) => match tokio::time::timeout(limit, attempts).await {
+                Ok(ended) => ended,
+                Err(_) => (ItemEnd::TimedOut, started.load(Ordering::Relaxed)),
+            },
         }
+    }
+}
+
+/// Sleeps until `wake`, looking at `stop` every `STOP_POLL`; false when it was set.
+fn pause_until(wake: Instant, stop: &AtomicBool) -> bool {
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let left = wake.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(STOP_POLL));
     }
 }
 

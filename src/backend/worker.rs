@@ -16,21 +16,20 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::Context;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 
+use super::driver::{Attempt, LocalRunner};
 use super::protocol::{cap_message, encode_done, mono_ns, FrameReader, FrameWriter, FromWorker};
 use super::protocol::{ItemDone, Next, ToWorker, PROTOCOL_VERSION};
 use super::retry::RetryPolicy;
 use crate::child::PARENT_ENV;
 use crate::measure::memory::rss_and_peak;
-use crate::workload::{ItemResult, Registry, Runner, Transfer, Workload, WorkloadSpec};
-
-/// Item number used for warm-up items (as the thread backend does).
-const WARMUP_ITEM: u64 = u64::MAX;
+use crate::workload::{ItemResult, Registry, Transfer, Workload, WorkloadSpec};
 
 /// Latencies above a day are recorded as a day, as in the parent's records.
 const MAX_LATENCY_US: u64 = 86_400_000_000;
@@ -108,13 +107,6 @@ fn peak_rss() -> u64 {
     rss_and_peak().map(|(_, hwm)| hwm).unwrap_or(0)
 }
 
-fn run_item(runner: &mut Result<Box<dyn Runner>, String>, item: u64) -> ItemResult {
-    match runner {
-        Ok(r) => super::thread::run_guarded(r.as_mut(), item),
-        Err(setup) => Err(crate::workload::ItemError::new("setup", setup.clone())),
-    }
-}
-
 fn done(item: u64, begin_ns: u64, end_ns: u64, outcome: ItemResult) -> ItemDone {
     ItemDone::once(
         item,
@@ -126,23 +118,20 @@ fn done(item: u64, begin_ns: u64, end_ns: u64, outcome: ItemResult) -> ItemDone 
 
 /// Runs `item` with the retry policy; the answer spans every attempt and lists the failed ones.
 /// A workload that could not be built is not retried (as on the thread backend).
-fn run_with_retries(
-    runner: &mut Result<Box<dyn Runner>, String>,
-    retry: &RetryPolicy,
-    item: u64,
-) -> ItemDone {
+fn run_with_retries(runner: &mut LocalRunner, retry: &RetryPolicy, item: u64) -> ItemDone {
+    // The parent keeps the timeout (it kills this process) and Ctrl-C: no deadline here, and
+    // nothing to stop the waits between attempts.
+    static NOT_STOPPED: AtomicBool = AtomicBool::new(false);
     let begin_ns = mono_ns();
-    if runner.is_err() || retry.retries == 0 {
-        let outcome = run_item(runner, item);
-        return done(item, begin_ns, mono_ns(), outcome);
-    }
     let mut failed_attempts = Vec::new();
-    let (outcome, attempts) = retry.attempt_blocking(
+    let (ended, attempts) = retry.attempt_blocking(
         item,
-        || run_item(runner, item),
+        None,
+        &NOT_STOPPED,
+        |deadline| runner.attempt(item, deadline),
         |_, err| failed_attempts.push((err.kind.into_owned(), cap_message(err.message))),
     );
-    let mut answer = done(item, begin_ns, mono_ns(), outcome);
+    let mut answer = done(item, begin_ns, mono_ns(), ended.into_result(item));
     answer.attempts = attempts;
     answer.failed_attempts = failed_attempts;
     answer
@@ -174,13 +163,9 @@ fn serve(registry: &Registry, input: File, output: File) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let mut runner = workload.runner().map_err(|e| e.to_string());
-    if let Ok(r) = runner.as_mut() {
-        for _ in 0..warmup {
-            let _ = super::thread::run_guarded(r.as_mut(), WARMUP_ITEM);
-        }
-        let _ = r.take_transfer(); // the warm-up's bytes are not the point's
-    }
+    let mut runner = LocalRunner::build(workload.as_ref());
+    let mut warmups = 0..warmup;
+    runner.warm_up(|| warmups.next().is_some());
     let own = crate::measure::cpu::CpuTimes::of_self();
     FromWorker::Ready {
         pid,
@@ -215,8 +200,7 @@ fn serve(registry: &Registry, input: File, output: File) -> anyhow::Result<()> {
                 encode_done(&mut writer.buf, &answer);
             }
             ToWorker::Finish => {
-                let transfer = runner.as_mut().ok().and_then(|r| r.take_transfer());
-                finish(&mut writer, &latency, transfer)?;
+                finish(&mut writer, &latency, runner.take_transfer())?;
                 return Ok(());
             }
             ToWorker::Start { .. } => anyhow::bail!("worker was started twice"),
@@ -247,13 +231,14 @@ fn finish<W: Write>(
 
 fn run_one(item: u64, spec_json: &[u8], registry: &Registry, output: File) -> anyhow::Result<()> {
     let mut writer = FrameWriter::new(output);
-    let mut runner = build(spec_json, registry).and_then(|w| w.runner().map_err(|e| e.to_string()));
+    let mut runner = LocalRunner::from_built(
+        build(spec_json, registry).and_then(|w| w.runner().map_err(|e| e.to_string())),
+    );
     let begin_ns = mono_ns();
-    let outcome = run_item(&mut runner, item);
+    let outcome = runner.attempt(item, None).into_result(item);
     let end_ns = mono_ns();
     encode_done(&mut writer.buf, &done(item, begin_ns, end_ns, outcome));
-    let transfer = runner.as_mut().ok().and_then(|r| r.take_transfer());
     let empty: Histogram<u64> = Histogram::new(3).context("cannot create a histogram")?;
-    finish(&mut writer, &empty, transfer)?;
+    finish(&mut writer, &empty, runner.take_transfer())?;
     Ok(())
 }

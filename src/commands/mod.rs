@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::backend::worker;
+use crate::backend::{driver, worker};
 use crate::workload::Registry;
 use cli::{Cli, Command};
 
@@ -75,12 +75,7 @@ fn quiet_panics() {
             .name()
             .is_some_and(|n| n.starts_with("tb-"));
         if !worker {
-            let message = info
-                .payload()
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| info.payload().downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+            let message = driver::panic_message(info.payload());
             eprintln!("error: internal error: {message}");
         }
     }));

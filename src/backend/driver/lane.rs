@@ -1,0 +1,258 @@
+//! The loop itself: a point's shared state, and one worker's pass over its items.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use crossbeam_utils::CachePadded;
+
+use super::{Attempt, Claims, Finished, ItemEnd, ItemSource, LocalRunner, Outcomes, Span};
+use crate::backend::inflight::{Entered, InflightTracker};
+use crate::backend::retry::RetryPolicy;
+use crate::backend::{Budget, PointJob, PointProgress};
+
+/// What the workers of one point share: the item budget, the rules an item runs under and the
+/// point's clock. Built once per point from its job.
+pub(crate) struct Point {
+    next_item: CachePadded<AtomicU64>,
+    items: u64,
+    next_warmup: CachePadded<AtomicU64>,
+    warmup: u64,
+    duration: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
+    retry: RetryPolicy,
+    trace: bool,
+    inflight: InflightTracker,
+    progress: Arc<PointProgress>,
+    stop: Arc<AtomicBool>,
+    started: OnceLock<Instant>,
+}
+
+impl Point {
+    /// The point `job` describes; `inflight` counts its items in flight.
+    pub(crate) fn new(job: &PointJob<'_>, inflight: InflightTracker) -> Point {
+        let (items, duration) = match job.budget {
+            Budget::Items(n) => (n, None),
+            Budget::Duration(d) => (u64::MAX, Some(d)),
+        };
+        Point {
+            next_item: CachePadded::new(AtomicU64::new(0)),
+            items,
+            next_warmup: CachePadded::new(AtomicU64::new(0)),
+            warmup: job.warmup,
+            duration,
+            timeout: job.timeout,
+            retry: job.retry,
+            trace: job.trace,
+            inflight,
+            progress: job.progress.clone(),
+            stop: job.stop.clone(),
+            started: OnceLock::new(),
+        }
+    }
+
+    /// Takes one of the point's warm-up items; false once they are spent or Ctrl-C came.
+    pub(crate) fn take_warmup(&self) -> bool {
+        !self.stopped() && self.next_warmup.fetch_add(1, Ordering::Relaxed) < self.warmup
+    }
+
+    /// Opens the timed window, or says when it opened: the first call fixes the moment.
+    pub(crate) fn start(&self) -> Instant {
+        *self.started.get_or_init(Instant::now)
+    }
+
+    /// When the timed window opened, if it has.
+    pub(crate) fn started(&self) -> Option<Instant> {
+        self.started.get().copied()
+    }
+
+    #[inline]
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn max_inflight(&self) -> usize {
+        self.inflight.max()
+    }
+
+    /// The point's items, handed out from its one counter.
+    pub(crate) fn claims(&self) -> Claims<'_> {
+        Claims::new(&self.next_item, self.items)
+    }
+
+    /// A pass over the point's items for the worker in progress slot `slot` (also its name in
+    /// the trace); opens the timed window if nothing has yet.
+    pub(crate) fn lane(&self, slot: usize) -> Lane<'_> {
+        let started = self.start();
+        Lane {
+            point: self,
+            slot,
+            started,
+            deadline: self.duration.and_then(|d| started.checked_add(d)),
+            completed: 0,
+            last_end: started,
+        }
+    }
+}
+
+/// One worker's pass over a point's items.
+pub(crate) struct Lane<'p> {
+    point: &'p Point,
+    slot: usize,
+    started: Instant,
+    /// The end of a timed budget: no item is claimed once one has ended past it.
+    deadline: Option<Instant>,
+    completed: u64,
+    last_end: Instant,
+}
+
+/// How a lane's pass ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LaneEnd {
+    /// No items left, the budget's time is up, or Ctrl-C: what the lane recorded stands.
+    Finished,
+    /// Its item was taken from it (a watchdog's timeout): the lane has nothing more to say.
+    Abandoned,
+}
+
+/// An item claimed by a lane and in flight.
+struct Claimed {
+    item: u64,
+    begin: Instant,
+    entered: Entered,
+}
+
+impl Lane<'_> {
+    /// When the lane's last recorded item ended (the point's start if none did).
+    pub(crate) fn last_end(&self) -> Instant {
+        self.last_end
+    }
+
+    /// Runs items on the calling thread until the lane is done.
+    pub(crate) fn run_blocking(
+        &mut self,
+        source: &mut impl ItemSource,
+        attempt: &mut impl Attempt,
+        sink: &mut impl Outcomes,
+    ) -> LaneEnd {
+        let point = self.point;
+        loop {
+            let Some(claimed) = self.claim(source, sink) else {
+                return LaneEnd::Finished;
+            };
+            let item = claimed.item;
+            let deadline = point.timeout.and_then(|t| claimed.begin.checked_add(t));
+            let (ended, attempts) = point.retry.attempt_blocking(
+                item,
+                deadline,
+                &point.stop,
+                |deadline| attempt.attempt(item, deadline),
+                |n, err| sink.failed_attempt(item, n, &err),
+            );
+            if let Err(end) = self.settle(claimed, ended, attempts, attempt.ran_on(), source, sink)
+            {
+                return end;
+            }
+        }
+    }
+
+    /// Runs items as one async task until the lane is done. The timeout cancels the item's
+    /// future: its attempt ends where it stands.
+    pub(crate) async fn run_async<S, O>(
+        &mut self,
+        source: &mut S,
+        runner: &mut LocalRunner,
+        sink: &mut O,
+    ) -> LaneEnd
+    where
+        S: ItemSource + Send,
+        O: Outcomes + Send,
+    {
+        let point = self.point;
+        loop {
+            let Some(claimed) = self.claim(source, sink) else {
+                return LaneEnd::Finished;
+            };
+            let item = claimed.item;
+            let (ended, attempts) = match runner.runner() {
+                Some(r) => {
+                    point
+                        .retry
+                        .attempt_async(item, r, point.timeout, |n, err| {
+                            sink.failed_attempt(item, n, &err)
+                        })
+                        .await
+                }
+                None => (runner.attempt(item, None), 1),
+            };
+            if let Err(end) = self.settle(claimed, ended, attempts, None, source, sink) {
+                return end;
+            }
+        }
+    }
+
+    /// Claims the next item and marks it in flight; `None` when the lane is done.
+    #[inline]
+    fn claim(&self, source: &mut impl ItemSource, sink: &mut impl Outcomes) -> Option<Claimed> {
+        if self.point.stopped() {
+            return None;
+        }
+        let item = source.next_item()?;
+        let entered = self.point.inflight.enter();
+        let begin = Instant::now();
+        sink.starting(item, begin);
+        Some(Claimed {
+            item,
+            begin,
+            entered,
+        })
+    }
+
+    /// Takes `claimed` out of flight and records how it ended; `Err` when the lane stops here.
+    #[inline]
+    fn settle(
+        &mut self,
+        claimed: Claimed,
+        ended: ItemEnd,
+        attempts: u32,
+        ran_on: Option<u64>,
+        source: &mut impl ItemSource,
+        sink: &mut impl Outcomes,
+    ) -> Result<(), LaneEnd> {
+        let end = Instant::now();
+        self.point.inflight.leave(claimed.entered);
+        let outcome = match ended {
+            ItemEnd::Ran(outcome) => Some(outcome),
+            ItemEnd::TimedOut => None,
+            ItemEnd::Stopped => return Err(LaneEnd::Finished),
+        };
+        let took = end - claimed.begin;
+        let trace = self.point.trace.then(|| {
+            let offset = |t: Instant| t.saturating_duration_since(self.started).as_micros() as i64;
+            Span {
+                worker: ran_on.unwrap_or(self.slot as u64),
+                start_us: offset(claimed.begin),
+                end_us: offset(end),
+            }
+        });
+        let finished = Finished {
+            item: claimed.item,
+            took,
+            outcome,
+            attempts,
+            limit: self.point.timeout,
+            trace,
+        };
+        let Some(how) = sink.ended(finished) else {
+            return Err(LaneEnd::Abandoned);
+        };
+        source.item_ended(took, how);
+        self.last_end = end;
+        self.completed += 1;
+        self.point.progress.set(self.slot, self.completed);
+        if self.deadline.is_some_and(|d| end >= d) {
+            return Err(LaneEnd::Finished);
+        }
+        Ok(())
+    }
+}
