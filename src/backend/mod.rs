@@ -63,6 +63,7 @@ impl PointProgress {
     }
 
     #[inline]
+    /// Slot `slot` has completed `completed` items of this point.
     pub fn set(&self, slot: usize, completed: u64) {
         if let Some(counter) = self.done.get(slot) {
             counter.store(completed, Ordering::Relaxed);
@@ -70,12 +71,14 @@ impl PointProgress {
     }
 
     #[inline]
+    /// Slot `slot` completed `n` more items.
     pub fn add(&self, slot: usize, n: u64) {
         if let Some(counter) = self.done.get(slot) {
             counter.fetch_add(n, Ordering::Relaxed);
         }
     }
 
+    /// Items completed by every slot together.
     pub fn total(&self) -> u64 {
         self.done.iter().map(|c| c.load(Ordering::Relaxed)).sum()
     }
@@ -130,6 +133,7 @@ impl WindowStart {
         }
     }
 
+    /// CPU the workers spent before the timed window opened.
     pub fn workers_setup(&self) -> CpuTimes {
         self.workers_setup.lock().map(|t| *t).unwrap_or_default()
     }
@@ -175,8 +179,10 @@ pub struct Execution {
 
 /// One way of running items.
 pub trait Backend: Send + Sync {
+    /// Which backend this is.
     fn kind(&self) -> BackendKind;
 
+    /// Runs one point: the job's items at its throttle.
     fn execute(&self, job: &PointJob<'_>) -> anyhow::Result<Execution>;
 
     /// Backends spread over hosts: what each host did in the last point (taken once).
@@ -207,6 +213,7 @@ impl BackendKind {
         BackendKind::Remote,
     ];
 
+    /// The name flags, spec files and reports use.
     pub fn name(self) -> &'static str {
         match self {
             BackendKind::Sequential => "sequential",

@@ -42,6 +42,7 @@ use crate::results::SweepResult;
 pub trait Exporter {
     /// The file's name inside the run folder.
     fn file_name(&self) -> &'static str;
+    /// The file's bytes.
     fn serialize(&self, sweep: &SweepResult) -> anyhow::Result<Vec<u8>>;
 }
 

@@ -6,6 +6,7 @@ use crate::backend::hosts::HostResult;
 use crate::format::{maybe, number, percent};
 use crate::results::{Summary, SweepResult};
 
+/// The table's column headings.
 pub const HEADERS: [&str; 13] = [
     "backend",
     "throttle",
@@ -53,6 +54,7 @@ fn failed_cell(s: &Summary) -> String {
     cell
 }
 
+/// The table's rows as text, one per (backend, throttle).
 pub fn rows(sweep: &SweepResult) -> Vec<Vec<String>> {
     sweep.summaries().iter().map(cells).collect()
 }

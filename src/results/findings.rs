@@ -37,6 +37,7 @@ pub struct Analysis {
     pub search: Option<SearchRecord>,
 }
 
+/// The one throttle to use, on one backend, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommendation {
     pub backend: BackendKind,
@@ -45,6 +46,7 @@ pub struct Recommendation {
     pub summary: String,
 }
 
+/// What one backend's throttles showed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BackendAnalysis {
     pub backend: BackendKind,
@@ -173,6 +175,7 @@ pub struct Estimate {
     pub hi: f64,
 }
 
+/// The confidence intervals of a fit's coefficients and of N*.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Intervals {
     /// 0.95.

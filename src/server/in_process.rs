@@ -67,6 +67,7 @@ impl Server {
         })
     }
 
+    /// Where the server listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

@@ -70,6 +70,7 @@ impl ServerProcess {
         }
     }
 
+    /// Where the server listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

@@ -67,6 +67,7 @@ pub struct RunSpec {
     pub sweep: SweepSettings,
 }
 
+/// How to sweep: the backends, throttles, budget per point and what the analysis holds them to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepSettings {
     /// Backends compared against the baseline (the sequential baseline always runs too).

@@ -241,10 +241,12 @@ impl Registry {
         self.kinds.insert(kind.name, kind);
     }
 
+    /// Every kind, by name.
     pub fn kinds(&self) -> impl Iterator<Item = &WorkloadKind> {
         self.kinds.values()
     }
 
+    /// The kind called `name`; an unknown one is bad input that lists the known kinds.
     pub fn get(&self, name: &str) -> Result<&WorkloadKind, SpecError> {
         self.kinds.get(name).ok_or_else(|| SpecError::UnknownKind {
             kind: name.to_string(),
