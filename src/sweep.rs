@@ -14,8 +14,12 @@ use crate::spec::RunSpec;
 use crate::warning::Warning;
 use crate::workload::Registry;
 
+#[cfg(test)]
+pub(crate) mod fake;
 mod point;
 mod runner;
+#[cfg(test)]
+mod runner_tests;
 mod speedup;
 pub use point::FIRST_POINT_WARMUP;
 pub use runner::{fresh_sweep, Backends, MakeBackend, PointRunner, Step};

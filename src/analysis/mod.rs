@@ -247,6 +247,8 @@ pub mod error_rate;
 pub(crate) mod fixture;
 pub mod metric;
 pub mod student;
+#[cfg(test)]
+mod sweep_tests;
 
 #[cfg(test)]
 mod tests {

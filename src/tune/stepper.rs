@@ -127,3 +127,7 @@ impl Stepper<'_> {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+#[path = "stepper_tests.rs"]
+mod tests;
