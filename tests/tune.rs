@@ -16,8 +16,8 @@ fn results(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// A short sleep search up to throttle 4: the baseline and probes 1, 2 and 4.
-fn small_search(backend: &str) -> Vec<String> {
+/// A short sleep search up to `max_limit`: the baseline and a probe per power of two.
+fn small_search(backend: &str, max_limit: usize) -> Vec<String> {
     [
         "tune",
         "--kind",
@@ -27,7 +27,7 @@ fn small_search(backend: &str) -> Vec<String> {
         "--items",
         "16",
         "--max-limit",
-        "4",
+        &max_limit.to_string(),
         "--backend",
         backend,
     ]
@@ -69,7 +69,7 @@ fn tune_searches_on_worker_processes() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("run");
     let assert = tb()
-        .args(small_search("process"))
+        .args(small_search("process", 4))
         .arg("--out")
         .arg(&dir)
         .assert()
@@ -118,8 +118,9 @@ fn tune_searches_on_remote_hosts() {
     let dir = out.path().join("run");
     let own_known_hosts = out.path().join("known_hosts");
     std::fs::copy(known_hosts, &own_known_hosts).unwrap();
+    // Up to 2 only: every point starts its workers over ssh, which costs most of the test.
     let assert = tb()
-        .args(small_search("remote"))
+        .args(small_search("remote", 2))
         .args(["--hosts", &format!("127.0.0.1:{port}")])
         .args(["--remote-binary", env!("CARGO_BIN_EXE_throttlebench")])
         .args(["--ssh-option", &format!("IdentityFile={}", key.display())])

@@ -90,6 +90,23 @@ impl<'l> PointRunner<'l> {
         stop: Arc<AtomicBool>,
     ) -> anyhow::Result<PointRunner<'l>> {
         let workload = registry.build(&sweep.spec.workload)?;
+        let settings = &sweep.spec.sweep;
+        let mut first_warnings = Vec::new();
+        // Only planned throttles can be judged here: a search's are not known yet.
+        let top = planned.iter().map(|p| p.throttle).max().unwrap_or(1);
+        if let Budget::Items(items) = settings.budget {
+            if items < top as u64 {
+                first_warnings.push(Warning::FewerItemsThanThrottle {
+                    items,
+                    throttle: top,
+                });
+            }
+        }
+        if workload.nature() == Nature::CpuBound && settings.backends.contains(&BackendKind::Async)
+        {
+            first_warnings.push(Warning::CpuBoundOnAsync);
+        }
+        let remote = settings.backends.contains(&BackendKind::Remote);
         sweep.interrupted = false;
         sweep.finished_at = None;
         listener.sweep_start(planned, &sweep.spec)?;
@@ -100,29 +117,10 @@ impl<'l> PointRunner<'l> {
             listener,
             stop,
         };
-        let settings = &runner.sweep.spec.sweep;
-        let top = planned.iter().map(|p| p.throttle).max().unwrap_or(1);
-        if let Budget::Items(items) = settings.budget {
-            if items < top as u64 {
-                runner.warn(Warning::FewerItemsThanThrottle {
-                    items,
-                    throttle: top,
-                });
-            }
+        for warning in first_warnings {
+            runner.warn(warning);
         }
-        let settings = &runner.sweep.spec.sweep;
-        if runner.workload.nature() == Nature::CpuBound
-            && settings.backends.contains(&BackendKind::Async)
-        {
-            runner.warn(Warning::CpuBoundOnAsync);
-        }
-        if runner
-            .sweep
-            .spec
-            .sweep
-            .backends
-            .contains(&BackendKind::Remote)
-        {
+        if remote {
             runner.backends.get(BackendKind::Remote)?;
         }
         Ok(runner)
