@@ -29,6 +29,9 @@ pub mod items;
 pub mod json;
 pub(crate) mod progress;
 pub mod render;
+// Whole sweeps on the fake backend, analysed and summarised: above both, so here.
+#[cfg(test)]
+mod sweep_tests;
 pub mod table;
 
 use std::io::Write;
