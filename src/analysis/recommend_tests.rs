@@ -1,8 +1,11 @@
-//! Tests of the recommendation and of the sentence that explains it.
+//! Tests of the recommendation and of the sentence that explains it. Each explanation rule is
+//! checked on data that would expose a contradiction: a level placed where nothing was
+//! measured, a model figure passed off as measured, a fall or a limit the data do not show.
 
 use super::*;
-use crate::analysis::pick::recommend;
-use crate::analysis::{scaling, SloOutcome};
+use crate::analysis::explain::{model_level, summary};
+use crate::analysis::pick::{pick_throttle, recommend};
+use crate::analysis::{scaling, SloOutcome, UslFit};
 
 fn row(throttle: usize, x: f64, p99: f64) -> Measured {
     Measured {
@@ -19,7 +22,19 @@ fn backend(kind: BackendKind, rows: &[Measured], pick: Option<usize>) -> Backend
         .map(|m| (m.throttle as f64, m.goodput_per_s))
         .collect();
     let fit = scaling::fit(&points);
-    let weights = scaling::FitWeights::Equal;
+    with_fit(kind, rows, pick, fit)
+}
+
+fn with_fit(
+    kind: BackendKind,
+    rows: &[Measured],
+    pick: Option<usize>,
+    fit: Option<UslFit>,
+) -> BackendAnalysis {
+    let points: Vec<(f64, f64)> = rows
+        .iter()
+        .map(|m| (m.throttle as f64, m.goodput_per_s))
+        .collect();
     let peak = rows
         .iter()
         .max_by(|a, b| a.goodput_per_s.total_cmp(&b.goodput_per_s))
@@ -29,7 +44,7 @@ fn backend(kind: BackendKind, rows: &[Measured], pick: Option<usize>) -> Backend
         usl: fit,
         knee: pick,
         kneedle: None,
-        scaling: fit.map(|f| scaling::describe(&f, &points, weights)),
+        scaling: fit.map(|f| scaling::describe(&f, &points, scaling::FitWeights::Equal)),
         peak_throttle: Some(peak.throttle),
         peak_throughput_per_s: peak.goodput_per_s,
         peak_cpu_cores: 1.9,
@@ -39,15 +54,216 @@ fn backend(kind: BackendKind, rows: &[Measured], pick: Option<usize>) -> Backend
     }
 }
 
-fn plateau(level: f64) -> Vec<Measured> {
+/// The sentence for the throttle `run`'s rule picks from `rows`, with its fit.
+fn say(rows: &[Measured], slo: Option<&Slo>) -> (usize, String, BackendAnalysis) {
+    let pick = pick_throttle(rows, slo).unwrap();
+    let b = backend(BackendKind::Thread, rows, Some(pick));
+    let m = rows.iter().find(|m| m.throttle == pick).unwrap();
+    (pick, summary(&b, rows, m, slo, 2), b)
+}
+
+/// The part told from the measurements alone: everything before the fit's evidence.
+fn measured_part(sentence: &str) -> &str {
+    let end = sentence
+        .find("The USL fit")
+        .or(sentence.find("Too few throttles"))
+        .unwrap_or(sentence.len());
+    &sentence[..end]
+}
+
+/// Whether the measured part of the sentence names `n` as a number of its own anywhere (not as
+/// part of a larger figure such as 16 or 6.5).
+fn names(sentence: &str, n: usize) -> bool {
+    measured_part(sentence)
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map(|w| w.trim_end_matches('.'))
+        .any(|w| w == n.to_string())
+}
+
+/// A server of capacity 6 at 30 ms per request, swept by doubling: linear to 6, flat after,
+/// latency growing with the queue past 6.
+fn capacity_six() -> Vec<Measured> {
     [1, 2, 4, 8, 16, 32]
         .iter()
-        .map(|&n| row(n, (n as f64).min(2.0) * level, n as f64))
+        .map(|&n| {
+            let busy = n.min(6) as f64;
+            row(n, busy / 0.030, 40.0 * (n as f64 / 6.0).max(1.0))
+        })
         .collect()
 }
 
 #[test]
+fn a_doubling_sweep_places_the_limit_between_measured_throttles() {
+    let rows = capacity_six();
+    let slo: Slo = "p99=100ms".parse().unwrap();
+    let (pick, text, b) = say(&rows, Some(&slo));
+    assert_eq!(pick, 8);
+    assert!(
+        text.starts_with("Use throttle 8 on thread: goodput stops growing between 4 and 8 in flight, at about 200 successful items/s; past 8 only latency grows (p99 53.3 ms at 8, 213 ms at 32); the SLO breaks at 16 (p99 107 ms > 100 ms SLO). At 8: 100% of the best goodput measured (200 successful items/s), p99 53.3 ms ≤ 100 ms SLO. The USL fit (contention σ="),
+        "{text}"
+    );
+    // Capacity 6 was never measured, nor the fit's optimum: the measured part names neither.
+    let n = b.scaling.as_ref().unwrap().optimum.unwrap();
+    for unmeasured in [5, 6, 7, n] {
+        assert!(
+            !names(&text, unmeasured) || rows.iter().any(|m| m.throttle == unmeasured),
+            "{unmeasured}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_fitted_peak_inside_the_sweep_that_the_data_do_not_show_is_called_the_models() {
+    // A service of capacity 8: linear to 8, flat after. The USL smooths the corner into a
+    // peak above anything measured, and a fall that was not measured.
+    let rows: Vec<Measured> = [1, 2, 4, 8, 16, 32]
+        .iter()
+        .map(|&n| {
+            let flat = if n > 8 { 0.985 } else { 1.0 };
+            row(n, 50.0 * (n.min(8) as f64) * flat, 1.0)
+        })
+        .collect();
+    let (_, text, b) = say(&rows, None);
+    let s = b.scaling.as_ref().unwrap();
+    let model = model_level(b.usl.as_ref().unwrap(), s.optimum);
+    assert!(model > 420.0, "the fit overshoots a hard corner: {model}");
+    let part = measured_part(&text);
+    assert!(
+        part.contains(
+            "goodput stops growing between 4 and 8 in flight, at about 400 successful items/s"
+        ),
+        "{text}"
+    );
+    assert!(!part.contains(&number(model)), "{text}");
+    assert!(
+        text.contains("which the measurements do not show up to 32: the smooth model rounds off a hard limit, 9% above the best measured (400 items/s at 8)"),
+        "{text}"
+    );
+    let n = b.scaling.as_ref().unwrap().optimum.unwrap();
+    assert!(
+        !names(&text, n),
+        "the fit's peak, {n}, is not a measured level: {text}"
+    );
+}
+
+#[test]
+fn a_fit_that_levels_off_below_a_measured_point_is_named_beside_it() {
+    // A disk still speeding up at 32 (789 items/s) whose fit levels off at λ/σ = 711: the
+    // sentence must quote the measured peak, and the model's level only as the model's.
+    let rows: Vec<Measured> = [
+        (1, 75.0),
+        (2, 130.0),
+        (4, 230.0),
+        (8, 370.0),
+        (16, 560.0),
+        (32, 789.0),
+    ]
+    .iter()
+    .map(|&(n, x)| row(n, x, 5.0))
+    .collect();
+    let fit = UslFit {
+        sigma: 0.1,
+        kappa: 0.0,
+        lambda: 71.1,
+    };
+    let b = with_fit(BackendKind::Thread, &rows, Some(32), Some(fit));
+    let text = summary(&b, &rows, &rows[5], None, 2);
+    let part = measured_part(&text);
+    assert!(
+        part.contains("goodput was still growing at the highest throttle measured (560 successful items/s at 16, 789 at 32)"),
+        "{text}"
+    );
+    assert!(
+        part.contains("100% of the best goodput measured (789 successful items/s)"),
+        "{text}"
+    );
+    assert!(!part.contains("711"), "{text}");
+    assert!(
+        text.contains(
+            "levels off at λ/σ = 711 items/s, 10% below the best measured (789 items/s at 32)"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_measured_fall_is_told_once_and_the_fit_agrees_with_it() {
+    let truth = UslFit {
+        sigma: 0.02,
+        kappa: 0.01,
+        lambda: 50.0,
+    };
+    let rows: Vec<Measured> = [1, 2, 4, 8, 16, 32]
+        .iter()
+        .map(|&n| row(n, truth.throughput(n as f64), 1.0))
+        .collect();
+    let (pick, text, _) = say(&rows, None);
+    assert_eq!(pick, 8);
+    assert!(
+        text.contains("goodput stops growing between 4 and 8 in flight, at about 235 successful items/s, and falls past 8 (to 139 at 32)"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("fall").count(),
+        2,
+        "once measured, once the fit's: {text}"
+    );
+    // The data are exactly the model's: its peak at 10, which was not measured, is higher than
+    // anything measured without the fit overshooting.
+    assert!(
+        text.contains("predicts a peak of 240 items/s at 10 in flight and a fall past it, as measured, 2% above the best measured (235 items/s at 8), at 10, a throttle not measured"),
+        "{text}"
+    );
+}
+
+#[test]
+fn more_goodput_above_the_pick_is_said_to_break_the_slo() {
+    // Goodput keeps growing; latency too: the SLO, not the curve, sets the pick.
+    let rows: Vec<Measured> = [1, 2, 4, 8, 16, 32]
+        .iter()
+        .map(|&n| row(n, 10.0 * n as f64, 10.0 * n as f64))
+        .collect();
+    let slo: Slo = "p99=100ms".parse().unwrap();
+    let (pick, text, _) = say(&rows, Some(&slo));
+    assert_eq!(pick, 8);
+    assert!(
+        text.contains("higher throttles measured more goodput (320 successful items/s at 32) but break the SLO (p99 320 ms > 100 ms SLO)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("At 8: 25% of the best goodput measured"),
+        "{text}"
+    );
+    assert_eq!(text.matches("SLO breaks").count(), 0, "told once: {text}");
+}
+
+#[test]
+fn failures_above_the_pick_and_a_flat_curve_are_told_in_words() {
+    let mut rows: Vec<Measured> = [1, 2, 4, 8, 16, 32]
+        .iter()
+        .map(|&n| row(n, 100.0 + n as f64 * 0.1, 10.0))
+        .collect();
+    rows[5].error_share = 0.2;
+    let (pick, text, _) = say(&rows, None);
+    assert_eq!(pick, 1);
+    assert!(
+        text.contains("goodput does not grow with concurrency: 1 in flight already gives 100 successful items/s, within 5% of the best measured (102)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("past 1 neither goodput nor latency changes much (measured up to 16); at 32, 20% of items failed"),
+        "{text}"
+    );
+}
+
+#[test]
 fn the_better_backend_wins_and_ties_go_to_the_lower_throttle() {
+    let plateau = |level: f64| -> Vec<Measured> {
+        [1, 2, 4, 8, 16, 32]
+            .iter()
+            .map(|&n| row(n, (n as f64).min(2.0) * level, n as f64))
+            .collect()
+    };
     let a = plateau(100.0);
     let b = plateau(60.0);
     let backends = [
@@ -57,7 +273,7 @@ fn the_better_backend_wins_and_ties_go_to_the_lower_throttle() {
     let r = recommend(&backends, &[a.clone(), b], None, 2).unwrap();
     assert_eq!((r.backend, r.throttle), (BackendKind::Thread, 2));
     assert!(
-        r.summary.starts_with("Use throttle 2 on thread: 100% of peak goodput (200 successful items/s), p99 2.00 ms; contention-limited (σ="),
+        r.summary.starts_with("Use throttle 2 on thread: goodput stops growing at 2 in flight, at about 200 successful items/s; past 2 only latency grows (p99 2.00 ms at 2, 32.0 ms at 32). At 2: 100% of the best goodput measured (200 successful items/s), p99 2.00 ms. The USL fit"),
         "{}",
         r.summary
     );
@@ -79,7 +295,7 @@ fn the_better_backend_wins_and_ties_go_to_the_lower_throttle() {
 #[test]
 fn an_unmet_slo_points_at_the_lowest_p99() {
     let slo: Slo = "p99=0.5ms".parse().unwrap();
-    let a = plateau(100.0);
+    let a = capacity_six();
     let mut b = backend(BackendKind::Thread, &a, None);
     b.slo = Some(SloOutcome::default());
     let r = recommend(&[b], &[a], Some(&slo), 2).unwrap();
@@ -93,60 +309,7 @@ fn an_unmet_slo_points_at_the_lowest_p99() {
 }
 
 #[test]
-fn a_hard_limit_is_stated_as_measured_not_as_the_fit_overshoots_it() {
-    // A service of capacity 8: linear to 8, flat after. The USL smooths the corner into
-    // a peak above anything measured; the sentence must give the measured level.
-    let rows: Vec<Measured> = [1, 2, 4, 8, 16, 32]
-        .iter()
-        .map(|&n| {
-            row(
-                n,
-                50.0 * (n.min(8) as f64) * if n > 8 { 0.985 } else { 1.0 },
-                1.0,
-            )
-        })
-        .collect();
-    let b = backend(BackendKind::Thread, &rows, Some(8));
-    let why = explain(&b, &rows, 2);
-    assert!(why.contains("measured flat at about 400 items/s"), "{why}");
-    let model = ceiling(b.usl.as_ref().unwrap(), b.scaling.as_ref().unwrap().optimum);
-    assert!(model > 420.0, "the fit overshoots a hard corner: {model}");
-
-    // Still rising at the last throttle: no plateau was measured, the fit's level stands.
-    let rising: Vec<Measured> = [1, 2, 4, 8, 16, 32]
-        .iter()
-        .map(|&n| row(n, 50.0 * n as f64 / (1.0 + 0.02 * (n as f64 - 1.0)), 1.0))
-        .collect();
-    let b = backend(BackendKind::Thread, &rising, Some(32));
-    assert!(
-        !explain(&b, &rising, 2).contains("measured flat"),
-        "{}",
-        explain(&b, &rising, 2)
-    );
-}
-
-#[test]
-fn a_peaked_curve_is_explained_by_coherency() {
-    let truth = UslFit {
-        sigma: 0.02,
-        kappa: 0.01,
-        lambda: 50.0,
-    };
-    let rows: Vec<Measured> = [1, 2, 4, 8, 16, 32]
-        .iter()
-        .map(|&n| row(n, truth.throughput(n as f64), 1.0))
-        .collect();
-    let mut b = backend(BackendKind::Thread, &rows, Some(8));
-    b.retrograde = true;
-    let why = explain(&b, &rows, 2);
-    assert!(
-        why.starts_with("coherency-limited: the fit peaks at throttle 10"),
-        "{why}"
-    );
-}
-
-#[test]
-fn a_peak_the_fit_cannot_place_is_left_to_the_knee() {
+fn a_peak_the_fit_cannot_place_is_not_placed() {
     // Noisy: N* comes out near 73, but its 95% interval (scipy: −2487 to 2634) spans far more
     // than the sweep 1..32, so the sentence must not lean on it.
     let rows: Vec<Measured> = [
@@ -160,26 +323,34 @@ fn a_peak_the_fit_cannot_place_is_left_to_the_knee() {
     .iter()
     .map(|&(n, x)| row(n, x, 1.0))
     .collect();
-    let b = backend(BackendKind::Thread, &rows, Some(8));
+    let (pick, text, b) = say(&rows, None);
+    assert_eq!(pick, 32);
     assert!(
         b.scaling.as_ref().unwrap().optimum.is_some(),
         "{:?}",
         b.scaling
     );
-    let why = explain(&b, &rows, 2);
-    assert!(why.contains("cannot place the peak"), "{why}");
-    assert!(why.contains("is wider than the sweep (1 to 32)"), "{why}");
+    assert!(text.contains("cannot place a peak"), "{text}");
+    assert!(text.contains("is wider than the sweep (1 to 32)"), "{text}");
     assert!(
-        why.contains("going by the knee, throughput reaches 95% of its peak at throttle 8"),
-        "{why}"
+        text.contains("goodput was still growing at the highest throttle measured (250 successful items/s at 16, 330 at 32)"),
+        "{text}"
     );
-    // A knee at the highest throttle: still rising, so say that more may pay.
-    let b = backend(BackendKind::Thread, &rows, Some(32));
-    let why = explain(&b, &rows, 2);
+    let n = b.scaling.as_ref().unwrap().optimum.unwrap();
+    assert!(!names(&text, n), "{n}: {text}");
+}
+
+#[test]
+fn without_a_fit_the_sentence_says_so_and_still_reads_the_points() {
+    let rows = [row(1, 33.0, 30.0), row(4, 133.0, 31.0)];
+    let b = with_fit(BackendKind::Thread, &rows, Some(4), None);
+    let text = summary(&b, &rows, &rows[1], None, 2);
     assert!(
-        why.contains(
-            "still rising at the highest throttle measured (32): higher throttles may still pay"
-        ),
-        "{why}"
+        text.starts_with("Use throttle 4 on thread: goodput was still growing at the highest throttle measured (33.0 successful items/s at 1, 133 at 4)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Too few throttles were measured for a scalability fit"),
+        "{text}"
     );
 }

@@ -1,11 +1,11 @@
-//! `throttlebench tune`: find the throttle adaptively on one backend — the sequential baseline,
-//! a doubling ramp, then a golden-section (or SLO bisection) search — printing each probe, and
-//! writing the same report folder as `run`.
+//! `throttlebench tune`: find the throttle `run` would recommend, adaptively on one backend — the
+//! sequential baseline, a doubling ramp, then only the throttles that can change the answer
+//! (`tune::search`) — printing each probe, and writing the same report folder as `run`.
 
 use std::path::Path;
 
 use super::{install_interrupt, Exit};
-use crate::analysis::{measured, SearchRecord, DEFAULT_ERROR_BUDGET};
+use crate::analysis::{measured, pick, SearchRecord};
 use crate::backend::BackendKind;
 use crate::cli::TuneArgs;
 use crate::error::SpecError;
@@ -85,14 +85,7 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
             number(base)
         ));
     }
-    let mut record = SearchRecord {
-        backend,
-        probes: Vec::new(),
-        max_limit: args.max_limit,
-        runs: 0,
-        full_sweep_runs: (args.max_limit + 1) * repeat,
-        outcome: "interrupted".into(),
-    };
+    let mut record = SearchRecord::new(backend, args.max_limit, repeat);
     if complete {
         let slo = spec.sweep.slo.clone();
         let mut count = 0;
@@ -115,10 +108,7 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
             };
             // Past the error budget a throttle breaks the ramp as an SLO would: its speed is
             // failures', not work's.
-            let slo_met = match &slo {
-                Some(s) => s.met(&m),
-                None => m.within_budget(DEFAULT_ERROR_BUDGET),
-            };
+            let slo_met = pick::feasible(&m, slo.as_ref());
             count += 1;
             say(format!(
                 "probe {count} ({}): {backend} at throttle {n}: {} ok/s, p99 {} ms{}{}",
@@ -137,8 +127,8 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
                 }
             ));
             Ok(Some(Probe {
-                goodput_per_s: m.goodput_per_s,
-                slo_met,
+                measured: m,
+                feasible: slo_met,
             }))
         })?;
         complete = outcome.complete;
