@@ -270,7 +270,7 @@ pub fn fit_evidence(b: &BackendAnalysis, done: &[&Measured]) -> String {
 }
 
 /// How the fit's level compares with the best measured point. Within the quoted figures'
-/// rounding it is in line; a level below a measured point is named beside it whatever the
+/// rounding it is in line; a level below a measured point is said to underestimate whatever the
 /// residual (goodput was measured above where the model says it stops); a level above is the
 /// fit overshooting only when its predictions at the measured throttles overshoot too — a peak
 /// between two measured throttles may well be higher than both. `bent_inside`: the fit peaks
@@ -302,10 +302,10 @@ fn verdict(
     let unmeasured = s.optimum.filter(|n| !done.iter().any(|m| m.throttle == *n));
     if off.abs() <= ROUNDING_PCT / 100.0 {
         format!(", in line with {best}")
-    } else if off < -tolerance {
-        format!(", {pct:.0}% below {best}, more than its residual: the fit underestimates; read σ and κ as indications")
     } else if off < 0.0 {
-        format!(", {pct:.0}% below {best}, within its residual")
+        // Goodput was measured above where the model says it tops out: whatever the residual,
+        // the measurement wins.
+        format!(", {pct:.0}% below {best}: the fit underestimates; read σ and κ as indications")
     } else if bent_inside {
         // The sentence already says the model rounds off a limit the measurements show flat.
         format!(", {pct:.0}% above {best}")
