@@ -43,10 +43,13 @@ pub fn summary(
     )
 }
 
+/// The throttle with the most goodput; of equals, the smallest.
 fn best<'a>(done: &[&'a Measured]) -> Option<&'a Measured> {
-    done.iter()
-        .copied()
-        .max_by(|a, b| a.goodput_per_s.total_cmp(&b.goodput_per_s))
+    done.iter().copied().max_by(|a, b| {
+        a.goodput_per_s
+            .total_cmp(&b.goodput_per_s)
+            .then(b.throttle.cmp(&a.throttle))
+    })
 }
 
 /// Where goodput stops growing, and whether it falls after its peak, from the throttles that

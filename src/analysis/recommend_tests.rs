@@ -180,7 +180,7 @@ fn a_fit_that_levels_off_below_a_measured_point_is_named_beside_it() {
     assert!(!part.contains("711"), "{text}");
     assert!(
         text.contains(
-            "levels off at λ/σ = 711 items/s, 10% below the best measured (789 items/s at 32)"
+            "levels off at λ/σ = 711 items/s, 10% below the best measured (789 items/s at 32): the fit underestimates"
         ),
         "{text}"
     );
@@ -353,4 +353,60 @@ fn without_a_fit_the_sentence_says_so_and_still_reads_the_points() {
         text.contains("Too few throttles were measured for a scalability fit"),
         "{text}"
     );
+}
+
+#[test]
+fn the_fits_level_is_judged_against_the_best_measured_point() {
+    let throttles = [1, 2, 4, 8, 16, 32];
+    let exact = |truth: UslFit| -> Vec<Measured> {
+        throttles
+            .iter()
+            .map(|&n| row(n, truth.throughput(n as f64), 1.0))
+            .collect()
+    };
+    let judged = |rows: &[Measured], fit: UslFit| {
+        let pick = pick_throttle(rows, None).unwrap();
+        let b = with_fit(BackendKind::Thread, rows, Some(pick), Some(fit));
+        let m = rows.iter().find(|m| m.throttle == pick).unwrap();
+        summary(&b, rows, m, None, 2)
+    };
+    // A peak at a measured throttle, data exactly the model's: in line.
+    let peaked = UslFit {
+        sigma: 0.0,
+        kappa: 1.0 / 64.0,
+        lambda: 50.0,
+    };
+    let text = judged(&exact(peaked), peaked);
+    assert!(
+        text.contains("predicts a peak of 213 items/s at 8 in flight and a fall past it, as measured, in line with the best measured (213 items/s at 8)"),
+        "{text}"
+    );
+    // Still rising at 32: a ceiling above everything measured is where the sweep did not go.
+    let rising = UslFit {
+        sigma: 0.02,
+        kappa: 0.0,
+        lambda: 50.0,
+    };
+    let text = judged(&exact(rising), rising);
+    assert!(
+        text.contains("levels off at λ/σ = 2500 items/s, above the best measured (988 items/s at 32): the sweep stopped before the limit"),
+        "{text}"
+    );
+    // Flat at 400 from 8 on, and a fit that runs far above the measured throttles: it
+    // overshoots, and the sentence says so rather than quote its ceiling as a level.
+    let flat: Vec<Measured> = throttles
+        .iter()
+        .map(|&n| row(n, 50.0 * n.min(8) as f64, 1.0))
+        .collect();
+    let high = UslFit {
+        sigma: 0.1,
+        kappa: 0.0,
+        lambda: 100.0,
+    };
+    let text = judged(&flat, high);
+    assert!(
+        text.contains("levels off at λ/σ = 1000 items/s, 150% above the best measured (400 items/s at 8), more than its residual: the fit overshoots the measured limit"),
+        "{text}"
+    );
+    assert!(!measured_part(&text).contains("1000"), "{text}");
 }
