@@ -333,3 +333,7 @@ pub fn model_level(fit: &UslFit, optimum: Option<usize>) -> f64 {
         None => f64::INFINITY,
     }
 }
+
+#[cfg(test)]
+#[path = "explain_tests.rs"]
+mod tests;

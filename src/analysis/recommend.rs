@@ -148,4 +148,4 @@ fn baseline_error_share(sweep: &SweepResult) -> f64 {
 
 #[cfg(test)]
 #[path = "recommend_tests.rs"]
-mod tests;
+pub(crate) mod tests;

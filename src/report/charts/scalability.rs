@@ -6,7 +6,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::speedup::{clip_below, split_by_span};
+use super::speedup::draw_fit;
 use super::style::{self, LegendEntry, Mark};
 use super::{Chart, DrawResult};
 use crate::analysis::UslFit;
@@ -94,18 +94,7 @@ impl Chart for Scalability<'_> {
             let loads = || curve.kept.iter().chain(&curve.left_out).map(|p| p.0);
             let lo = loads().fold(f64::INFINITY, f64::min);
             let hi = loads().fold(f64::NEG_INFINITY, f64::max);
-            for (inside, span) in split_by_span(line, lo, hi) {
-                for piece in clip_below(&span, y_max) {
-                    if inside {
-                        chart.draw_series(LineSeries::new(piece, color.stroke_width(2)))?;
-                    } else {
-                        extrapolated = true;
-                        chart.draw_series(DottedLineSeries::new(piece, 0, 7, move |c| {
-                            Circle::new(c, 2, color.filled())
-                        }))?;
-                    }
-                }
-            }
+            extrapolated |= draw_fit(&mut chart, line, (lo, hi), y_max, color)?;
             chart.draw_series(
                 curve
                     .kept

@@ -108,6 +108,35 @@ pub fn split_by_span(points: &[(f64, f64)], lo: f64, hi: f64) -> Vec<(bool, Vec<
     pieces
 }
 
+/// Draws a fitted curve solid over the span `lo..=hi` it was fitted to and dotted beyond, cut at
+/// `y_max`; true when some of it was drawn dotted.
+pub fn draw_fit<DB, C>(
+    chart: &mut ChartContext<'_, DB, C>,
+    curve: &[(f64, f64)],
+    (lo, hi): (f64, f64),
+    y_max: f64,
+    color: RGBColor,
+) -> Result<bool, DrawingAreaErrorKind<DB::ErrorType>>
+where
+    DB: DrawingBackend,
+    C: plotters::coord::CoordTranslate<From = (f64, f64)>,
+{
+    let mut extrapolated = false;
+    for (inside, span) in split_by_span(curve, lo, hi) {
+        for piece in clip_below(&span, y_max) {
+            if inside {
+                chart.draw_series(LineSeries::new(piece, color.stroke_width(2)))?;
+            } else {
+                extrapolated = true;
+                chart.draw_series(DottedLineSeries::new(piece, 0, 7, move |c| {
+                    Circle::new(c, 2, color.filled())
+                }))?;
+            }
+        }
+    }
+    Ok(extrapolated)
+}
+
 /// Splits a polyline into the pieces that lie at or below `limit`, cutting segments where they
 /// cross it, so a curve leaving the plot stops at its edge instead of being drawn over the title.
 pub fn clip_below(points: &[(f64, f64)], limit: f64) -> Vec<Vec<(f64, f64)>> {
@@ -244,19 +273,7 @@ impl Chart for Speedup<'_> {
         let mut extrapolated = false;
         for (backend, curve) in &curves {
             let color = style::shade(style::backend_color(*backend), 0.7);
-            let (lo, hi) = self.fitted_span(*backend);
-            for (inside, span) in split_by_span(curve, lo, hi) {
-                for piece in clip_below(&span, y_max) {
-                    if inside {
-                        chart.draw_series(LineSeries::new(piece, color.stroke_width(2)))?;
-                    } else {
-                        extrapolated = true;
-                        chart.draw_series(DottedLineSeries::new(piece, 0, 7, move |c| {
-                            Circle::new(c, 2, color.filled())
-                        }))?;
-                    }
-                }
-            }
+            extrapolated |= draw_fit(&mut chart, curve, self.fitted_span(*backend), y_max, color)?;
             entries.push(LegendEntry::new(
                 format!("{} USL fit", backend.name()),
                 color,
