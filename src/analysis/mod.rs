@@ -1,6 +1,7 @@
 //! Analysis of a finished sweep: what the measured points mean for a capacity planner — the
 //! scalability fit per backend, the knee, the SLO limit and one recommended throttle.
 
+pub mod explain;
 pub mod knee;
 pub mod littles_law;
 pub mod pick;
@@ -51,7 +52,9 @@ pub struct Analysis {
 pub struct Recommendation {
     pub backend: BackendKind,
     pub throttle: usize,
-    /// e.g. "Use throttle 8 on thread: 97% of peak throughput, p99 41 ms ≤ 200 ms SLO; contention-limited (σ=0.12)"
+    /// What happens at and past the throttle in measured figures first, then the fit as
+    /// evidence: "Use throttle 8 on thread: goodput stops growing between 4 and 8 in flight, at
+    /// about 200 successful items/s; past 8 only latency grows (…). At 8: … The USL fit (…) …"
     pub summary: String,
 }
 
@@ -122,8 +125,29 @@ pub struct SearchRecord {
     pub runs: usize,
     /// Points a full integer sweep 1..max-limit would have measured, the baseline included.
     pub full_sweep_runs: usize,
+    /// Points the doubling sweep `run --limits 1..max-limit` would have measured, the baseline
+    /// included: the sweep a user would otherwise run (0 in results written before it was kept).
+    #[serde(default)]
+    pub doubling_sweep_runs: usize,
     /// Why the ramp stopped and how the bracket was searched.
     pub outcome: String,
+}
+
+impl SearchRecord {
+    /// A search not yet started, with the sweeps it is measured against, each counting the
+    /// baseline and every repetition.
+    pub fn new(backend: BackendKind, max_limit: usize, repeat: usize) -> SearchRecord {
+        let doubling = crate::spec::parse_limits(&format!("1..{max_limit}")).map_or(1, |l| l.len());
+        SearchRecord {
+            backend,
+            probes: Vec::new(),
+            max_limit,
+            runs: 0,
+            full_sweep_runs: (max_limit + 1) * repeat,
+            doubling_sweep_runs: (doubling + 1) * repeat,
+            outcome: "interrupted".into(),
+        }
+    }
 }
 
 /// Analyses a sweep: per-backend fit and knee, the SLO, Little's law, one recommendation.

@@ -6,7 +6,6 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::knee::PEAK_SHARE;
 use crate::error::SpecError;
 
 /// What an objective bounds.
@@ -99,7 +98,7 @@ impl Measured {
 pub struct SloOutcome {
     /// Throttles meeting every bound, ascending.
     pub feasible: Vec<usize>,
-    /// The smallest feasible throttle within 95% of the best feasible throughput.
+    /// The smallest feasible throttle within 95% of the best feasible goodput (`pick`'s rule).
     pub recommended: Option<usize>,
     /// When nothing is feasible: the throttle with the lowest p99, the closest one can get.
     pub lowest_p99_throttle: Option<usize>,
@@ -149,11 +148,7 @@ impl Slo {
     pub fn evaluate(&self, rows: &[Measured]) -> SloOutcome {
         let mut feasible: Vec<&Measured> = rows.iter().filter(|m| self.met(m)).collect();
         feasible.sort_by_key(|m| m.throttle);
-        let best = feasible.iter().map(|m| m.goodput_per_s).fold(0.0, f64::max);
-        let recommended = feasible
-            .iter()
-            .find(|m| m.goodput_per_s >= PEAK_SHARE * best)
-            .map(|m| m.throttle);
+        let recommended = super::pick::smallest_near_best(feasible.iter().copied());
         // The closest one can get: the lowest p99 among throttles that did their work.
         let budget = error_budget(Some(self));
         let lowest_p99_throttle = if feasible.is_empty() {
