@@ -11,6 +11,12 @@ fn tb() -> Command {
     Command::cargo_bin("throttlebench").unwrap()
 }
 
+fn analysis(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("results.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["analysis"].clone()
+}
+
 fn results(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("results.json")).unwrap();
     serde_json::from_str(&text).unwrap()
