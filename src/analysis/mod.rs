@@ -16,6 +16,7 @@
 //! assert!(matches!(scaling::optimum(&fit), Some(30 | 31)));
 //! ```
 
+pub(crate) mod explain;
 pub mod knee;
 pub(crate) mod littles_law;
 pub(crate) mod pick;
@@ -31,6 +32,23 @@ pub use crate::results::findings::{
 };
 use crate::results::{median, median_of, SweepResult};
 pub use slo::{error_budget, Measured, Slo, DEFAULT_ERROR_BUDGET};
+
+impl SearchRecord {
+    /// A search not yet started, with the sweeps it is measured against, each counting the
+    /// baseline and every repetition.
+    pub fn new(backend: BackendKind, max_limit: usize, repeat: usize) -> SearchRecord {
+        let doubling = crate::spec::parse_limits(&format!("1..{max_limit}")).map_or(1, |l| l.len());
+        SearchRecord {
+            backend,
+            probes: Vec::new(),
+            max_limit,
+            runs: 0,
+            full_sweep_runs: (max_limit + 1) * repeat,
+            doubling_sweep_runs: (doubling + 1) * repeat,
+            outcome: "interrupted".into(),
+        }
+    }
+}
 
 /// Analyses a sweep: per-backend fit and knee, the SLO, Little's law, one recommendation.
 pub fn analyze(sweep: &SweepResult) -> Analysis {

@@ -1,7 +1,6 @@
 //! Service-level objectives against measured throttles: which throttles meet them, which one to
 //! use, or that none does. The objectives themselves (`p99=200ms,errors=1%`) are part of the spec.
 
-use super::knee::PEAK_SHARE;
 pub use crate::results::findings::SloOutcome;
 pub use crate::spec::slo::{error_budget, Metric, Slo, DEFAULT_ERROR_BUDGET};
 
@@ -81,11 +80,7 @@ impl Slo {
     pub fn evaluate(&self, rows: &[Measured]) -> SloOutcome {
         let mut feasible: Vec<&Measured> = rows.iter().filter(|m| self.met(m)).collect();
         feasible.sort_by_key(|m| m.throttle);
-        let best = feasible.iter().map(|m| m.goodput_per_s).fold(0.0, f64::max);
-        let recommended = feasible
-            .iter()
-            .find(|m| m.goodput_per_s >= PEAK_SHARE * best)
-            .map(|m| m.throttle);
+        let recommended = super::pick::smallest_near_best(feasible.iter().copied());
         // The closest one can get: the lowest p99 among throttles that did their work.
         let budget = error_budget(Some(self));
         let lowest_p99_throttle = if feasible.is_empty() {

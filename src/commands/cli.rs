@@ -28,8 +28,8 @@ pub enum Command {
     Workloads,
     /// Re-render the charts, index.html and tables of a run folder from its results.json.
     Report(ReportArgs),
-    /// Find the throttle adaptively: a doubling ramp, then a golden-section search, in far
-    /// fewer runs than a full sweep.
+    /// Find the throttle `run` would recommend, adaptively: a doubling ramp, then only the
+    /// throttles that can change the answer, in far fewer runs than a full sweep.
     Tune(TuneArgs),
     /// Compare a run with a baseline: change per point and metric, with a confidence interval
     /// and a verdict. Exit 1 on regression (see --fail-on).

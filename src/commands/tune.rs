@@ -1,6 +1,6 @@
-//! `throttlebench tune`: find the throttle adaptively on one backend — the sequential baseline,
-//! a doubling ramp, then a golden-section (or SLO bisection) search — printing each probe, and
-//! writing the same report folder as `run`.
+//! `throttlebench tune`: find the throttle `run` would recommend, adaptively on one backend — the
+//! sequential baseline, a doubling ramp, then only the throttles that can change the answer
+//! (`tune::search`) — printing each probe, and writing the same report folder as `run`.
 
 use std::path::Path;
 

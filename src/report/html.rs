@@ -135,6 +135,17 @@ fn recommendation(page: &mut String, sweep: &SweepResult) {
                 escape(r.backend.name()),
                 escape(&r.summary)
             );
+            let slo = if sweep.spec.sweep.slo.is_some() {
+                "; the SLO is the red line on the latency charts"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                page,
+                "<p class=\"muted\">Throttle {} is the green line on the <a href=\"#throughput\">goodput</a>, \
+                 <a href=\"#speedup\">speedup</a> and <a href=\"#latency\">latency</a> charts{slo}.</p>",
+                r.throttle
+            );
         }
         None => {
             let why = match analysis {

@@ -42,7 +42,9 @@ pub struct Analysis {
 pub struct Recommendation {
     pub backend: BackendKind,
     pub throttle: usize,
-    /// e.g. "Use throttle 8 on thread: 97% of peak throughput, p99 41 ms ≤ 200 ms SLO; contention-limited (σ=0.12)"
+    /// What happens at and past the throttle in measured figures first, then the fit as
+    /// evidence: "Use throttle 8 on thread: goodput stops growing between 4 and 8 in flight, at
+    /// about 200 successful items/s; past 8 only latency grows (…). At 8: … The USL fit (…) …"
     pub summary: String,
 }
 
@@ -114,6 +116,10 @@ pub struct SearchRecord {
     pub runs: usize,
     /// Points a full integer sweep 1..max-limit would have measured, the baseline included.
     pub full_sweep_runs: usize,
+    /// Points the doubling sweep `run --limits 1..max-limit` would have measured, the baseline
+    /// included: the sweep a user would otherwise run (0 in results written before it was kept).
+    #[serde(default)]
+    pub doubling_sweep_runs: usize,
     /// Why the ramp stopped and how the bracket was searched.
     pub outcome: String,
 }
@@ -123,7 +129,7 @@ pub struct SearchRecord {
 pub struct SloOutcome {
     /// Throttles meeting every bound, ascending.
     pub feasible: Vec<usize>,
-    /// The smallest feasible throttle within 95% of the best feasible throughput.
+    /// The smallest feasible throttle within 95% of the best feasible goodput (`pick`'s rule).
     pub recommended: Option<usize>,
     /// When nothing is feasible: the throttle with the lowest p99, the closest one can get.
     pub lowest_p99_throttle: Option<usize>,
