@@ -241,6 +241,7 @@ impl Analysis {
 }
 pub mod allowance;
 pub mod bootstrap;
+pub mod change_point;
 pub mod compare;
 pub mod error_rate;
 #[cfg(test)]
