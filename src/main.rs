@@ -41,6 +41,7 @@ fn main() -> ExitCode {
             Ok(Exit::Ok)
         }
         Command::Compare(args) => commands::compare::run(args),
+        Command::History(args) => commands::history::run(args),
         Command::Fit(args) => commands::fit::run(args),
         Command::Worker(args) => {
             throttlebench::backend::worker::run(args.one, args.spec.as_deref(), &registry)

@@ -150,16 +150,17 @@ fn search<C>(
     let Some(test) = pettitt(segment, MIN_SEGMENT) else {
         return;
     };
+    let at = lo + test.split;
+    // Both must hold; the cheap test first, so a level series costs no shuffling.
+    let Some(confirmed) = confirm(&values[lo..at], &values[at..hi]) else {
+        return;
+    };
     let Some(p_value) = permutation_p(segment, MIN_SEGMENT) else {
         return;
     };
     if p_value >= SIGNIFICANCE {
         return;
     }
-    let at = lo + test.split;
-    let Some(confirmed) = confirm(&values[lo..at], &values[at..hi]) else {
-        return;
-    };
     found.push(Found {
         at,
         p_value,

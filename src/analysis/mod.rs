@@ -244,6 +244,7 @@ pub mod bootstrap;
 pub mod change_point;
 pub mod compare;
 pub mod error_rate;
+pub mod history;
 #[cfg(test)]
 pub(crate) mod fixture;
 pub mod metric;

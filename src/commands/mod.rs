@@ -2,6 +2,7 @@
 
 pub mod compare;
 pub mod fit;
+pub mod history;
 pub mod report;
 pub mod run;
 pub mod serve;

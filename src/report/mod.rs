@@ -6,6 +6,8 @@ pub mod ci;
 pub mod comparison;
 pub mod csv;
 pub mod folder;
+pub mod history;
+pub mod history_html;
 pub mod html;
 pub mod items;
 pub mod json;

@@ -4,6 +4,7 @@
 //! any font configuration.
 
 pub mod distribution;
+pub mod history;
 pub mod latency;
 pub mod memory;
 pub mod scalability;

@@ -1,0 +1,472 @@
+//! A history as text: an aligned console table of the latest run against the runs before it,
+//! markdown for a pull-request comment or a job summary, or JSON for scripts. The sentences
+//! around the table — headline, steps, the recommended throttle over the runs — are shared
+//! with the HTML page.
+
+use super::table::number;
+use crate::analysis::compare::{PointKey, MIN_REPETITIONS, RECOMMENDED_REPETITIONS};
+use crate::analysis::history::{History, HistoryRow, Judgement, RunInfo, Series, Variation};
+use crate::analysis::metric::{Metric, Verdict};
+
+pub const HEADERS: [&str; 11] = [
+    "backend",
+    "throttle",
+    "metric",
+    "runs",
+    "median",
+    "latest",
+    "change (%)",
+    "95% CI (%)",
+    "p",
+    "verdict",
+    "step",
+];
+/// Columns read as text (left-aligned); the rest are numbers.
+const TEXT_COLUMNS: [usize; 4] = [0, 2, 9, 10];
+
+fn run_of(h: &History, number: usize) -> &RunInfo {
+    &h.runs[number - 1]
+}
+
+/// "2 regressions at #5 2026-12-03 10:52 abc1234 against #1–#4", or why nothing is judged.
+pub fn headline(h: &History) -> String {
+    match h.latest() {
+        None => format!(
+            "One run ({}): nothing to judge it against yet.",
+            h.runs[0].label()
+        ),
+        Some(j) => {
+            let verdicts = j.verdicts();
+            let mut first = verdicts[..1].to_uppercase();
+            first.push_str(&verdicts[1..]);
+            format!(
+                "{first} in the latest run, {}, against the runs before it.",
+                run_of(h, j.run).label()
+            )
+        }
+    }
+}
+
+/// "History of sleep: 5 runs from #1 … to #5 …; threshold 2%, significance 0.05."
+pub fn describe(h: &History) -> String {
+    let (first, last) = (&h.runs[0], &h.runs[h.runs.len() - 1]);
+    format!(
+        "History of {}: {} runs, {} to {}; threshold {}%, significance {}.",
+        h.name,
+        h.runs.len(),
+        first.label(),
+        last.label(),
+        h.threshold_pct,
+        h.significance
+    )
+}
+
+fn series_of<'a>(h: &'a History, row: &HistoryRow) -> Option<&'a Series> {
+    let c = &row.comparison;
+    h.series.iter().find(|s| {
+        s.backend == c.backend && s.throttle == c.throttle && s.metric == c.metric
+    })
+}
+
+fn signed(x: f64, pp: &str) -> String {
+    format!("{x:+.1}{pp}")
+}
+
+fn cells(h: &History, row: &HistoryRow) -> Vec<String> {
+    let c = &row.comparison;
+    let pp = if c.metric == Metric::ErrorRate {
+        " pp"
+    } else {
+        ""
+    };
+    let ci = match (c.ci_low_pct, c.ci_high_pct) {
+        (Some(lo), Some(hi)) => format!("{} … {}", signed(lo, ""), signed(hi, pp)),
+        _ => "—".into(),
+    };
+    let p = c.p_value.map_or("—".into(), |p| {
+        if p < 0.001 {
+            "<0.001".into()
+        } else {
+            format!("{p:.3}")
+        }
+    });
+    let step = series_of(h, row)
+        .and_then(|s| s.steps.last())
+        .map_or("—".into(), |s| format!("#{} {}", s.run, signed(s.change_pct, pp)));
+    let runs = if row.first_run == row.last_run {
+        format!("#{}", row.first_run)
+    } else {
+        format!("#{}–#{}", row.first_run, row.last_run)
+    };
+    vec![
+        c.backend.to_string(),
+        c.throttle.to_string(),
+        format!("{} ({})", c.metric.label(), c.unit),
+        runs,
+        row.history_median.map_or("—".into(), number),
+        row.run_value.map_or("—".into(), number),
+        signed(c.change_pct, pp),
+        ci,
+        p,
+        c.verdict.label().into(),
+        step,
+    ]
+}
+
+/// The rows of the latest run's judgement as table cells.
+pub fn rows(h: &History) -> Vec<Vec<String>> {
+    h.latest()
+        .map(|j| j.rows.iter().map(|r| cells(h, r)).collect())
+        .unwrap_or_default()
+}
+
+fn align(rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = HEADERS.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[&str]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let pad = " ".repeat(widths[i] - c.chars().count());
+                if TEXT_COLUMNS.contains(&i) {
+                    format!("{c}{pad}")
+                } else {
+                    format!("{pad}{c}")
+                }
+            })
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(&HEADERS);
+    let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
+    out.push_str(&format!("{}\n", rule.join("  ")));
+    for row in rows {
+        out.push_str(&line(&row.iter().map(String::as_str).collect::<Vec<_>>()));
+    }
+    out
+}
+
+fn point(key: PointKey) -> String {
+    format!("{} ×{}", key.backend, key.throttle)
+}
+
+/// Changes of the latest run shown in its step line at most; the table has them all.
+const MAX_NAMED: usize = 4;
+
+/// The latest run's changes when they are not (yet) a sustained step: a step begins there if
+/// the next run holds the level.
+fn latest_departure(h: &History) -> Option<String> {
+    let j = h.latest()?;
+    if h.steps().iter().any(|(_, s)| s.run == j.run) {
+        return None;
+    }
+    let changed: Vec<String> = j
+        .rows
+        .iter()
+        .map(|r| &r.comparison)
+        .filter(|r| matches!(r.verdict, Verdict::Regressed | Verdict::Improved))
+        .map(|r| {
+            let pp = if r.metric == Metric::ErrorRate { " pp" } else { "%" };
+            let key = PointKey {
+                backend: r.backend,
+                throttle: r.throttle,
+            };
+            format!(
+                "{} at {} {:+.1}{pp} ({})",
+                r.metric.label(),
+                point(key),
+                r.change_pct,
+                r.verdict.label()
+            )
+        })
+        .collect();
+    if changed.is_empty() {
+        return None;
+    }
+    let more = changed.len().saturating_sub(MAX_NAMED);
+    let mut named = changed[..changed.len().min(MAX_NAMED)].join("; ");
+    if more > 0 {
+        named.push_str(&format!("; {more} more in the table"));
+    }
+    Some(format!(
+        "Step at {}, the latest run (sustained once the next run holds it): {named}.",
+        run_of(h, j.run).label()
+    ))
+}
+
+/// One line per run where a step began: what moved there, and by how much.
+pub fn step_lines(h: &History) -> Vec<String> {
+    let steps = h.steps();
+    let departure = latest_departure(h);
+    if steps.is_empty() {
+        return vec![departure.unwrap_or_else(|| {
+            "Steps: none found (a step must hold for two runs or more to be told from an odd \
+             run)."
+                .into()
+        })];
+    }
+    let mut runs: Vec<usize> = steps.iter().map(|(_, s)| s.run).collect();
+    runs.dedup();
+    let mut lines: Vec<String> = runs
+        .iter()
+        .map(|&run| {
+            let parts: Vec<String> = steps
+                .iter()
+                .filter(|(_, s)| s.run == run)
+                .map(|(series, s)| {
+                    let pp = if series.metric == Metric::ErrorRate {
+                        " pp"
+                    } else {
+                        "%"
+                    };
+                    format!(
+                        "{} at {} {:+.1}{pp} ({} → {} {}, {})",
+                        series.metric.label(),
+                        point(series.key()),
+                        s.change_pct,
+                        number(s.before),
+                        number(s.after),
+                        series.unit,
+                        s.verdict.label()
+                    )
+                })
+                .collect();
+            format!(
+                "Step at {}: {}.",
+                run_of(h, run).label(),
+                parts.join("; ")
+            )
+        })
+        .collect();
+    lines.extend(departure);
+    lines
+}
+
+/// "Recommended throttle: thread ×8 in #1–#12, thread ×4 in #13–#30."
+pub fn recommendation_line(h: &History) -> String {
+    let mut spans: Vec<(Option<PointKey>, usize, usize)> = Vec::new();
+    for run in &h.runs {
+        match spans.last_mut() {
+            Some((rec, _, last)) if *rec == run.recommended => *last = run.number,
+            _ => spans.push((run.recommended, run.number, run.number)),
+        }
+    }
+    let parts: Vec<String> = spans
+        .iter()
+        .map(|(rec, first, last)| {
+            let what = rec.map_or("none".into(), point);
+            if first == last {
+                format!("{what} in #{first}")
+            } else {
+                format!("{what} in #{first}–#{last}")
+            }
+        })
+        .collect();
+    format!("Recommended throttle: {}.", parts.join(", "))
+}
+
+/// Each judged run's verdicts in one line (with `--all`).
+pub fn judgement_lines(h: &History) -> Vec<String> {
+    if h.judgements.len() < 2 {
+        return Vec::new();
+    }
+    h.judgements
+        .iter()
+        .map(|j| {
+            let changed: Vec<String> = j
+                .rows
+                .iter()
+                .map(|r| &r.comparison)
+                .filter(|r| matches!(r.verdict, Verdict::Regressed | Verdict::Improved))
+                .map(|r| {
+                    format!(
+                        "{} {} {:+.1}",
+                        r.metric.label(),
+                        point(PointKey {
+                            backend: r.backend,
+                            throttle: r.throttle
+                        }),
+                        r.change_pct
+                    )
+                })
+                .collect();
+            let detail = if changed.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", changed.join(", "))
+            };
+            format!("{}: {}{detail}", run_of(h, j.run).label(), j.verdicts())
+        })
+        .collect()
+}
+
+/// Where each row's run-to-run variation came from, in one sentence.
+fn variation_line(j: &Judgement) -> Option<String> {
+    let mut own: Vec<f64> = Vec::new();
+    let mut runs = 0;
+    let mut model = false;
+    for r in &j.rows {
+        match r.variation {
+            Some(Variation::History(v)) => {
+                own.push(v.cv * 100.0);
+                runs = runs.max(v.runs);
+            }
+            Some(Variation::TwoRunModel) => model = true,
+            None => {}
+        }
+    }
+    let mut parts = Vec::new();
+    if !own.is_empty() {
+        let (lo, hi) = own
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+        parts.push(format!(
+            "from each point's own earlier runs (up to {runs}), {lo:.1}–{hi:.1}%"
+        ));
+    }
+    if model {
+        let per_metric: Vec<String> = j
+            .run_to_run
+            .iter()
+            .filter(|m| {
+                j.rows.iter().any(|r| {
+                    r.comparison.metric == m.metric && r.variation == Some(Variation::TwoRunModel)
+                })
+            })
+            .map(|m| format!("{} {:.1}%", m.metric.label(), m.variation.cv * 100.0))
+            .collect();
+        parts.push(format!(
+            "from the two-run model where fewer than 5 earlier runs hold the level ({})",
+            per_metric.join(", ")
+        ));
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "Allowed for run-to-run variation (how far another run of the same code lands): {}.",
+            parts.join("; ")
+        )
+    })
+}
+
+/// The lines under the table.
+pub fn remarks(h: &History) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(j) = h.latest() {
+        let keys = |ks: &[PointKey]| ks.iter().map(|k| point(*k)).collect::<Vec<_>>().join(", ");
+        if !j.missing_in_run.is_empty() {
+            out.push(format!(
+                "Missing in the latest run: {}.",
+                keys(&j.missing_in_run)
+            ));
+        }
+        if !j.new_in_run.is_empty() {
+            out.push(format!(
+                "New in the latest run (no history): {}.",
+                keys(&j.new_in_run)
+            ));
+        }
+        if !j.tested {
+            out.push(format!(
+                "Fewer than {MIN_REPETITIONS} repetitions in a run: no statistical test is \
+                 possible, so verdicts compare the change with the {}% threshold alone. Run \
+                 with --repeat {RECOMMENDED_REPETITIONS} or more.",
+                h.threshold_pct
+            ));
+        } else if let Some(line) = variation_line(j) {
+            out.push(line);
+        }
+        for note in &j.notes {
+            if !out.contains(note) {
+                out.push(note.clone());
+            }
+        }
+    }
+    for note in &h.notes {
+        if !out.contains(note) {
+            out.push(note.clone());
+        }
+    }
+    out
+}
+
+/// Aligned plain text.
+pub fn console(h: &History) -> String {
+    let mut out = format!("{}\n{}\n", headline(h), describe(h));
+    let rows = rows(h);
+    if !rows.is_empty() {
+        out.push('\n');
+        out.push_str(&align(&rows));
+    }
+    out.push('\n');
+    for line in step_lines(h) {
+        out.push_str(&format!("{line}\n"));
+    }
+    out.push_str(&format!("{}\n", recommendation_line(h)));
+    let judged = judgement_lines(h);
+    if !judged.is_empty() {
+        out.push_str("\nEach run against the runs before it:\n");
+        for line in judged {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    let remarks = remarks(h);
+    if !remarks.is_empty() {
+        out.push('\n');
+        for line in remarks {
+            out.push_str(&format!("{line}\n"));
+        }
+    }
+    out
+}
+
+/// For a pull-request comment or a CI job summary.
+pub fn markdown(h: &History) -> String {
+    let regressed = h.latest().is_some_and(|j| j.count(Verdict::Regressed) > 0);
+    let icon = if regressed { "🔴" } else { "🟢" };
+    let mut out = format!("### {icon} throttlebench history: {}\n\n{}\n\n", headline(h), describe(h));
+    let rows = rows(h);
+    if !rows.is_empty() {
+        out.push_str(&format!("| {} |\n|", HEADERS.join(" | ")));
+        for i in 0..HEADERS.len() {
+            out.push_str(if TEXT_COLUMNS.contains(&i) { ":---|" } else { "---:|" });
+        }
+        out.push('\n');
+        for mut row in rows {
+            if matches!(row[9].as_str(), "regressed" | "improved") {
+                row[9] = format!("**{}**", row[9]);
+            }
+            out.push_str(&format!("| {} |\n", row.join(" | ").replace('<', "&lt;")));
+        }
+        out.push('\n');
+    }
+    for line in step_lines(h)
+        .into_iter()
+        .chain([recommendation_line(h)])
+        .chain(judgement_lines(h))
+        .chain(remarks(h))
+    {
+        out.push_str(&format!("- {line}\n"));
+    }
+    out
+}
+
+/// Everything, for scripts: the history plus its headline and the latest run's counts.
+pub fn json(h: &History) -> anyhow::Result<String> {
+    let mut value = serde_json::to_value(h)?;
+    if let Some(map) = value.as_object_mut() {
+        map.insert("headline".into(), headline(h).into());
+        let counts = h.latest().map_or((0, 0), |j| {
+            (j.count(Verdict::Regressed), j.count(Verdict::Improved))
+        });
+        map.insert("regressions".into(), counts.0.into());
+        map.insert("improvements".into(), counts.1.into());
+    }
+    let mut text = serde_json::to_string_pretty(&value)?;
+    text.push('\n');
+    Ok(text)
+}
