@@ -215,31 +215,45 @@ pub fn step_lines(h: &History) -> Vec<String> {
     let mut lines: Vec<String> = runs
         .iter()
         .map(|&run| {
-            let parts: Vec<String> = steps
+            let at_run: Vec<&(&Series, &crate::analysis::history::Step)> =
+                steps.iter().filter(|(_, s)| s.run == run).collect();
+            let metrics: Vec<Metric> = crate::analysis::history::METRICS
+                .into_iter()
+                .filter(|m| at_run.iter().any(|(s, _)| s.metric == *m))
+                .collect();
+            // One clause per metric: "goodput −9.8% at thread ×16, −10.0% at thread ×32".
+            let clauses: Vec<String> = metrics
                 .iter()
-                .filter(|(_, s)| s.run == run)
-                .map(|(series, s)| {
-                    let pp = if series.metric == Metric::ErrorRate {
-                        " pp"
+                .map(|&metric| {
+                    let pp = if metric == Metric::ErrorRate { " pp" } else { "%" };
+                    let of_metric: Vec<_> = at_run
+                        .iter()
+                        .filter(|(series, _)| series.metric == metric)
+                        .collect();
+                    let one_verdict = of_metric.iter().all(|(_, s)| s.verdict == of_metric[0].1.verdict);
+                    let changes: Vec<String> = of_metric
+                        .iter()
+                        .map(|(series, s)| {
+                            let mut text =
+                                format!("{:+.1}{pp} at {}", s.change_pct, point(series.key()));
+                            if !one_verdict {
+                                text.push_str(&format!(" ({})", s.verdict.label()));
+                            }
+                            text
+                        })
+                        .collect();
+                    let verdict = if one_verdict {
+                        format!(" ({})", of_metric[0].1.verdict.label())
                     } else {
-                        "%"
+                        String::new()
                     };
-                    format!(
-                        "{} at {} {:+.1}{pp} ({} → {} {}, {})",
-                        series.metric.label(),
-                        point(series.key()),
-                        s.change_pct,
-                        number(s.before),
-                        number(s.after),
-                        series.unit,
-                        s.verdict.label()
-                    )
+                    format!("{} {}{verdict}", metric.label(), changes.join(", "))
                 })
                 .collect();
             format!(
                 "Step at {}: {}.",
                 run_of(h, run).label(),
-                parts.join("; ")
+                clauses.join("; ")
             )
         })
         .collect();
@@ -424,25 +438,41 @@ pub fn console(h: &History) -> String {
     out
 }
 
-/// For a pull-request comment or a CI job summary.
+fn markdown_table(rows: &[Vec<String>]) -> String {
+    let mut out = format!("| {} |\n|", HEADERS.join(" | "));
+    for i in 0..HEADERS.len() {
+        out.push_str(if TEXT_COLUMNS.contains(&i) { ":---|" } else { "---:|" });
+    }
+    out.push('\n');
+    for row in rows {
+        let mut row = row.clone();
+        if matches!(row[9].as_str(), "regressed" | "improved") {
+            row[9] = format!("**{}**", row[9]);
+        }
+        out.push_str(&format!("| {} |\n", row.join(" | ").replace('<', "&lt;")));
+    }
+    out
+}
+
+/// For a pull-request comment or a CI job summary: the headline, the rows that changed, all
+/// rows folded away, then steps and remarks.
 pub fn markdown(h: &History) -> String {
     let regressed = h.latest().is_some_and(|j| j.count(Verdict::Regressed) > 0);
     let icon = if regressed { "🔴" } else { "🟢" };
     let mut out = format!("### {icon} throttlebench history: {}\n\n{}\n\n", headline(h), describe(h));
     let rows = rows(h);
+    let changed = |row: &Vec<String>| matches!(row[9].as_str(), "regressed" | "improved");
+    let moved: Vec<Vec<String>> = rows.iter().filter(|r| changed(r)).cloned().collect();
+    if !moved.is_empty() {
+        out.push_str(&markdown_table(&moved));
+        out.push('\n');
+    }
     if !rows.is_empty() {
-        out.push_str(&format!("| {} |\n|", HEADERS.join(" | ")));
-        for i in 0..HEADERS.len() {
-            out.push_str(if TEXT_COLUMNS.contains(&i) { ":---|" } else { "---:|" });
-        }
-        out.push('\n');
-        for mut row in rows {
-            if matches!(row[9].as_str(), "regressed" | "improved") {
-                row[9] = format!("**{}**", row[9]);
-            }
-            out.push_str(&format!("| {} |\n", row.join(" | ").replace('<', "&lt;")));
-        }
-        out.push('\n');
+        out.push_str(&format!(
+            "<details><summary>All {} rows of the latest run</summary>\n\n{}\n</details>\n\n",
+            rows.len(),
+            markdown_table(&rows)
+        ));
     }
     for line in step_lines(h)
         .into_iter()
