@@ -1,6 +1,6 @@
-//! The history as one self-contained page (`index.html` of `history --out DIR`): the latest
-//! run against the runs before it, the steps, the recommended throttle over the runs, every
-//! chart inline, and the runs themselves. The same look as a run's report; every text taken
+//! The history as one self-contained page (`index.html` of `history --out DIR`): the steps and
+//! the recommended throttle over the runs, every chart inline, the latest run against the runs
+//! before it, and the runs themselves. The same look as a run's report; every text taken
 //! from the runs is HTML-escaped.
 
 use std::fmt::Write;
@@ -29,7 +29,6 @@ pub fn page(h: &History, charts: &[ChartFile]) -> String {
         escape(&text::headline(h)),
         escape(&text::describe(h)),
     );
-    latest_table(&mut page, h);
     page.push_str("<h2>Steps and the recommended throttle</h2>\n<ul>\n");
     for line in text::step_lines(h)
         .into_iter()
@@ -58,6 +57,7 @@ pub fn page(h: &History, charts: &[ChartFile]) -> String {
             escape(&chart.stem),
         );
     }
+    latest_table(&mut page, h);
     runs_table(&mut page, h);
     let remarks = text::remarks(h);
     if !remarks.is_empty() {

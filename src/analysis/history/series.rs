@@ -247,6 +247,25 @@ mod tests {
         assert!(steps(&series(Metric::Goodput, &STEP), 6, 0.02).is_empty());
     }
 
+    /// Level series of 20 runs whose values scatter by 5 % (far beyond the 2 % threshold): a
+    /// step is reported in about 5 % of them at most, the test's level, though the split is
+    /// picked where the two sides differ most.
+    #[test]
+    fn noisy_level_series_rarely_show_a_step() {
+        use rand::{rngs::StdRng, Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(18);
+        let trials = 200;
+        let false_steps = (0..trials)
+            .filter(|_| {
+                let values: Vec<f64> = (0..20)
+                    .map(|_| 100.0 * (1.0 + 0.05 * (rng.random::<f64>() - 0.5) * 3.46))
+                    .collect();
+                !steps(&series(Metric::Goodput, &values), 20, 0.02).is_empty()
+            })
+            .count();
+        assert!(false_steps <= trials / 10, "{false_steps} of {trials}");
+    }
+
     #[test]
     fn error_rate_steps_are_in_points_and_any_significant_rise_counts() {
         let mut values = vec![0.0; 6];
