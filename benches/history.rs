@@ -66,14 +66,17 @@ fn bench(c: &mut Criterion) {
     let runs = series(&template);
     let mut group = c.benchmark_group("history");
     group.sample_size(10);
-    group.bench_function("30 runs, 3 backends x 8 throttles: judged, charts and page", |b| {
-        b.iter(|| {
-            let h = history::analyse(&runs, &Options::default()).expect("history");
-            let charts = render_all(&h).expect("charts");
-            let page = history_html::page(&h, &charts);
-            (page.len(), text::console(&h).len())
-        })
-    });
+    group.bench_function(
+        "30 runs, 3 backends x 8 throttles: judged, charts and page",
+        |b| {
+            b.iter(|| {
+                let h = history::analyse(&runs, &Options::default()).expect("history");
+                let charts = render_all(&h).expect("charts");
+                let page = history_html::page(&h, &charts);
+                (page.len(), text::console(&h).len())
+            })
+        },
+    );
     group.finish();
 }
 

@@ -19,7 +19,14 @@ fn sweep(dir: &Path, out: &str, ms: u32, history: &str) {
     tb(dir)
         .args(["run", "--kind", "sleep", "--backend", "thread", "-q"])
         .args(["--items", "10", "--limits", "1,2", "--repeat", "3"])
-        .args(["--param", &format!("ms={ms}"), "--out", out, "--history", history])
+        .args([
+            "--param",
+            &format!("ms={ms}"),
+            "--out",
+            out,
+            "--history",
+            history,
+        ])
         .assert()
         .success();
 }
@@ -60,13 +67,23 @@ fn four_runs_of_20_ms_pass_and_a_fifth_of_26_ms_is_named_and_fails() {
         .stderr(predicate::function(|e: &str| e.lines().count() == 1));
     let out = root.join("report");
     tb(root)
-        .args(["history", "five", "--allow-param-change", "--fail-on-change"])
+        .args([
+            "history",
+            "five",
+            "--allow-param-change",
+            "--fail-on-change",
+        ])
         .args(["--out", out.to_str().unwrap()])
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("regressions in the latest run, #5 "))
+        .stdout(predicate::str::contains(
+            "regressions in the latest run, #5 ",
+        ))
         .stdout(predicate::str::contains("Step at #5 "))
-        .stdout(predicate::str::is_match(r"thread\s+2\s+goodput \(ok/s\)\s+#1–#4 .* regressed").unwrap());
+        .stdout(
+            predicate::str::is_match(r"thread\s+2\s+goodput \(ok/s\)\s+#1–#4 .* regressed")
+                .unwrap(),
+        );
     for file in [
         "index.html",
         "history.json",
@@ -82,7 +99,13 @@ fn four_runs_of_20_ms_pass_and_a_fifth_of_26_ms_is_named_and_fails() {
     assert!(page.contains("<svg") && page.contains("regressions in the latest run"));
 
     let json = tb(root)
-        .args(["history", "five", "--allow-param-change", "--format", "json"])
+        .args([
+            "history",
+            "five",
+            "--allow-param-change",
+            "--format",
+            "json",
+        ])
         .assert()
         .code(0)
         .get_output()
@@ -132,9 +155,26 @@ fn bad_input_is_one_line_and_exit_2() {
         tb(root).args(["history", "nowhere"]),
         "nowhere: no such file or folder",
     );
+    // A run folder named on its own must hold a run, not be passed over.
+    std::fs::create_dir(root.join("broken")).unwrap();
+    std::fs::write(root.join("broken/results.json"), "{").unwrap();
+    fails_in_one_line(
+        tb(root).args(["history", "broken"]),
+        "broken/results.json is not a throttlebench results file",
+    );
     std::fs::create_dir(root.join("mixed")).unwrap();
-    fixture_run(&root.join("mixed/a.json"), "2026-11-01T10:00:00+00:00", "sleep", None);
-    fixture_run(&root.join("mixed/b.json"), "2026-11-02T10:00:00+00:00", "cpu", None);
+    fixture_run(
+        &root.join("mixed/a.json"),
+        "2026-11-01T10:00:00+00:00",
+        "sleep",
+        None,
+    );
+    fixture_run(
+        &root.join("mixed/b.json"),
+        "2026-11-02T10:00:00+00:00",
+        "cpu",
+        None,
+    );
     fails_in_one_line(
         tb(root).args(["history", "mixed"]),
         "workload kind differs (baseline 'sleep', current 'cpu')",
@@ -172,8 +212,18 @@ fn order_git_follows_the_commits_not_the_clock() {
     let second = git(root, &["rev-parse", "--short=12", "HEAD"]);
     std::fs::create_dir(root.join("runs")).unwrap();
     // The later commit was measured first (a re-run of an old commit, say).
-    fixture_run(&root.join("runs/a.json"), "2026-11-01T10:00:00+00:00", "sleep", Some(&second));
-    fixture_run(&root.join("runs/b.json"), "2026-11-02T10:00:00+00:00", "sleep", Some(&first));
+    fixture_run(
+        &root.join("runs/a.json"),
+        "2026-11-01T10:00:00+00:00",
+        "sleep",
+        Some(&second),
+    );
+    fixture_run(
+        &root.join("runs/b.json"),
+        "2026-11-02T10:00:00+00:00",
+        "sleep",
+        Some(&first),
+    );
     let order = |how: &str| -> Vec<String> {
         let out = tb(root)
             .args(["history", "runs", "--format", "json", "--order", how])
@@ -192,7 +242,12 @@ fn order_git_follows_the_commits_not_the_clock() {
     };
     assert_eq!(order("time"), [second.clone(), first.clone()]);
     assert_eq!(order("git"), [first, second]);
-    fixture_run(&root.join("runs/c.json"), "2026-11-03T10:00:00+00:00", "sleep", Some("0123456789ab"));
+    fixture_run(
+        &root.join("runs/c.json"),
+        "2026-11-03T10:00:00+00:00",
+        "sleep",
+        Some("0123456789ab"),
+    );
     fails_in_one_line(
         tb(root).args(["history", "runs", "--order", "git"]),
         "cannot order by commit",

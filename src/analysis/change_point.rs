@@ -86,7 +86,8 @@ pub fn pettitt(values: &[f64], min_segment: usize) -> Option<Pettitt> {
     }
     let (statistic, split) = largest_u(&ranks(values), min_segment);
     let nf = n as f64;
-    let p_approx = (2.0 * (-6.0 * statistic * statistic / (nf.powi(3) + nf.powi(2))).exp()).min(1.0);
+    let p_approx =
+        (2.0 * (-6.0 * statistic * statistic / (nf.powi(3) + nf.powi(2))).exp()).min(1.0);
     Some(Pettitt {
         statistic,
         split,

@@ -22,12 +22,18 @@ fn agrees_with_r_trend_pettitt_test() {
     let nile = pettitt(&NILE, 1).unwrap();
     assert_eq!(nile.statistic, 1617.0);
     assert_eq!(nile.split, 28);
-    assert!((nile.p_approx / 3.591_022_176_936_29e-7 - 1.0).abs() < 1e-9, "{nile:?}");
+    assert!(
+        (nile.p_approx / 3.591_022_176_936_29e-7 - 1.0).abs() < 1e-9,
+        "{nile:?}"
+    );
 
     let step = [20.1, 20.3, 19.9, 20.0, 20.2, 20.2, 26.1, 25.9, 26.3, 26.0];
     let t = pettitt(&step, 1).unwrap();
     assert_eq!((t.statistic, t.split), (24.0, 6));
-    assert!((t.p_approx - 0.086_408_346_808_512_5).abs() < 1e-12, "{t:?}");
+    assert!(
+        (t.p_approx - 0.086_408_346_808_512_5).abs() < 1e-12,
+        "{t:?}"
+    );
 
     // Ties share their mean rank, as R's rank(); of two equal maxima the first is taken.
     let tied = [5.0, 5.0, 3.0, 3.0, 8.0, 8.0, 8.0, 1.0, 9.0, 9.0];

@@ -69,8 +69,10 @@ impl RunInfo {
     }
 
     /// The commit as people quote it: its first 7 characters.
-    pub fn short_commit(&self) -> Option<&str> {
-        self.git_commit.as_deref().map(|c| &c[..c.len().min(7)])
+    pub fn short_commit(&self) -> Option<String> {
+        self.git_commit
+            .as_deref()
+            .map(|c| c.chars().take(7).collect())
     }
 
     /// "#5 2026-12-03 10:50 abc1234".
@@ -78,7 +80,7 @@ impl RunInfo {
         let mut text = format!("#{} {}", self.number, self.date());
         if let Some(commit) = self.short_commit() {
             text.push(' ');
-            text.push_str(commit);
+            text.push_str(&commit);
         }
         text
     }
@@ -101,9 +103,7 @@ pub struct History {
 impl History {
     /// The latest run's judgement, when there is an earlier run to judge it against.
     pub fn latest(&self) -> Option<&Judgement> {
-        self.judgements
-            .last()
-            .filter(|j| j.run == self.runs.len())
+        self.judgements.last().filter(|j| j.run == self.runs.len())
     }
 
     /// Every step found, with the series it is in, by run.
@@ -169,14 +169,13 @@ fn check_all(runs: &[HistoryRun], options: &compare::Options) -> Result<Vec<Stri
     let first = &runs[0];
     let mut notes: Vec<String> = Vec::new();
     for run in &runs[1..] {
-        let found = check_compatible(&first.stored.sweep, &run.stored.sweep, options).map_err(
-            |e| {
+        let found =
+            check_compatible(&first.stored.sweep, &run.stored.sweep, options).map_err(|e| {
                 SpecError::invalid(format!(
                     "{} does not belong with {}: {e}",
                     run.source, first.source
                 ))
-            },
-        )?;
+            })?;
         for note in found {
             // "baseline"/"current" mean the first run and this one here.
             if !notes.contains(&note) && !note.starts_with("The baseline run was interrupted") {
@@ -222,7 +221,10 @@ pub fn analyse(runs: &[HistoryRun], options: &Options) -> Result<History, SpecEr
     let judged: Vec<usize> = if options.judge_all {
         (1..runs.len()).collect()
     } else {
-        (runs.len() > 1).then_some(runs.len() - 1).into_iter().collect()
+        (runs.len() > 1)
+            .then_some(runs.len() - 1)
+            .into_iter()
+            .collect()
     };
     let judgements = judged
         .into_iter()
@@ -256,4 +258,4 @@ pub fn analyse(runs: &[HistoryRun], options: &Options) -> Result<History, SpecEr
 
 #[cfg(test)]
 #[path = "history_tests.rs"]
-mod tests;
+pub(crate) mod tests;

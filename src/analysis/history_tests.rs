@@ -7,7 +7,7 @@ use crate::backend::BackendKind;
 const WANDER: [f64; 6] = [0.0, 0.003, -0.002, 0.001, -0.003, 0.002];
 
 /// A history of runs of 20 ms items (`--repeat 3`), one a day, whose items took `item_ms[i]`.
-fn history(item_ms: &[f64]) -> Vec<HistoryRun> {
+pub(crate) fn history(item_ms: &[f64]) -> Vec<HistoryRun> {
     item_ms
         .iter()
         .enumerate()
@@ -42,7 +42,11 @@ fn regressed_points(j: &Judgement) -> Vec<(BackendKind, usize, Metric)> {
 
 #[test]
 fn a_slower_latest_run_regresses_against_the_four_before_it() {
-    let h = analyse(&history(&[20.0, 20.0, 20.0, 20.0, 26.0]), &Options::default()).unwrap();
+    let h = analyse(
+        &history(&[20.0, 20.0, 20.0, 20.0, 26.0]),
+        &Options::default(),
+    )
+    .unwrap();
     let latest = h.latest().unwrap();
     assert_eq!(latest.run, 5);
     let regressed = regressed_points(latest);
@@ -135,14 +139,21 @@ fn other_workloads_are_refused_with_the_difference_named() {
         .params
         .insert("ms".into(), 26.into());
     let err = analyse(&runs, &Options::default()).unwrap_err().to_string();
-    assert!(err.starts_with("run-3 does not belong with run-1: "), "{err}");
+    assert!(
+        err.starts_with("run-3 does not belong with run-1: "),
+        "{err}"
+    );
     assert!(err.contains("workload parameter 'ms' differs"), "{err}");
     let allowed = Options {
         allow_param_change: true,
         ..Options::default()
     };
     let h = analyse(&runs, &allowed).unwrap();
-    assert!(h.notes.iter().any(|n| n.contains("Compared despite")), "{:?}", h.notes);
+    assert!(
+        h.notes.iter().any(|n| n.contains("Compared despite")),
+        "{:?}",
+        h.notes
+    );
     runs[1].stored.sweep.spec.workload.kind = "cpu".into();
     let err = analyse(&runs, &allowed).unwrap_err().to_string();
     assert!(err.contains("workload kind differs"), "{err}");

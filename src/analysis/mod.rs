@@ -244,9 +244,9 @@ pub mod bootstrap;
 pub mod change_point;
 pub mod compare;
 pub mod error_rate;
-pub mod history;
 #[cfg(test)]
 pub(crate) mod fixture;
+pub mod history;
 pub mod metric;
 pub mod run_to_run;
 pub mod student;

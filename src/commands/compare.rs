@@ -96,9 +96,8 @@ pub fn prepare(args: &RunArgs, spec: &RunSpec) -> anyhow::Result<RunHooks> {
         store.path_of(name)?;
     }
     if let Some(dir) = &args.history {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            anyhow::anyhow!("cannot create history folder {}: {e}", dir.display())
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create history folder {}: {e}", dir.display()))?;
     }
     let baseline = match &args.baseline {
         Some(name) => {

@@ -50,7 +50,10 @@ pub fn write_folder(dir: &std::path::Path, history: &History) -> anyhow::Result<
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     let charts = render_all(history)?;
     for chart in &charts {
-        write_atomic(&dir.join(format!("{}.svg", chart.stem)), chart.svg.as_bytes())?;
+        write_atomic(
+            &dir.join(format!("{}.svg", chart.stem)),
+            chart.svg.as_bytes(),
+        )?;
         write_atomic(&dir.join(format!("{}.png", chart.stem)), &chart.png)?;
     }
     write_atomic(

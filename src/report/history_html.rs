@@ -6,7 +6,8 @@
 use std::fmt::Write;
 
 use super::charts::ChartFile;
-use super::history::{self as text, HEADERS};
+use super::history::{rows, HEADERS};
+use super::history_lines as text;
 use super::html::{escape, CSS};
 use crate::analysis::history::History;
 
@@ -75,7 +76,7 @@ pub fn page(h: &History, charts: &[ChartFile]) -> String {
 }
 
 fn latest_table(page: &mut String, h: &History) {
-    let rows = text::rows(h);
+    let rows = rows(h);
     if rows.is_empty() {
         return;
     }
@@ -111,7 +112,11 @@ fn runs_table(page: &mut String, h: &History) {
         let recommended = run
             .recommended
             .map_or("none".into(), |k| format!("{} ×{}", k.backend, k.throttle));
-        let interrupted = if run.interrupted { " (interrupted)" } else { "" };
+        let interrupted = if run.interrupted {
+            " (interrupted)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             page,
             "<tr><td class=\"n\">#{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td><code>{}</code>{}</td></tr>",

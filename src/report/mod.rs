@@ -8,6 +8,7 @@ pub mod csv;
 pub mod folder;
 pub mod history;
 pub mod history_html;
+pub mod history_lines;
 pub mod html;
 pub mod items;
 pub mod json;

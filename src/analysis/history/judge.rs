@@ -12,8 +12,7 @@ use super::run_means::{self, PointVariation};
 use super::series::{run_value, Series};
 use super::HistoryRun;
 use crate::analysis::compare::{
-    self, samples, MetricComparison, MetricRunToRun, PointKey, MIN_REPETITIONS,
-    MIN_RSS_CHANGE_MB,
+    self, samples, MetricComparison, MetricRunToRun, PointKey, MIN_REPETITIONS, MIN_RSS_CHANGE_MB,
 };
 use crate::analysis::metric::{verdict, Metric, Verdict};
 use crate::error::SpecError;
@@ -210,10 +209,7 @@ fn retest(row: &mut HistoryRow, earlier: &[&SweepResult], current: &SweepResult,
         backend: r.backend,
         throttle: r.throttle,
     };
-    let history: Vec<Vec<f64>> = earlier
-        .iter()
-        .map(|s| samples(s, key, r.metric))
-        .collect();
+    let history: Vec<Vec<f64>> = earlier.iter().map(|s| samples(s, key, r.metric)).collect();
     let latest = samples(current, key, r.metric);
     let Some((stats, variation)) = run_means::test(&history, &latest) else {
         return;

@@ -93,7 +93,8 @@ pub fn test(history: &[RunSamples], latest: &[f64]) -> Option<(TwoSample, PointV
     // share on both sides, and the run effects' — the history's level averages k of them.
     let history_reps = ratio * ratio * explained / k / (level * level);
     let current_reps = ratio * ratio * current_var / latest.len() as f64 / (current * current);
-    let run_effects = ratio * ratio * between * (1.0 / (k * level * level) + 1.0 / (current * current));
+    let run_effects =
+        ratio * ratio * between * (1.0 / (k * level * level) + 1.0 / (current * current));
     let within = WithinRun {
         change: ratio - 1.0,
         variance: history_reps + current_reps,

@@ -12,28 +12,27 @@ use crate::error::SpecError;
 
 /// Every run the arguments name, each once, and the files passed over (not results files).
 pub fn gather(args: &[PathBuf]) -> anyhow::Result<(Vec<HistoryRun>, Vec<String>)> {
-    let mut files: Vec<PathBuf> = Vec::new();
+    let mut files: Vec<(PathBuf, Named)> = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
     let mut skipped = Vec::new();
     for arg in args {
-        for file in files_of(arg)? {
+        for (file, named) in files_of(arg)? {
             let same = file.canonicalize().unwrap_or_else(|_| file.clone());
-            if !files
-                .iter()
-                .any(|f| f.canonicalize().unwrap_or_else(|_| f.clone()) == same)
-            {
-                files.push(file);
+            if !seen.contains(&same) {
+                seen.push(same);
+                files.push((file, named));
             }
         }
     }
     let mut runs = Vec::new();
-    for file in files {
+    for (file, named) in files {
         match StoredRun::read(&file) {
             Ok(stored) => runs.push(HistoryRun {
                 stored,
                 source: file.display().to_string(),
             }),
-            // Named by the user: it must be a run. Found in a folder: it may be anything else.
-            Err(e) if args.contains(&file) => return Err(e),
+            // Named as a run, it must be one; found in a folder, it may be anything else.
+            Err(e) if named == Named::AsRun => return Err(e),
             Err(_) => skipped.push(file.display().to_string()),
         }
     }
@@ -60,24 +59,33 @@ pub fn gather(args: &[PathBuf]) -> anyhow::Result<(Vec<HistoryRun>, Vec<String>)
     Ok((runs, notes))
 }
 
+/// How a file came to be read: named as a run (a file, a run folder), or found in a folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Named {
+    AsRun,
+    InFolder,
+}
+
 /// The results files `arg` names: itself, its results.json, or those of the folders and .json
 /// files inside it, by name.
-fn files_of(arg: &Path) -> anyhow::Result<Vec<PathBuf>> {
+fn files_of(arg: &Path) -> anyhow::Result<Vec<(PathBuf, Named)>> {
     if arg.is_file() {
-        return Ok(vec![arg.to_path_buf()]);
+        return Ok(vec![(arg.to_path_buf(), Named::AsRun)]);
     }
     if !arg.is_dir() {
-        return Err(SpecError::invalid(format!("{}: no such file or folder", arg.display())).into());
+        return Err(
+            SpecError::invalid(format!("{}: no such file or folder", arg.display())).into(),
+        );
     }
     if arg.join("results.json").is_file() {
-        return Ok(vec![arg.join("results.json")]);
+        return Ok(vec![(arg.join("results.json"), Named::AsRun)]);
     }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(arg)
         .with_context(|| format!("cannot read folder {}", arg.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     entries.sort();
-    let found: Vec<PathBuf> = entries
+    let found: Vec<(PathBuf, Named)> = entries
         .into_iter()
         .filter_map(|p| {
             if p.is_dir() {
@@ -86,6 +94,7 @@ fn files_of(arg: &Path) -> anyhow::Result<Vec<PathBuf>> {
                 (p.extension().is_some_and(|e| e == "json")).then_some(p)
             }
         })
+        .map(|p| (p, Named::InFolder))
         .collect();
     if found.is_empty() {
         return Err(SpecError::invalid(format!(
@@ -98,7 +107,7 @@ fn files_of(arg: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// Puts the runs in history order, oldest first.
-pub fn order(runs: &mut [HistoryRun], by: HistoryOrder) -> anyhow::Result<()> {
+pub fn order(runs: &mut Vec<HistoryRun>, by: HistoryOrder) -> anyhow::Result<()> {
     let mut times = Vec::with_capacity(runs.len());
     for run in runs.iter() {
         let at = &run.stored.sweep.started_at;
@@ -114,13 +123,11 @@ pub fn order(runs: &mut [HistoryRun], by: HistoryOrder) -> anyhow::Result<()> {
     let mut keyed: Vec<(usize, chrono::DateTime<chrono::FixedOffset>, HistoryRun)> = positions
         .into_iter()
         .zip(times)
-        .zip(runs.iter().cloned())
+        .zip(runs.drain(..))
         .map(|((p, t), r)| (p, t, r))
         .collect();
     keyed.sort_by_key(|(p, t, _)| (*p, *t));
-    for (slot, (_, _, run)) in runs.iter_mut().zip(keyed) {
-        *slot = run;
-    }
+    runs.extend(keyed.into_iter().map(|(_, _, run)| run));
     Ok(())
 }
 
@@ -129,12 +136,18 @@ pub fn order(runs: &mut [HistoryRun], by: HistoryOrder) -> anyhow::Result<()> {
 fn commit_positions(runs: &[HistoryRun]) -> anyhow::Result<Vec<usize>> {
     let mut commits = Vec::with_capacity(runs.len());
     for run in runs {
-        let commit = run.stored.sweep.environment.git_commit.clone().ok_or_else(|| {
-            SpecError::invalid(format!(
-                "{} recorded no git commit: it cannot be ordered by commit (use --order time)",
-                run.source
-            ))
-        })?;
+        let commit = run
+            .stored
+            .sweep
+            .environment
+            .git_commit
+            .clone()
+            .ok_or_else(|| {
+                SpecError::invalid(format!(
+                    "{} recorded no git commit: it cannot be ordered by commit (use --order time)",
+                    run.source
+                ))
+            })?;
         commits.push(commit);
     }
     let mut unique = commits.clone();

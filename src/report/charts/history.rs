@@ -23,7 +23,9 @@ const MAX_LINES: usize = 16;
 /// Where each run sits on the x axis, and the ticks to label (every run while they fit).
 fn run_ticks(runs: usize) -> Vec<usize> {
     let every = runs.div_ceil(40).max(1);
-    (1..=runs).filter(|r| (r - 1) % every == 0 || *r == runs).collect()
+    (1..=runs)
+        .filter(|r| (r - 1) % every == 0 || *r == runs)
+        .collect()
 }
 
 /// Draws the run labels (date and short commit) under the plot, rotated to read upwards;
@@ -144,7 +146,10 @@ impl Chart for Trend<'_> {
         chart
             .configure_mesh()
             .x_labels(0)
-            .x_desc(format!("run (number, month-day, commit; {})", year_span(history)))
+            .x_desc(format!(
+                "run (number, month-day, commit; {})",
+                year_span(history)
+            ))
             .y_desc(format!("{} (% of the point's median)", self.metric.label()))
             .y_label_formatter(&style::value_label)
             .label_style((style::FONT, style::LABEL_SIZE))
@@ -227,7 +232,10 @@ impl Chart for Trend<'_> {
                 Mark::Point,
             ));
         }
-        if series.iter().any(|(s, _)| !s.judged && s.metric == Metric::LatencyP99) {
+        if series
+            .iter()
+            .any(|(s, _)| !s.judged && s.metric == Metric::LatencyP99)
+        {
             entries.push(LegendEntry::new(
                 format!("(< {MIN_ITEMS_FOR_P99} items: not judged)"),
                 WHITE,
@@ -237,11 +245,16 @@ impl Chart for Trend<'_> {
         if !step_runs.is_empty() {
             entries.push(LegendEntry::new("step began", style::FAILED, Mark::Dashed));
         }
-        if history
-            .latest()
-            .is_some_and(|j| j.rows.iter().any(|r| r.comparison.metric == self.metric && r.comparison.verdict == Verdict::Regressed))
-        {
-            entries.push(LegendEntry::new("latest: regressed", style::FAILED, Mark::Hollow));
+        if history.latest().is_some_and(|j| {
+            j.rows.iter().any(|r| {
+                r.comparison.metric == self.metric && r.comparison.verdict == Verdict::Regressed
+            })
+        }) {
+            entries.push(LegendEntry::new(
+                "latest: regressed",
+                style::FAILED,
+                Mark::Hollow,
+            ));
         }
         style::draw_legend(&legend, &entries)
     }
@@ -285,7 +298,10 @@ impl Chart for Recommended<'_> {
         chart
             .configure_mesh()
             .x_labels(0)
-            .x_desc(format!("run (number, month-day, commit; {})", year_span(history)))
+            .x_desc(format!(
+                "run (number, month-day, commit; {})",
+                year_span(history)
+            ))
             .y_desc("recommended throttle (log scale)")
             .y_label_formatter(&style::throttle_label)
             .label_style((style::FONT, style::LABEL_SIZE))
