@@ -119,6 +119,10 @@ pub fn permutation_p(values: &[f64], min_segment: usize) -> Option<f64> {
     Some((1 + extreme) as f64 / (1 + drawn) as f64)
 }
 
+/// What decides whether a change point between two sides (before, after) is a step: `Some`
+/// with its evidence, or `None`.
+pub type Confirm<'a, C> = &'a dyn Fn(&[f64], &[f64]) -> Option<C>;
+
 /// A step found in a series: where the new level begins and what confirmed it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found<C> {
@@ -133,7 +137,7 @@ pub struct Found<C> {
 /// Every sustained step of `values`, by binary segmentation: the most likely change point of
 /// the series is tested; where it is significant and `confirm` accepts the two sides (before,
 /// after), it is kept and each side is searched again. Sorted by position.
-pub fn steps<C>(values: &[f64], confirm: &dyn Fn(&[f64], &[f64]) -> Option<C>) -> Vec<Found<C>> {
+pub fn steps<C>(values: &[f64], confirm: Confirm<'_, C>) -> Vec<Found<C>> {
     let mut found = Vec::new();
     search(values, 0, values.len(), confirm, &mut found);
     found.sort_by_key(|f| f.at);
@@ -144,7 +148,7 @@ fn search<C>(
     values: &[f64],
     lo: usize,
     hi: usize,
-    confirm: &dyn Fn(&[f64], &[f64]) -> Option<C>,
+    confirm: Confirm<'_, C>,
     found: &mut Vec<Found<C>>,
 ) {
     let segment = &values[lo..hi];
