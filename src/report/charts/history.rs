@@ -12,7 +12,6 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{self, LegendEntry, Mark};
 use super::{Chart, DrawResult};
-use crate::analysis::compare::MIN_ITEMS_FOR_P99;
 use crate::analysis::history::{History, Series};
 use crate::analysis::metric::{Metric, Verdict};
 use crate::results::median;
@@ -256,7 +255,8 @@ impl Chart for Trend<'_> {
             .any(|(s, _)| !s.judged && s.metric == Metric::LatencyP99)
         {
             entries.push(LegendEntry::new(
-                format!("(< {MIN_ITEMS_FOR_P99} items: not judged)"),
+                // Fewer than `MIN_ITEMS_FOR_P99` items a repetition: see the notes.
+                "(not judged: few items)".to_string(),
                 WHITE,
                 Mark::Point,
             ));
