@@ -103,15 +103,20 @@ fn a_step_in_the_middle_is_found_and_the_latest_is_judged_against_the_new_level(
     assert!(matches!(row.variation, Some(Variation::History(v)) if v.runs == 6));
 }
 
-#[test]
-fn judging_every_run_names_the_one_that_stepped() {
+/// Six runs of 20 ms items, then five of 23 ms, every run judged against those before it.
+pub(crate) fn stepped_and_judged_all() -> History {
     let mut ms = vec![20.0; 6];
     ms.extend([23.0; 5]);
     let options = Options {
         judge_all: true,
         ..Options::default()
     };
-    let h = analyse(&history(&ms), &options).unwrap();
+    analyse(&history(&ms), &options).unwrap()
+}
+
+#[test]
+fn judging_every_run_names_the_one_that_stepped() {
+    let h = stepped_and_judged_all();
     assert_eq!(h.judgements.len(), 10);
     let failing: Vec<usize> = h
         .judgements

@@ -5,6 +5,7 @@
 use super::history_lines::{
     describe, headline, judgement_lines, recommendation_line, remarks, step_lines,
 };
+use super::table::aligned;
 use crate::analysis::history::{History, HistoryRow, Series};
 use crate::analysis::metric::{Metric, Verdict};
 use crate::format::number;
@@ -86,44 +87,13 @@ pub fn rows(h: &History) -> Vec<Vec<String>> {
         .unwrap_or_default()
 }
 
-fn align(rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = HEADERS.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[&str]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let pad = " ".repeat(widths[i] - c.chars().count());
-                if TEXT_COLUMNS.contains(&i) {
-                    format!("{c}{pad}")
-                } else {
-                    format!("{pad}{c}")
-                }
-            })
-            .collect();
-        format!("{}\n", padded.join("  ").trim_end())
-    };
-    let mut out = line(&HEADERS);
-    let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
-    out.push_str(&format!("{}\n", rule.join("  ")));
-    for row in rows {
-        out.push_str(&line(&row.iter().map(String::as_str).collect::<Vec<_>>()));
-    }
-    out
-}
-
 /// Aligned plain text.
 pub fn console(h: &History) -> String {
     let mut out = format!("{}\n{}\n", headline(h), describe(h));
     let rows = rows(h);
     if !rows.is_empty() {
         out.push('\n');
-        out.push_str(&align(&rows));
+        out.push_str(&aligned(&HEADERS, &rows, &TEXT_COLUMNS));
     }
     out.push('\n');
     for line in step_lines(h) {
@@ -221,7 +191,7 @@ pub fn json(h: &History) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::history::tests::history;
+    use crate::analysis::history::tests::{history, stepped_and_judged_all};
     use crate::analysis::history::{analyse, Options};
 
     #[test]
@@ -262,13 +232,7 @@ mod tests {
 
     #[test]
     fn every_run_in_a_line_with_all_and_steps_grouped_by_metric() {
-        let mut ms = vec![20.0; 6];
-        ms.extend([23.0; 5]);
-        let options = Options {
-            judge_all: true,
-            ..Options::default()
-        };
-        let h = analyse(&history(&ms), &options).unwrap();
+        let h = stepped_and_judged_all();
         let text = console(&h);
         assert!(
             text.contains("\nEach run against the runs before it:\n  #2 "),

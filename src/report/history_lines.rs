@@ -2,7 +2,9 @@
 //! headline, the steps and where they began, the recommended throttle over the runs, each
 //! judged run in a line, and the remarks under the table.
 
-use crate::analysis::compare::{PointKey, MIN_REPETITIONS, RECOMMENDED_REPETITIONS};
+use crate::analysis::compare::{
+    MetricComparison, PointKey, MIN_REPETITIONS, RECOMMENDED_REPETITIONS,
+};
 use crate::analysis::history::{History, Judgement, RunInfo, Series, Step, Variation, METRICS};
 use crate::analysis::metric::{Metric, Verdict};
 
@@ -47,6 +49,14 @@ pub(crate) fn point(key: PointKey) -> String {
     format!("{} ×{}", key.backend, key.throttle)
 }
 
+/// The rows of a judgement that regressed or improved.
+fn changed_rows(j: &Judgement) -> impl Iterator<Item = &MetricComparison> {
+    j.rows
+        .iter()
+        .map(|r| &r.comparison)
+        .filter(|r| matches!(r.verdict, Verdict::Regressed | Verdict::Improved))
+}
+
 /// Changes of the latest run shown in its step line at most; the table has them all.
 const MAX_NAMED: usize = 4;
 
@@ -57,11 +67,7 @@ fn latest_departure(h: &History) -> Option<String> {
     if h.steps().iter().any(|(_, s)| s.run == j.run) {
         return None;
     }
-    let changed: Vec<String> = j
-        .rows
-        .iter()
-        .map(|r| &r.comparison)
-        .filter(|r| matches!(r.verdict, Verdict::Regressed | Verdict::Improved))
+    let changed: Vec<String> = changed_rows(j)
         .map(|r| {
             let pp = if r.metric == Metric::ErrorRate {
                 " pp"
@@ -194,11 +200,7 @@ pub fn judgement_lines(h: &History) -> Vec<String> {
     h.judgements
         .iter()
         .map(|j| {
-            let changed: Vec<String> = j
-                .rows
-                .iter()
-                .map(|r| &r.comparison)
-                .filter(|r| matches!(r.verdict, Verdict::Regressed | Verdict::Improved))
+            let changed: Vec<String> = changed_rows(j)
                 .map(|r| {
                     format!(
                         "{} {} {:+.1}",

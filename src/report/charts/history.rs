@@ -4,13 +4,14 @@
 //! recommended throttle over the runs. Steps are marked where they began; the latest run's
 //! regressions are ringed in red.
 
+use plotters::chart::MeshStyle;
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{self, LegendEntry, Mark};
 use super::{Chart, DrawResult};
-use crate::analysis::compare::MIN_ITEMS_FOR_P99;
 use crate::analysis::history::{History, Series};
 use crate::analysis::metric::{Metric, Verdict};
 use crate::results::median;
@@ -75,6 +76,29 @@ fn year_span(history: &History) -> String {
     } else {
         format!("{a}–{b}")
     }
+}
+
+/// The mesh of a chart over runs: no x labels of its own (`draw_run_labels` writes them), the
+/// house fonts, no light grid lines.
+fn run_mesh<'m, 'a, 'b, X, Y, DB>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+    history: &History,
+    y_desc: &str,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    DB: DrawingBackend,
+{
+    mesh.x_labels(0)
+        .x_desc(format!(
+            "run (number, month-day, commit; {})",
+            year_span(history)
+        ))
+        .y_desc(y_desc)
+        .label_style((style::FONT, style::LABEL_SIZE))
+        .axis_desc_style((style::FONT, style::AXIS_DESC_SIZE))
+        .light_line_style(WHITE.mix(0.0))
 }
 
 /// One metric per point over the runs, relative to each point's median.
@@ -143,19 +167,13 @@ impl Chart for Trend<'_> {
             .x_label_area_size(RUN_LABEL_AREA)
             .y_label_area_size(70)
             .build_cartesian_2d(0.5..n as f64 + 0.5, y0..y1)?;
-        chart
-            .configure_mesh()
-            .x_labels(0)
-            .x_desc(format!(
-                "run (number, month-day, commit; {})",
-                year_span(history)
-            ))
-            .y_desc(format!("{} (% of the point's median)", self.metric.label()))
-            .y_label_formatter(&style::value_label)
-            .label_style((style::FONT, style::LABEL_SIZE))
-            .axis_desc_style((style::FONT, style::AXIS_DESC_SIZE))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()?;
+        run_mesh(
+            &mut chart.configure_mesh(),
+            history,
+            &format!("{} (% of the point's median)", self.metric.label()),
+        )
+        .y_label_formatter(&style::value_label)
+        .draw()?;
         draw_run_labels(root, history, |r| chart.backend_coord(&(r as f64, y0)))?;
         chart.draw_series(std::iter::once(PathElement::new(
             vec![(0.5, 100.0), (n as f64 + 0.5, 100.0)],
@@ -237,7 +255,8 @@ impl Chart for Trend<'_> {
             .any(|(s, _)| !s.judged && s.metric == Metric::LatencyP99)
         {
             entries.push(LegendEntry::new(
-                format!("(< {MIN_ITEMS_FOR_P99} items: not judged)"),
+                // Fewer than `MIN_ITEMS_FOR_P99` items a repetition: see the notes.
+                "(not judged: few items)".to_string(),
                 WHITE,
                 Mark::Point,
             ));
@@ -295,19 +314,13 @@ impl Chart for Recommended<'_> {
                     .base(2.0)
                     .with_key_points(style::throttle_ticks(throttles.iter().copied())),
             )?;
-        chart
-            .configure_mesh()
-            .x_labels(0)
-            .x_desc(format!(
-                "run (number, month-day, commit; {})",
-                year_span(history)
-            ))
-            .y_desc("recommended throttle (log scale)")
-            .y_label_formatter(&style::throttle_label)
-            .label_style((style::FONT, style::LABEL_SIZE))
-            .axis_desc_style((style::FONT, style::AXIS_DESC_SIZE))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()?;
+        run_mesh(
+            &mut chart.configure_mesh(),
+            history,
+            "recommended throttle (log scale)",
+        )
+        .y_label_formatter(&style::throttle_label)
+        .draw()?;
         draw_run_labels(root, history, |r| chart.backend_coord(&(r as f64, y.0)))?;
         // A step line: the pick holds until the next run's.
         let mut path: Vec<(f64, f64)> = Vec::new();
