@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use throttlebench::analysis::history::{self, HistoryRun, Options};
 use throttlebench::backend::BackendKind;
-use throttlebench::baseline::StoredRun;
+use throttlebench::analysis::noise::StoredRun;
 use throttlebench::report::charts::history::render_all;
 use throttlebench::report::{history as text, history_html, json};
 use throttlebench::results::SweepResult;

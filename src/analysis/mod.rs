@@ -170,7 +170,7 @@ pub mod compare;
 pub(crate) mod error_rate;
 #[cfg(test)]
 pub(crate) mod fixture;
-pub(crate) mod history;
+pub mod history;
 pub(crate) mod metric;
 pub mod noise;
 pub(crate) mod run_to_run;
