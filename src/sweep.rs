@@ -1,25 +1,29 @@
 //! Runs a sweep: the sequential baseline first, then every backend at every throttle, with
 //! repetitions interleaved (rep 1 of every point, then rep 2, …) so machine drift spreads over
-//! all points instead of landing on one. Each finished point goes to the listeners at once.
+//! all points instead of landing on one. Points are measured by the point runner (`runner`),
+//! which `tune` and `--resume` measure through too; each finished point goes to the listeners
+//! at once.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-
-use crate::backend::{Backend, BackendKind, Budget, PointProgress};
-use crate::measure::environment::Environment;
-use crate::measure::memory::PeakMethod;
-use crate::results::{median, PointResult, SweepResult, FORMAT_VERSION};
+use crate::backend::{BackendKind, Budget, PointProgress};
+use crate::results::{PointResult, SweepResult};
 use crate::spec::RunSpec;
 use crate::warning::Warning;
-use crate::workload::{Nature, Registry};
+use crate::workload::Registry;
 
+#[cfg(test)]
+pub(crate) mod fake;
 mod point;
+mod runner;
+#[cfg(test)]
+mod runner_tests;
+mod speedup;
 pub use point::FIRST_POINT_WARMUP;
-pub(crate) use point::{measure_point, peak_method_name, warmup_for};
+pub use runner::{fresh_sweep, Backends, MakeBackend, PointRunner, Step};
+pub(crate) use speedup::set_speedup;
 
 /// One point to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,201 +114,52 @@ pub fn run(
     listener: &mut dyn SweepListener,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<SweepResult> {
-    let fresh = SweepResult {
-        format_version: FORMAT_VERSION,
-        spec: spec.clone(),
-        environment: Environment::detect(),
-        started_at: now_text(),
-        finished_at: None,
-        baseline_throughput_per_s: None,
-        baseline_goodput_per_s: None,
-        points: Vec::new(),
-        warnings: Vec::new(),
-        interrupted: false,
-        stopped: None,
-        analysis: None,
-    };
-    resume(fresh, registry, listener, stop)
+    resume(fresh_sweep(spec), registry, listener, stop)
 }
 
 /// Continues a sweep that was interrupted: the points it already holds are kept (the baseline
 /// too, if it finished) and only the missing ones run.
 pub fn resume(
-    mut sweep: SweepResult,
+    sweep: SweepResult,
     registry: &Registry,
     listener: &mut dyn SweepListener,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<SweepResult> {
-    let spec = &sweep.spec.clone();
-    let workload = registry.build(&spec.workload)?;
-    let done = |p: &PlannedPoint, sweep: &SweepResult| {
+    let backends = Backends::real(&sweep.spec.sweep);
+    resume_with(sweep, registry, backends, listener, stop)
+}
+
+/// `resume` on backends of the caller's making.
+pub fn resume_with(
+    sweep: SweepResult,
+    registry: &Registry,
+    backends: Backends,
+    listener: &mut dyn SweepListener,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<SweepResult> {
+    let measured = |p: &PlannedPoint| {
         sweep.points.iter().any(|r| {
             r.backend == p.backend && r.throttle == p.throttle && r.repetition == p.repetition
         })
     };
-    let plan: Vec<PlannedPoint> = plan(spec)
+    let remaining: Vec<PlannedPoint> = plan(&sweep.spec)
         .into_iter()
-        .filter(|p| !done(p, &sweep))
+        .filter(|p| !measured(p))
         .collect();
-    sweep.interrupted = false;
-    sweep.finished_at = None;
-    listener.sweep_start(&plan, spec)?;
-    let warn = |sweep: &mut SweepResult, listener: &mut dyn SweepListener, w: Warning| {
-        let text = w.to_string();
-        if !sweep.warnings.contains(&text) {
-            listener.warning(&w);
-            sweep.warnings.push(text);
-        }
-    };
-    if let Budget::Items(items) = spec.sweep.budget {
-        let top = spec.sweep.limits.iter().copied().max().unwrap_or(1);
-        if items < top as u64 {
-            warn(
-                &mut sweep,
-                listener,
-                Warning::FewerItemsThanThrottle {
-                    items,
-                    throttle: top,
-                },
-            );
-        }
-    }
-    if workload.nature() == Nature::CpuBound && spec.sweep.backends.contains(&BackendKind::Async) {
-        warn(&mut sweep, listener, Warning::CpuBoundOnAsync);
-    }
-
-    let mut backends: HashMap<BackendKind, Box<dyn Backend>> = HashMap::new();
-    // Remote hosts are checked before the baseline, so a bad host costs no waiting.
-    if spec.sweep.backends.contains(&BackendKind::Remote) {
-        let remote = BackendKind::Remote.create_for(&spec.sweep)?;
-        backends.insert(BackendKind::Remote, remote);
-    }
-    for (index, point) in plan.iter().enumerate() {
-        if stop.load(Ordering::Relaxed) {
-            sweep.interrupted = true;
+    let mut runner = PointRunner::start(sweep, registry, backends, &remaining, listener, stop)?;
+    for (index, &point) in remaining.iter().enumerate() {
+        if runner.measure(point)? == Step::Interrupted {
             break;
         }
-        let backend = match backends.entry(point.backend) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(point.backend.create_for(&spec.sweep)?)
-            }
-        };
-        let progress = Arc::new(PointProgress::new(point.throttle));
-        listener.point_start(index, point, &progress);
-        let measured = measure_point(
-            backend.as_ref(),
-            spec,
-            &workload,
-            point,
-            (progress, warmup_for(spec, sweep.points.is_empty())),
-            stop.clone(),
-        )
-        .with_context(|| format!("{} at throttle {}", point.backend, point.throttle))?;
-        if stop.load(Ordering::Relaxed) {
-            // The point was cut short: its numbers would mislead, so it is not kept.
-            sweep.interrupted = true;
-            break;
-        }
-        let (mut result, peak_method) = measured;
-        if peak_method == PeakMethod::Sampled {
-            warn(&mut sweep, listener, Warning::PeakRssSampled);
-        }
-        sweep.environment.peak_rss_method = peak_method_name(peak_method).to_string();
-        if point.backend == BackendKind::Sequential {
-            update_baseline(&mut sweep, &result);
-        }
-        set_speedup(&mut result, sweep.baseline_goodput_per_s);
-        for w in point_warnings(&result, spec) {
-            warn(&mut sweep, listener, w);
-        }
-        sweep.points.push(result);
-        let last = sweep.points.last().cloned().expect("just pushed");
-        listener.point_done(&last, &sweep)?;
         let baseline_done = point.backend == BackendKind::Sequential
-            && plan
+            && remaining
                 .get(index + 1)
                 .map_or(true, |next| next.backend != BackendKind::Sequential);
-        if baseline_done && sweep.baseline_goodput_per_s.is_none() && !spec.sweep.ignore_failures {
-            sweep.stopped = Some(baseline_failed(&sweep));
+        if baseline_done && !runner.baseline_usable() {
             break;
         }
     }
-    for summary in sweep.summaries() {
-        if summary.spread > 0.10 {
-            let w = Warning::NoisyRepetitions {
-                backend: summary.backend,
-                throttle: summary.throttle,
-                spread: summary.spread,
-            };
-            warn(&mut sweep, listener, w);
-        }
-    }
-    sweep.finished_at = Some(now_text());
-    sweep.analysis = Some(crate::analysis::analyze(&sweep));
-    listener.sweep_done(&sweep)?;
-    Ok(sweep)
-}
-
-/// Folds a new baseline repetition into the baseline's medians; earlier baseline rows follow
-/// the moved median. A repetition without a successful item has no goodput to offer.
-pub(crate) fn update_baseline(sweep: &mut SweepResult, result: &PointResult) {
-    let earlier = || sweep.points.iter().filter(|p| p.is_baseline());
-    let mut rates: Vec<f64> = earlier().map(|p| p.throughput_per_s).collect();
-    rates.push(result.throughput_per_s);
-    let mut goodputs: Vec<f64> = earlier()
-        .chain(std::iter::once(result))
-        .filter(|p| p.ok > 0)
-        .map(|p| p.goodput_per_s)
-        .collect();
-    sweep.baseline_throughput_per_s = median(&mut rates);
-    sweep.baseline_goodput_per_s = median(&mut goodputs);
-    let base = sweep.baseline_goodput_per_s;
-    sweep
-        .points
-        .iter_mut()
-        .filter(|p| p.is_baseline())
-        .for_each(|p| set_speedup(p, base));
-}
-
-/// Speedup is goodput against the baseline's goodput: a point with no successful item, or a
-/// baseline without one, has none (not 0, which would read as "measured, and useless").
-pub(crate) fn set_speedup(point: &mut PointResult, baseline: Option<f64>) {
-    point.speedup = match baseline {
-        Some(base) if base > 0.0 && point.ok > 0 => Some(point.goodput_per_s / base),
-        _ => None,
-    };
-    point.efficiency = point.speedup.map(|s| s / point.throttle as f64);
-}
-
-/// The line a sweep stops on when no baseline item succeeded: the error kinds seen and one
-/// sample message, so the cause is on screen without opening a file.
-pub(crate) fn baseline_failed(sweep: &SweepResult) -> String {
-    let mut kinds: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
-    for p in sweep.points.iter().filter(|p| p.is_baseline()) {
-        for (kind, n) in &p.errors {
-            *kinds.entry(kind).or_insert(0) += n;
-        }
-    }
-    let mut by_count: Vec<(&str, u64)> = kinds.into_iter().collect();
-    by_count.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
-    let kinds = by_count
-        .iter()
-        .take(3)
-        .map(|(k, n)| format!("{k} ×{n}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sample = sweep
-        .points
-        .iter()
-        .filter(|p| p.is_baseline())
-        .flat_map(|p| &p.failures)
-        .next()
-        .map(|f| format!("; e.g. item {}: {}", f.item, f.message))
-        .unwrap_or_default();
-    format!(
-        "no item of the sequential baseline succeeded ({kinds}{sample}): nothing to measure          speedup against, so the sweep stopped; fix the workload, or pass --ignore-failures to          measure every point anyway"
-    )
+    runner.finish(None)
 }
 
 pub(crate) fn point_warnings(p: &PointResult, spec: &RunSpec) -> Vec<Warning> {

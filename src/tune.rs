@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 pub mod stepper;
-pub use stepper::Stepper;
+pub use stepper::{run, Heard};
 
 /// The ramp goes on while each doubling buys at least this much more throughput.
 pub const MIN_GAIN: f64 = 1.05;

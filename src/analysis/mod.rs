@@ -248,6 +248,8 @@ pub(crate) mod fixture;
 pub mod metric;
 pub mod run_to_run;
 pub mod student;
+#[cfg(test)]
+mod sweep_tests;
 
 #[cfg(test)]
 mod tests {

@@ -5,15 +5,13 @@
 use std::path::Path;
 
 use super::{install_interrupt, Exit};
-use crate::analysis::{measured, SearchRecord, DEFAULT_ERROR_BUDGET};
-use crate::backend::BackendKind;
 use crate::cli::TuneArgs;
 use crate::error::SpecError;
 use crate::report::folder::{default_folder, RunFolder};
 use crate::report::table::{self, maybe, number, percent};
 use crate::spec::MAX_THROTTLE;
-use crate::sweep::{Listeners, PlannedPoint, SweepListener};
-use crate::tune::{search, Probe, Stepper};
+use crate::sweep::{fresh_sweep, Backends, Listeners, PointRunner, SweepListener};
+use crate::tune::{self, Heard};
 use crate::warning::Warning;
 use crate::workload::Registry;
 
@@ -45,7 +43,6 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
         )
     })?;
     spec.sweep.backends = vec![backend];
-    let repeat = spec.sweep.repeat as usize;
     let quiet = args.run.quiet;
 
     let dir = args
@@ -56,103 +53,25 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
     let folder = RunFolder::create(&dir, args.run.force)?;
     let stop = install_interrupt()?;
     let mut listeners = Listeners(vec![Box::new(WarningLines { quiet }), Box::new(folder)]);
-    let mut stepper = Stepper::new(&spec, registry, &mut listeners, stop)?;
-
-    let say = |line: String| {
+    let runner = PointRunner::start(
+        fresh_sweep(&spec),
+        registry,
+        Backends::real(&spec.sweep),
+        &[],
+        &mut listeners,
+        stop,
+    )?;
+    let sweep = tune::run(runner, backend, args.max_limit, &mut |heard| {
         if !quiet {
-            eprintln!("{line}");
+            eprintln!("{}", heard_line(&heard, spec.sweep.slo.is_some()));
         }
-    };
-    let mut complete = true;
-    for repetition in 1..=spec.sweep.repeat {
-        let point = PlannedPoint {
-            backend: BackendKind::Sequential,
-            throttle: 1,
-            repetition,
-        };
-        if !stepper.measure(point, &mut listeners)? {
-            complete = false;
-            break;
-        }
-    }
-    if complete && stepper.sweep.baseline_goodput_per_s.is_none() && !spec.sweep.ignore_failures {
-        stepper.sweep.stopped = Some(crate::sweep::baseline_failed(&stepper.sweep));
-        complete = false;
-    }
-    if let Some(base) = stepper.sweep.baseline_goodput_per_s {
-        say(format!(
-            "baseline (sequential): {} successful items/s",
-            number(base)
-        ));
-    }
-    let mut record = SearchRecord {
-        backend,
-        probes: Vec::new(),
-        max_limit: args.max_limit,
-        runs: 0,
-        full_sweep_runs: (args.max_limit + 1) * repeat,
-        outcome: "interrupted".into(),
-    };
-    if complete {
-        let slo = spec.sweep.slo.clone();
-        let mut count = 0;
-        let outcome = search(args.max_limit, |n, phase| {
-            for repetition in 1..=spec.sweep.repeat {
-                let point = PlannedPoint {
-                    backend,
-                    throttle: n,
-                    repetition,
-                };
-                if !stepper.measure(point, &mut listeners)? {
-                    return Ok(None);
-                }
-            }
-            let Some(m) = measured(&stepper.sweep, backend)
-                .into_iter()
-                .find(|m| m.throttle == n)
-            else {
-                return Ok(None);
-            };
-            // Past the error budget a throttle breaks the ramp as an SLO would: its speed is
-            // failures', not work's.
-            let slo_met = match &slo {
-                Some(s) => s.met(&m),
-                None => m.within_budget(DEFAULT_ERROR_BUDGET),
-            };
-            count += 1;
-            say(format!(
-                "probe {count} ({}): {backend} at throttle {n}: {} ok/s, p99 {} ms{}{}",
-                phase.name(),
-                number(m.goodput_per_s),
-                maybe(m.p99_ms, number),
-                if m.error_share > 0.0 {
-                    format!(", {}% errors", percent(m.error_share * 100.0))
-                } else {
-                    String::new()
-                },
-                match &slo {
-                    Some(_) if !slo_met => ", SLO broken",
-                    None if !slo_met => ", over the error budget",
-                    _ => "",
-                }
-            ));
-            Ok(Some(Probe {
-                goodput_per_s: m.goodput_per_s,
-                slo_met,
-            }))
-        })?;
-        complete = outcome.complete;
-        record.probes = outcome.probes;
-        record.outcome = outcome.story;
-    }
-    record.runs = stepper.sweep.points.len();
-    if !complete && stepper.sweep.stopped.is_none() {
-        stepper.sweep.interrupted = true;
-    }
-    let sweep = stepper.finish(&mut listeners, record)?;
+    })?;
     drop(listeners);
     if !quiet {
         println!("\n{}", table::console(&sweep));
+        for line in crate::backend::hosts::console_lines(&sweep) {
+            println!("{line}");
+        }
         if let Some(analysis) = &sweep.analysis {
             for line in analysis.lines() {
                 println!("{line}");
@@ -166,6 +85,39 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
         return Ok(super::Exit::Failed);
     }
     Ok(super::run::exit_for(&args.run, &sweep, super::Exit::Ok))
+}
+
+/// One line of the search's progress.
+fn heard_line(heard: &Heard<'_>, with_slo: bool) -> String {
+    match heard {
+        Heard::Baseline { goodput_per_s } => format!(
+            "baseline (sequential): {} successful items/s",
+            number(*goodput_per_s)
+        ),
+        Heard::Probe {
+            count,
+            phase,
+            backend,
+            measured: m,
+            slo_met,
+        } => format!(
+            "probe {count} ({}): {backend} at throttle {}: {} ok/s, p99 {} ms{}{}",
+            phase.name(),
+            m.throttle,
+            number(m.goodput_per_s),
+            maybe(m.p99_ms, number),
+            if m.error_share > 0.0 {
+                format!(", {}% errors", percent(m.error_share * 100.0))
+            } else {
+                String::new()
+            },
+            match (with_slo, *slo_met) {
+                (true, false) => ", SLO broken",
+                (false, false) => ", over the error budget",
+                _ => "",
+            }
+        ),
+    }
 }
 
 /// Warnings as plain lines on stderr (the probe lines are the progress display).

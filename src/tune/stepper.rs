@@ -1,158 +1,133 @@
-//! The stepper behind `tune`: a sweep measured one point at a time, each next point chosen by
-//! the caller from the last ones, with the same measurement, speedups, warnings, listeners and
-//! analysis as `sweep::run`.
+//! How `tune` measures: the sequential baseline, then every throttle the search asks for, each
+//! with all its repetitions, through the sweep's point runner — so a search measures, warns and
+//! writes its points exactly as a sweep does, on every backend a sweep can use.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use crate::analysis::{measured, Measured, SearchRecord, DEFAULT_ERROR_BUDGET};
+use crate::backend::BackendKind;
+use crate::results::SweepResult;
+use crate::sweep::{PlannedPoint, PointRunner, Step};
 
-use anyhow::Context;
+use super::{search, Phase, Probe};
 
-use crate::analysis::{self, SearchRecord};
-use crate::backend::{Backend, BackendKind};
-use crate::measure::environment::Environment;
-use crate::measure::memory::PeakMethod;
-use crate::results::{SweepResult, FORMAT_VERSION};
-use crate::spec::RunSpec;
-use crate::sweep::{self, PlannedPoint, SweepListener};
-use crate::warning::Warning;
-use crate::workload::{Nature, Registry, Workload};
-
-/// A sweep built one point at a time by a caller that picks each next point from the last ones:
-/// the same measurement, speedups, warnings, listeners and analysis as `sweep::run`.
-pub struct Stepper<'a> {
-    spec: &'a RunSpec,
-    workload: Arc<dyn Workload>,
-    backends: HashMap<BackendKind, Box<dyn Backend>>,
-    stop: Arc<AtomicBool>,
-    pub sweep: SweepResult,
+/// What a search tells its caller as it goes, for showing.
+#[derive(Debug)]
+pub enum Heard<'a> {
+    /// The baseline's repetitions are measured and some of its items succeeded.
+    Baseline { goodput_per_s: f64 },
+    /// A throttle was probed (every repetition of it measured).
+    Probe {
+        /// 1 for the first probe.
+        count: usize,
+        phase: Phase,
+        backend: BackendKind,
+        measured: &'a Measured,
+        /// The SLO held there (without one: the error budget did).
+        slo_met: bool,
+    },
 }
 
-impl<'a> Stepper<'a> {
-    pub fn new(
-        spec: &'a RunSpec,
-        registry: &Registry,
-        listener: &mut dyn SweepListener,
-        stop: Arc<AtomicBool>,
-    ) -> anyhow::Result<Self> {
-        let workload = registry.build(&spec.workload)?;
-        listener.sweep_start(&[], spec)?;
-        let mut stepper = Stepper {
-            spec,
-            workload,
-            backends: HashMap::new(),
-            stop,
-            sweep: SweepResult {
-                format_version: FORMAT_VERSION,
-                spec: spec.clone(),
-                environment: Environment::detect(),
-                started_at: sweep::now_text(),
-                finished_at: None,
-                baseline_throughput_per_s: None,
-                baseline_goodput_per_s: None,
-                points: Vec::new(),
-                warnings: Vec::new(),
-                interrupted: false,
-                stopped: None,
-                analysis: None,
-            },
-        };
-        if stepper.workload.nature() == Nature::CpuBound
-            && spec.sweep.backends.contains(&BackendKind::Async)
-        {
-            stepper.warn(listener, Warning::CpuBoundOnAsync);
-        }
-        Ok(stepper)
+/// Searches 1..=`max_limit` on `backend` for the best throttle, measuring through `runner`,
+/// and ends the sweep with the search's record in its analysis.
+pub fn run(
+    runner: PointRunner<'_>,
+    backend: BackendKind,
+    max_limit: usize,
+    heard: &mut dyn FnMut(Heard<'_>),
+) -> anyhow::Result<SweepResult> {
+    let mut stepper = Stepper { runner, backend };
+    let repeat = stepper.runner.spec().sweep.repeat as usize;
+    let mut record = SearchRecord {
+        backend,
+        probes: Vec::new(),
+        max_limit,
+        runs: 0,
+        full_sweep_runs: (max_limit + 1) * repeat,
+        outcome: "interrupted".into(),
+    };
+    let mut complete = stepper.baseline()?;
+    if let Some(goodput_per_s) = stepper.runner.sweep().baseline_goodput_per_s {
+        heard(Heard::Baseline { goodput_per_s });
     }
-
-    fn warn(&mut self, listener: &mut dyn SweepListener, w: Warning) {
-        let text = w.to_string();
-        if !self.sweep.warnings.contains(&text) {
-            listener.warning(&w);
-            self.sweep.warnings.push(text);
-        }
+    if complete {
+        let slo = stepper.runner.spec().sweep.slo.clone();
+        let mut count = 0;
+        let outcome = search(max_limit, |n, phase| {
+            let Some(m) = stepper.probe(n)? else {
+                return Ok(None);
+            };
+            // Past the error budget a throttle breaks the ramp as an SLO would: its speed is
+            // failures', not work's.
+            let slo_met = match &slo {
+                Some(s) => s.met(&m),
+                None => m.within_budget(DEFAULT_ERROR_BUDGET),
+            };
+            count += 1;
+            heard(Heard::Probe {
+                count,
+                phase,
+                backend,
+                measured: &m,
+                slo_met,
+            });
+            Ok(Some(Probe {
+                goodput_per_s: m.goodput_per_s,
+                slo_met,
+            }))
+        })?;
+        complete = outcome.complete;
+        record.probes = outcome.probes;
+        record.outcome = outcome.story;
     }
+    let mut runner = stepper.runner;
+    record.runs = runner.sweep().points.len();
+    if !complete && runner.sweep().stopped.is_none() {
+        runner.interrupt();
+    }
+    runner.finish(Some(record))
+}
 
-    /// Measures one point. False when the run was interrupted (the point is then not kept).
-    pub fn measure(
-        &mut self,
-        point: PlannedPoint,
-        listener: &mut dyn SweepListener,
-    ) -> anyhow::Result<bool> {
-        if self.stop.load(Ordering::Relaxed) {
-            self.sweep.interrupted = true;
+/// Measures what the search asks for, a throttle (all its repetitions) at a time.
+struct Stepper<'l> {
+    runner: PointRunner<'l>,
+    backend: BackendKind,
+}
+
+impl Stepper<'_> {
+    /// Every repetition of the baseline; false when interrupted, or when no baseline item
+    /// succeeded and failures are not ignored (the sweep then says why it stopped).
+    fn baseline(&mut self) -> anyhow::Result<bool> {
+        if !self.repetitions(BackendKind::Sequential, 1)? {
             return Ok(false);
         }
-        let backend = match self.backends.entry(point.backend) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(point.backend.create()?),
-        };
-        let progress = Arc::new(crate::backend::PointProgress::new(point.throttle));
-        listener.point_start(self.sweep.points.len(), &point, &progress);
-        let (mut result, peak_method) = sweep::measure_point(
-            backend.as_ref(),
-            self.spec,
-            &self.workload,
-            &point,
-            (
-                progress,
-                sweep::warmup_for(self.spec, self.sweep.points.is_empty()),
-            ),
-            self.stop.clone(),
-        )
-        .with_context(|| format!("{} at throttle {}", point.backend, point.throttle))?;
-        if self.stop.load(Ordering::Relaxed) {
-            self.sweep.interrupted = true;
-            return Ok(false);
-        }
-        if peak_method == PeakMethod::Sampled {
-            self.warn(listener, Warning::PeakRssSampled);
-        }
-        self.sweep.environment.peak_rss_method = sweep::peak_method_name(peak_method).to_string();
-        if result.is_baseline() {
-            sweep::update_baseline(&mut self.sweep, &result);
-        }
-        sweep::set_speedup(&mut result, self.sweep.baseline_goodput_per_s);
-        for w in sweep::point_warnings(&result, self.spec) {
-            self.warn(listener, w);
-        }
-        self.sweep.points.push(result);
-        let last = self.sweep.points.last().cloned().expect("just pushed");
-        listener.point_done(&last, &self.sweep)?;
-        Ok(true)
+        Ok(self.runner.baseline_usable())
     }
 
-    /// Records the throttles measured in the spec, analyses, and tells the listener.
-    pub fn finish(
-        mut self,
-        listener: &mut dyn SweepListener,
-        search: SearchRecord,
-    ) -> anyhow::Result<SweepResult> {
-        let mut limits: Vec<usize> = self
-            .sweep
-            .points
-            .iter()
-            .filter(|p| !p.is_baseline())
-            .map(|p| p.throttle)
-            .collect();
-        limits.sort_unstable();
-        limits.dedup();
-        self.sweep.spec.sweep.limits = limits;
-        for summary in self.sweep.summaries() {
-            if summary.spread > 0.10 {
-                let w = Warning::NoisyRepetitions {
-                    backend: summary.backend,
-                    throttle: summary.throttle,
-                    spread: summary.spread,
-                };
-                self.warn(listener, w);
+    /// Every repetition of throttle `n` on the searched backend, summarised as the analysis
+    /// sees it; `None` when interrupted.
+    fn probe(&mut self, n: usize) -> anyhow::Result<Option<Measured>> {
+        if !self.repetitions(self.backend, n)? {
+            return Ok(None);
+        }
+        Ok(measured(self.runner.sweep(), self.backend)
+            .into_iter()
+            .find(|m| m.throttle == n))
+    }
+
+    fn repetitions(&mut self, backend: BackendKind, throttle: usize) -> anyhow::Result<bool> {
+        for repetition in 1..=self.runner.spec().sweep.repeat {
+            let point = PlannedPoint {
+                backend,
+                throttle,
+                repetition,
+            };
+            if self.runner.measure(point)? == Step::Interrupted {
+                return Ok(false);
             }
         }
-        self.sweep.finished_at = Some(sweep::now_text());
-        let mut analysis = analysis::analyze(&self.sweep);
-        analysis.search = Some(search);
-        self.sweep.analysis = Some(analysis);
-        listener.sweep_done(&self.sweep)?;
-        Ok(self.sweep)
+        Ok(true)
     }
 }
+
+#[cfg(test)]
+#[path = "stepper_tests.rs"]
+mod tests;

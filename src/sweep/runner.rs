@@ -1,0 +1,255 @@
+//! The point runner: every way of measuring — a planned sweep, a resumed one, `tune`'s search —
+//! measures its points here, one at a time, in the order its caller chooses. For each point it
+//! picks the backend (built once, with the sweep's settings), measures, folds the baseline and
+//! speedups in, raises warnings and tells the listeners, which write the point to disk before
+//! the next one starts. The caller only decides which point comes next and when to finish.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::point::{measure_point, peak_method_name, warmup_for};
+use super::speedup::{baseline_failed, set_speedup, update_baseline};
+use super::{now_text, point_warnings, PlannedPoint, SweepListener};
+use crate::analysis::{self, SearchRecord};
+use crate::backend::{Backend, BackendKind, Budget, PointProgress};
+use crate::measure::environment::Environment;
+use crate::measure::memory::PeakMethod;
+use crate::results::{SweepResult, FORMAT_VERSION};
+use crate::spec::{RunSpec, SweepSettings};
+use crate::warning::Warning;
+use crate::workload::{Nature, Registry, Workload};
+
+/// Repetitions of one point that disagree by more than this share of throughput are noisy.
+const NOISY_SPREAD: f64 = 0.10;
+
+/// Builds the backend of a kind; called once per kind a sweep uses.
+pub type MakeBackend = Box<dyn FnMut(BackendKind) -> anyhow::Result<Box<dyn Backend>>>;
+
+/// The backends of one sweep, each built on first use and kept for the points after.
+pub struct Backends {
+    built: HashMap<BackendKind, Box<dyn Backend>>,
+    make: MakeBackend,
+}
+
+impl Backends {
+    /// The real backends, built for these settings (`remote` connects to their hosts).
+    pub fn real(settings: &SweepSettings) -> Backends {
+        let settings = settings.clone();
+        Backends::from_fn(Box::new(move |kind| kind.create_for(&settings)))
+    }
+
+    /// Backends made by `make`: a fake in tests, later other kinds of runner.
+    pub fn from_fn(make: MakeBackend) -> Backends {
+        Backends {
+            built: HashMap::new(),
+            make,
+        }
+    }
+
+    fn get(&mut self, kind: BackendKind) -> anyhow::Result<&dyn Backend> {
+        let backend = match self.built.entry(kind) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert((self.make)(kind)?),
+        };
+        Ok(&**backend)
+    }
+}
+
+/// What became of a point the runner was asked to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Measured and kept: it is the sweep's last point now.
+    Kept,
+    /// The run was interrupted before or during the point: nothing of it is kept.
+    Interrupted,
+}
+
+/// Measures points into one sweep; see the module's documentation.
+pub struct PointRunner<'l> {
+    sweep: SweepResult,
+    workload: Arc<dyn Workload>,
+    backends: Backends,
+    listener: &'l mut dyn SweepListener,
+    stop: Arc<AtomicBool>,
+}
+
+impl<'l> PointRunner<'l> {
+    /// Starts measuring into `sweep` (fresh, or an interrupted one being continued): builds the
+    /// workload, tells the listener what is `planned` (empty when points are chosen as the run
+    /// goes), warns about what is wrong already, and connects to remote hosts now, so a bad
+    /// host costs no waiting for the baseline.
+    pub fn start(
+        mut sweep: SweepResult,
+        registry: &Registry,
+        backends: Backends,
+        planned: &[PlannedPoint],
+        listener: &'l mut dyn SweepListener,
+        stop: Arc<AtomicBool>,
+    ) -> anyhow::Result<PointRunner<'l>> {
+        let workload = registry.build(&sweep.spec.workload)?;
+        let settings = &sweep.spec.sweep;
+        let mut first_warnings = Vec::new();
+        // Only planned throttles can be judged here: a search's are not known yet.
+        let top = planned.iter().map(|p| p.throttle).max().unwrap_or(1);
+        if let Budget::Items(items) = settings.budget {
+            if items < top as u64 {
+                first_warnings.push(Warning::FewerItemsThanThrottle {
+                    items,
+                    throttle: top,
+                });
+            }
+        }
+        if workload.nature() == Nature::CpuBound && settings.backends.contains(&BackendKind::Async)
+        {
+            first_warnings.push(Warning::CpuBoundOnAsync);
+        }
+        let remote = settings.backends.contains(&BackendKind::Remote);
+        sweep.interrupted = false;
+        sweep.finished_at = None;
+        listener.sweep_start(planned, &sweep.spec)?;
+        let mut runner = PointRunner {
+            sweep,
+            workload,
+            backends,
+            listener,
+            stop,
+        };
+        for warning in first_warnings {
+            runner.warn(warning);
+        }
+        if remote {
+            runner.backends.get(BackendKind::Remote)?;
+        }
+        Ok(runner)
+    }
+
+    /// The sweep so far.
+    pub fn sweep(&self) -> &SweepResult {
+        &self.sweep
+    }
+
+    pub fn spec(&self) -> &RunSpec {
+        &self.sweep.spec
+    }
+
+    /// Tells the listener about `warning` unless the sweep holds it already.
+    pub fn warn(&mut self, warning: Warning) {
+        let text = warning.to_string();
+        if !self.sweep.warnings.contains(&text) {
+            self.listener.warning(&warning);
+            self.sweep.warnings.push(text);
+        }
+    }
+
+    /// Measures one point and keeps it, unless the run is or gets interrupted: a point cut
+    /// short would mislead, so it is dropped.
+    pub fn measure(&mut self, point: PlannedPoint) -> anyhow::Result<Step> {
+        if self.stop.load(Ordering::Relaxed) {
+            self.sweep.interrupted = true;
+            return Ok(Step::Interrupted);
+        }
+        let backend = self.backends.get(point.backend)?;
+        let progress = Arc::new(PointProgress::new(point.throttle));
+        self.listener
+            .point_start(self.sweep.points.len(), &point, &progress);
+        let warmup = warmup_for(&self.sweep.spec, self.sweep.points.is_empty());
+        let (mut result, peak_method) = measure_point(
+            backend,
+            &self.sweep.spec,
+            &self.workload,
+            &point,
+            (progress, warmup),
+            self.stop.clone(),
+        )
+        .with_context(|| format!("{} at throttle {}", point.backend, point.throttle))?;
+        if self.stop.load(Ordering::Relaxed) {
+            self.sweep.interrupted = true;
+            return Ok(Step::Interrupted);
+        }
+        if peak_method == PeakMethod::Sampled {
+            self.warn(Warning::PeakRssSampled);
+        }
+        self.sweep.environment.peak_rss_method = peak_method_name(peak_method).to_string();
+        if result.is_baseline() {
+            update_baseline(&mut self.sweep, &result);
+        }
+        set_speedup(&mut result, self.sweep.baseline_goodput_per_s);
+        for warning in point_warnings(&result, &self.sweep.spec) {
+            self.warn(warning);
+        }
+        self.sweep.points.push(result);
+        let kept = self.sweep.points.last().expect("just pushed");
+        self.listener.point_done(kept, &self.sweep)?;
+        Ok(Step::Kept)
+    }
+
+    /// Called once the baseline's repetitions are measured: false, with the reason kept as the
+    /// sweep's `stopped`, when none of its items succeeded and failures are not to be ignored —
+    /// there is nothing to measure speedup against.
+    pub fn baseline_usable(&mut self) -> bool {
+        if self.sweep.baseline_goodput_per_s.is_some() || self.sweep.spec.sweep.ignore_failures {
+            return true;
+        }
+        self.sweep.stopped = Some(baseline_failed(&self.sweep));
+        false
+    }
+
+    /// Marks the run interrupted although no point was cut: its caller gave up early.
+    pub fn interrupt(&mut self) {
+        self.sweep.interrupted = true;
+    }
+
+    /// Ends the sweep: warns about noisy repetitions, analyses, and tells the listener. A
+    /// `search` (tune) is kept with the analysis, and the spec then lists the throttles it
+    /// measured, so the sweep reads like one planned with them.
+    pub fn finish(mut self, search: Option<SearchRecord>) -> anyhow::Result<SweepResult> {
+        if search.is_some() {
+            let mut limits: Vec<usize> = self
+                .sweep
+                .points
+                .iter()
+                .filter(|p| !p.is_baseline())
+                .map(|p| p.throttle)
+                .collect();
+            limits.sort_unstable();
+            limits.dedup();
+            self.sweep.spec.sweep.limits = limits;
+        }
+        for summary in self.sweep.summaries() {
+            if summary.spread > NOISY_SPREAD {
+                self.warn(Warning::NoisyRepetitions {
+                    backend: summary.backend,
+                    throttle: summary.throttle,
+                    spread: summary.spread,
+                });
+            }
+        }
+        self.sweep.finished_at = Some(now_text());
+        let mut analysis = analysis::analyze(&self.sweep);
+        analysis.search = search;
+        self.sweep.analysis = Some(analysis);
+        self.listener.sweep_done(&self.sweep)?;
+        Ok(self.sweep)
+    }
+}
+
+/// A sweep of `spec` with nothing measured yet.
+pub fn fresh_sweep(spec: &RunSpec) -> SweepResult {
+    SweepResult {
+        format_version: FORMAT_VERSION,
+        spec: spec.clone(),
+        environment: Environment::detect(),
+        started_at: now_text(),
+        finished_at: None,
+        baseline_throughput_per_s: None,
+        baseline_goodput_per_s: None,
+        points: Vec::new(),
+        warnings: Vec::new(),
+        interrupted: false,
+        stopped: None,
+        analysis: None,
+    }
+}
