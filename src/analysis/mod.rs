@@ -1,6 +1,8 @@
 //! Analysis of a finished sweep: what the measured points mean for a capacity planner — the
 //! scalability fit per backend, the knee, the SLO limit and one recommended throttle.
 
+pub mod costs;
+pub mod efficiency;
 pub mod knee;
 pub mod littles_law;
 pub mod pick;
@@ -42,6 +44,9 @@ pub struct Analysis {
     /// Achieved concurrency against the throttle, per point.
     #[serde(default)]
     pub littles_law: Vec<LittleCheck>,
+    /// What a job costs on each backend (startup, memory, CPU, best goodput, crash).
+    #[serde(default)]
+    pub costs: Vec<costs::BackendCost>,
     /// How an adaptive search (`tune`) chose its points, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<SearchRecord>,
@@ -156,6 +161,8 @@ pub fn analyze(sweep: &SweepResult) -> Analysis {
         Ok(r) => analysis.recommendation = Some(r),
         Err(why) => analysis.no_recommendation = Some(why),
     }
+    analysis.costs = costs::costs(sweep);
+    analysis.notes.extend(efficiency::notes(sweep));
     analysis.littles_law = littles_law::checks(sweep);
     analysis
         .notes

@@ -4,6 +4,7 @@
 pub mod charts;
 pub mod ci;
 pub mod comparison;
+pub mod costs;
 pub mod csv;
 pub mod folder;
 pub mod html;

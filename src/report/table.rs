@@ -177,6 +177,7 @@ impl Exporter for SummaryMarkdown {
             s.workload.kind, baseline, sweep.environment.cpu_model, sweep.environment.cores
         ));
         out.push_str(&markdown(sweep));
+        out.push_str(&super::costs::markdown(sweep));
         if let Some(analysis) = &sweep.analysis {
             out.push_str("\n**Analysis**\n\n");
             for line in analysis.lines() {
