@@ -125,8 +125,9 @@ fn build(spec_json: &[u8], registry: &Registry) -> Result<Arc<dyn Workload>, Str
     registry.build(&spec).map_err(|e| e.to_string())
 }
 
+/// This worker's peak, with the peaks of the programs its `command` items started.
 fn peak_rss() -> u64 {
-    rss_and_peak().map(|(_, hwm)| hwm).unwrap_or(0)
+    rss_and_peak().map(|(_, hwm)| hwm).unwrap_or(0) + crate::workload::child_peak::take()
 }
 
 fn done(item: u64, begin_ns: u64, end_ns: u64, outcome: ItemResult) -> ItemDone {

@@ -1,5 +1,6 @@
 //! The results table — one row per (backend, throttle), repetitions folded into medians — as
-//! aligned console text and as a markdown table (`summary.md`).
+//! aligned console text and as a markdown table (`summary.md`). Every count and cost column is
+//! named for its basis: one repetition (the median) or all repetitions together, never mixed.
 
 use super::Exporter;
 use crate::results::{Summary, SweepResult};
@@ -7,17 +8,17 @@ use crate::results::{Summary, SweepResult};
 pub const HEADERS: [&str; 13] = [
     "backend",
     "throttle",
-    "items",
+    "items/rep",
     "goodput (ok/s)",
     "errors (%)",
     "speedup (×)",
     "efficiency (%)",
     "p50 (ms)",
     "p99 (ms)",
-    "CPU (s)",
+    "CPU/rep (s)",
     "Δmem (MB)",
     "peak RSS (MB)",
-    "failed",
+    "failed (all reps)",
 ];
 
 /// What a table shows where a figure does not exist (no successful item): never 0.
@@ -33,7 +34,7 @@ pub fn cells(s: &Summary) -> Vec<String> {
     vec![
         s.backend.to_string(),
         s.throttle.to_string(),
-        s.items.to_string(),
+        s.items_per_rep.to_string(),
         number(s.goodput_per_s),
         maybe(s.error_pct, percent),
         maybe(s.speedup, |x| format!("{x:.2}")),
