@@ -97,7 +97,10 @@ mod tests {
         // The shared sum is read by every point other tests run: the runner's own is checked.
         let largest = runner.largest;
         assert!(largest >= 40 << 20, "{largest} bytes");
-        let mut second = Command::new("python3").args(["-c", program]).spawn().unwrap();
+        let mut second = Command::new("python3")
+            .args(["-c", program])
+            .spawn()
+            .unwrap();
         assert!(runner.wait(&mut second).unwrap().success());
         assert!(
             runner.largest < largest + (8 << 20),
