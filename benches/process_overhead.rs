@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use throttlebench::backend::protocol::{FrameReader, FromWorker, Next, ToWorker};
-use throttlebench::backend::worker::EXE_ENV;
+use throttlebench::backend::EXE_ENV;
 use throttlebench::backend::{BackendKind, Budget, PointJob};
 use throttlebench::workload::{Registry, WorkloadSpec};
 

@@ -1,41 +1,71 @@
 //! throttlebench: how many at once? Runs a workload one item at a time, then at a sweep of
 //! throttle limits on several backends, and measures what each limit buys.
 //!
-//! Data flows one way: spec → plan → points → analysis → reports.
+//! [`Sweep`] runs one from code and returns the [`SweepResult`]: one [`PointResult`] per
+//! (backend, throttle, repetition) and what the [`analysis`] concluded from them.
 //!
-//! ```no_run
-//! use throttlebench::{backend::BackendKind, Sweep};
-//! let result = Sweep::kind("sleep")
-//!     .param("ms", 20)
-//!     .backends([BackendKind::Thread])
-//!     .limits([1, 2, 4, 8])
-//!     .items(40)
-//!     .run()
-//!     .unwrap();
-//! for p in &result.points {
-//!     println!("{} x{}: {:.1} items/s", p.backend, p.throttle, p.throughput_per_s);
-//! }
 //! ```
+//! use throttlebench::{BackendKind, Sweep};
+//!
+//! let result = Sweep::kind("sleep")
+//!     .param("ms", 5)
+//!     .backends([BackendKind::Thread])
+//!     .limits([1, 4])
+//!     .items(16)
+//!     .run()?;
+//! // The sequential baseline first, then the thread backend at each throttle.
+//! let throttles: Vec<_> = result.points.iter().map(|p| (p.backend, p.throttle)).collect();
+//! assert_eq!(
+//!     throttles,
+//!     [(BackendKind::Sequential, 1), (BackendKind::Thread, 1), (BackendKind::Thread, 4)]
+//! );
+//! // Four sleeps at once finish far sooner than one after another.
+//! let at_4 = &result.points[2];
+//! assert!(at_4.speedup.unwrap() > 2.0, "{:?}", at_4.speedup);
+//! let analysis = result.analysis.as_ref().unwrap();
+//! assert_eq!(analysis.backends[0].backend, BackendKind::Thread);
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+//!
+//! # Layout
+//!
+//! Data flows one way: spec → plan → points → analysis → reports. Each folder under `src/` is
+//! one step and imports only the steps below it, never one above (`tests/layering.rs` checks
+//! that no import circle crosses folders). From the top:
+//!
+//! | folder | what it is for |
+//! |---|---|
+//! | `src/*.rs` | this crate's face: [`Sweep`], [`command_line`], the criterion integration |
+//! | `commands` | the command line: its arguments and one module per subcommand |
+//! | [`report`] | every file a run writes, the console table and progress, saved baselines |
+//! | `tune` | the adaptive search of `throttlebench tune` |
+//! | [`sweep`] | runs the plan: the baseline, then every backend at every throttle |
+//! | [`analysis`] | what the points mean: the scalability fit, knee, SLO, recommendation, comparison |
+//! | [`results`] | what a sweep produced: points, warnings, and the analysis's findings as data |
+//! | [`spec`] | what to run: a TOML file and flags, validated into a [`RunSpec`] |
+//! | [`backend`] | how items are run at a given throttle |
+//! | [`measure`] | what is measured in and around a point: latency, CPU, memory, the machine |
+//! | [`workload`] | what one item does, and the [`Registry`] of kinds |
+//! | [`server`] | the built-in HTTP target |
+//! | `child`, `tls`, `timer`, `format`, `error` | leaves: child processes, TLS settings, precise async sleeps, numbers and units, the bad-input [`SpecError`] |
 
 pub mod analysis;
 pub mod backend;
-pub mod baseline;
-pub mod cli;
-pub mod commands;
+mod child;
+mod commands;
 #[cfg(feature = "criterion-integration")]
 pub mod criterion;
-pub mod error;
+mod error;
+mod format;
 pub mod measure;
-pub mod progress;
 pub mod report;
 pub mod results;
 pub mod server;
 pub mod spec;
 pub mod sweep;
 mod timer;
-pub mod tls;
-pub mod tune;
-pub mod warning;
+mod tls;
+mod tune;
 pub mod workload;
 
 use std::sync::atomic::AtomicBool;
@@ -46,6 +76,13 @@ pub use error::SpecError;
 pub use results::{PointResult, SweepResult};
 pub use spec::{RunSpec, SweepSettings};
 pub use workload::{ItemError, ItemResult, Registry, Runner, Workload, WorkloadKind, WorkloadSpec};
+
+/// The `throttlebench` command line: parses the process's arguments, runs the subcommand, and
+/// returns its exit code (0 ok, 1 regression or SLO failure, 2 bad input or error, 130
+/// interrupted). The binary is this one call.
+pub fn command_line() -> std::process::ExitCode {
+    commands::main()
+}
 
 /// Builds and runs a sweep from code.
 pub struct Sweep {
@@ -76,6 +113,8 @@ impl Sweep {
         self
     }
 
+    /// Sets a parameter of the workload (`ms` for `sleep`; `throttlebench workloads` lists
+    /// each kind's).
     pub fn param(mut self, name: &str, value: impl Into<serde_json::Value>) -> Sweep {
         self.spec
             .workload
@@ -84,11 +123,13 @@ impl Sweep {
         self
     }
 
+    /// The backends compared against the sequential baseline, which always runs too.
     pub fn backends(mut self, backends: impl IntoIterator<Item = BackendKind>) -> Sweep {
         self.spec.sweep.backends = backends.into_iter().collect();
         self
     }
 
+    /// The throttles to measure each backend at (sorted, repeats dropped).
     pub fn limits(mut self, limits: impl IntoIterator<Item = usize>) -> Sweep {
         self.spec.sweep.limits = limits.into_iter().collect();
         self.spec.sweep.limits.sort_unstable();
@@ -96,25 +137,30 @@ impl Sweep {
         self
     }
 
+    /// Items per point.
     pub fn items(mut self, items: u64) -> Sweep {
         self.spec.sweep.budget = Budget::Items(items);
         self
     }
 
+    /// Repetitions of every point, interleaved (at least 1).
     pub fn repeat(mut self, repeat: u32) -> Sweep {
         self.spec.sweep.repeat = repeat.max(1);
         self
     }
 
+    /// Per-item timeout: an item past it counts as timed out.
     pub fn timeout(mut self, timeout: std::time::Duration) -> Sweep {
         self.spec.sweep.timeout = Some(timeout);
         self
     }
 
-    /// Runs it, without progress output or files. Before the baseline, a worker process is
-    /// started and given the workload when a process backend is in the sweep, so a worker that
-    /// cannot build it is one error up front. A sweep that stopped (no item of the baseline
-    /// succeeded) is an error, as it is on the command line.
+    /// Runs it, without progress output or files: the baseline, every point, then the
+    /// analysis. A workload kind or parameter the registry does not know is a [`SpecError`].
+    /// Before the baseline, a worker process is started and given the workload when a process
+    /// backend is in the sweep, so a worker that cannot build it is one error up front. A
+    /// sweep that stopped (no item of the baseline succeeded) is an error, as it is on the
+    /// command line.
     pub fn run(self) -> anyhow::Result<SweepResult> {
         if self.spec.sweep.limits.contains(&0) || self.spec.sweep.limits.is_empty() {
             return Err(SpecError::invalid("throttle limits must be at least 1").into());
@@ -178,5 +224,5 @@ pub fn run_if_worker_with(registry: &Registry) -> Option<std::process::ExitCode>
 /// taken: a sweep started here would start workers that start sweeps.
 fn started_as_worker() -> bool {
     std::env::args_os().nth(1).is_some_and(|a| a == "worker")
-        && std::env::var_os(backend::worker::PARENT_ENV).is_some()
+        && std::env::var_os(child::PARENT_ENV).is_some()
 }

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{BackendKind, Budget, PointProgress};
+use crate::results::warning::Warning;
 use crate::results::{PointResult, SweepResult};
 use crate::spec::RunSpec;
-use crate::warning::Warning;
 use crate::workload::Registry;
 
 #[cfg(test)]

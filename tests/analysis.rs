@@ -2,16 +2,10 @@
 //! `results.json` and in `summary.md`; `--slo` and `[sweep] slo` shape it. What the analysis concludes from a
 //! sweep is tested on the fake backend's exact points (src/analysis/sweep_tests.rs).
 
-use assert_cmd::Command;
+mod common;
+
+use common::{results, tb};
 use predicates::prelude::*;
-
-fn tb() -> Command {
-    Command::cargo_bin("throttlebench").unwrap()
-}
-
-fn results(dir: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap()
-}
 
 #[test]
 fn too_few_throttles_are_noted_not_fitted() {
@@ -110,4 +104,98 @@ fn a_malformed_slo_is_bad_input() {
         .code(2)
         .stderr(predicate::str::contains("unknown objective 'p97'"))
         .stderr(predicate::str::contains("p99=200ms"));
+}
+
+/// The part of a recommendation told from the measurements alone, before the fit's evidence.
+fn measured_part(summary: &str) -> &str {
+    let end = summary
+        .find("The USL fit")
+        .or(summary.find("Too few throttles"))
+        .unwrap_or(summary.len());
+    &summary[..end]
+}
+
+#[test]
+fn the_recommendation_names_only_what_was_measured() {
+    // Capacity 6 swept by doubling: the limit lies between 4 and 8, and 6 was never measured.
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("run");
+    tb().args([
+        "run",
+        "--kind",
+        "sleep",
+        "--param",
+        "ms=20",
+        "--param",
+        "capacity=6",
+        "--limits",
+        "1..32",
+        "--items",
+        "96",
+        "--backend",
+        "thread",
+        "--quiet",
+        "--out",
+    ])
+    .arg(&dir)
+    .assert()
+    .success();
+    let json = results(&dir);
+    let summary = json["analysis"]["recommendation"]["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // 8 on a quiet machine; a stalled point can move the knee a doubling, never off the sweep.
+    let pick = json["analysis"]["recommendation"]["throttle"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        summary.starts_with(&format!(
+            "Use throttle {pick} on thread: goodput stops growing between {} and {pick} in flight, at about ",
+            pick / 2
+        )),
+        "{summary}"
+    );
+    let part = measured_part(&summary);
+    assert!(!part.contains(" 6 ") && !part.contains(" 6,"), "{summary}");
+    if let Some(n) = json["analysis"]["backends"][0]["scaling"]["optimum"].as_u64() {
+        if ![1, 2, 4, 8, 16, 32].contains(&n) {
+            assert!(!part.contains(&format!("{n} in flight")), "{summary}");
+        }
+    }
+}
+
+#[test]
+fn a_disk_sweep_quotes_its_measured_peak() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("run");
+    tb().args([
+        "run",
+        "workloads/disk-write.toml",
+        "--items",
+        "24",
+        "--limits",
+        "1,2,4,8",
+        "--quiet",
+        "--out",
+    ])
+    .arg(&dir)
+    .assert()
+    .success();
+    let json = results(&dir);
+    let a = &json["analysis"];
+    let summary = a["recommendation"]["summary"].as_str().unwrap();
+    let peak = a["backends"][0]["peak_throughput_per_s"].as_f64().unwrap();
+    // The console's rounding: three significant figures or whole numbers.
+    let shown = if peak >= 100.0 {
+        format!("{peak:.0}")
+    } else if peak >= 10.0 {
+        format!("{peak:.1}")
+    } else {
+        format!("{peak:.2}")
+    };
+    assert!(
+        measured_part(summary).contains(&shown),
+        "{shown}: {summary}"
+    );
 }

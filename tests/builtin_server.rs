@@ -3,15 +3,14 @@
 //! after the run (finished, interrupted or killed outright), and one clear line when it cannot
 //! start.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::bin;
 use predicates::prelude::*;
-
-fn bin() -> std::path::PathBuf {
-    assert_cmd::cargo::cargo_bin!("throttlebench").to_path_buf()
-}
 
 /// Starts `run --kind http` with `args`, its results in `out`.
 fn start_run(args: &[&str], out: &Path) -> Child {

@@ -1,12 +1,10 @@
 //! End-to-end tests of `throttlebench run` and `workloads`: a real sweep, the CSV contract, and
 //! every kind of bad input (one line on stderr, exit code 2, no report folder left behind).
 
-use assert_cmd::Command;
-use predicates::prelude::*;
+mod common;
 
-fn throttlebench() -> Command {
-    Command::cargo_bin("throttlebench").expect("binary is built")
-}
+use common::tb as throttlebench;
+use predicates::prelude::*;
 
 const DESIGN_COLUMNS: &str = "workload,backend,throttle,repetition,items,ok,failed,timed_out,wall_s,throughput_per_s,\
 speedup,efficiency,lat_mean_ms,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_p999_ms,lat_max_ms,cpu_user_s,cpu_sys_s,\

@@ -1,6 +1,8 @@
 //! End-to-end: saved baselines, `compare` verdicts and exit codes, refusals, unmatched points and
 //! the CI export files, on tiny real sleep sweeps (a few milliseconds each).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -8,7 +10,7 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 fn tb(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("throttlebench").unwrap();
+    let mut cmd = common::tb();
     cmd.current_dir(dir);
     cmd
 }

@@ -1,17 +1,15 @@
 //! End-to-end tests of the `disk` workload's direct I/O: whole sweeps with O_DIRECT on a real
 //! disk folder, and the one-line error where the filesystem refuses O_DIRECT.
 
+mod common;
+
 use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command as Std;
 
-use assert_cmd::Command;
-
-fn throttlebench() -> Command {
-    Command::cargo_bin("throttlebench").expect("binary is built")
-}
+use common::tb as throttlebench;
 
 /// Whether `dir`'s filesystem accepts O_DIRECT (tmpfs before Linux 6.6, ramfs and some FUSE
 /// filesystems refuse the open with EINVAL).

@@ -2,9 +2,11 @@
 //! figures), with chosen columns, on a run's results.json and results.csv, writing a chart with
 //! `--out`, and refusing bad input with one line and exit code 2.
 
+mod common;
+
 use std::path::Path;
 
-use assert_cmd::Command;
+use common::tb;
 use predicates::prelude::*;
 
 const FIXTURE: &str = "tests/fixtures/run-3x8";
@@ -12,10 +14,6 @@ const FIXTURE: &str = "tests/fixtures/run-3x8";
 /// SPEC SDM91, the `specsdm91` data set of R's `usl` package.
 const SDM91: &str =
     "load,throughput\n1,64.9\n18,995.9\n36,1652.4\n72,1853.2\n108,1828.9\n144,1775.0\n216,1702.2\n";
-
-fn tb() -> Command {
-    Command::cargo_bin("throttlebench").unwrap()
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);

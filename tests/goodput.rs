@@ -3,18 +3,13 @@
 //! regression, a point with no successful item has no latency, and CPU columns cover the timed
 //! window only.
 
+mod common;
+
 use std::path::Path;
 
 use assert_cmd::Command;
+use common::{results, tb as throttlebench};
 use predicates::prelude::*;
-
-fn throttlebench() -> Command {
-    Command::cargo_bin("throttlebench").expect("binary is built")
-}
-
-fn results(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap()
-}
 
 fn points<'a>(json: &'a serde_json::Value, backend: &'a str) -> Vec<&'a serde_json::Value> {
     json["points"]

@@ -1,16 +1,15 @@
 //! End-to-end: `throttlebench serve` and the `http` workload over real sockets, on 127.0.0.1 only.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
+use common::bin;
 use predicates::prelude::*;
-
-fn bin() -> std::path::PathBuf {
-    assert_cmd::cargo::cargo_bin!("throttlebench").to_path_buf()
-}
 
 /// A `throttlebench serve` child on a free loopback port, killed when dropped.
 struct Served {

@@ -1,6 +1,8 @@
 //! End-to-end: the HTTP options load testers expect — accepted statuses, redirects, a private
 //! CA, repeated headers, bytes and transfer rate — through the binary, on 127.0.0.1 only.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -10,27 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use assert_cmd::Command;
-
-fn bin() -> std::path::PathBuf {
-    assert_cmd::cargo::cargo_bin!("throttlebench").to_path_buf()
-}
-
-/// Each row of results.csv as column → cell.
-fn rows(dir: &Path) -> Vec<BTreeMap<String, String>> {
-    let mut reader = csv::Reader::from_path(dir.join("results.csv")).unwrap();
-    let headers = reader.headers().unwrap().clone();
-    reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            headers
-                .iter()
-                .map(str::to_string)
-                .zip(r.iter().map(str::to_string))
-                .collect()
-        })
-        .collect()
-}
+use common::{bin, csv_rows as rows};
 
 fn num(row: &BTreeMap<String, String>, column: &str) -> f64 {
     row[column]

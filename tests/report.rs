@@ -1,9 +1,11 @@
 //! Reports: chart and HTML exporters on a fixed `results.json` fixture (a real 3-backend ×
 //! 8-throttle run with failures and a per-item trace), and `throttlebench report RUN_DIR`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use common::tb;
 use predicates::prelude::*;
 use scraper::{Html, Selector};
 use throttlebench::report::charts::{self, timeline::TimelineData};
@@ -31,10 +33,6 @@ fn fixture_copy() -> (tempfile::TempDir, PathBuf) {
         std::fs::copy(Path::new(FIXTURE).join(name), dir.join(name)).unwrap();
     }
     (temp, dir)
-}
-
-fn tb() -> Command {
-    Command::cargo_bin("throttlebench").unwrap()
 }
 
 #[test]

@@ -4,31 +4,12 @@
 //! backend; an item cut at the timeout lists its failed attempts, then the timeout with the
 //! attempt it cut.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use assert_cmd::Command;
-
-fn throttlebench() -> Command {
-    Command::cargo_bin("throttlebench").expect("binary is built")
-}
-
-/// results.csv rows as column → value maps.
-fn rows(dir: &Path) -> Vec<BTreeMap<String, String>> {
-    let mut reader = csv::Reader::from_path(dir.join("results.csv")).unwrap();
-    let headers = reader.headers().unwrap().clone();
-    reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            headers
-                .iter()
-                .zip(r.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
-}
+use common::{csv_rows as rows, tb as throttlebench};
 
 fn row<'a>(rows: &'a [BTreeMap<String, String>], backend: &str) -> &'a BTreeMap<String, String> {
     rows.iter()

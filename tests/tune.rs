@@ -2,18 +2,15 @@
 //! worker processes and remote hosts over ssh — prints each probe and writes the same report
 //! folder as `run`. How the search chooses is tested on the fake backend (src/tune/).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use common::{results, tb};
 use predicates::prelude::*;
 
-fn tb() -> Command {
-    Command::cargo_bin("throttlebench").unwrap()
-}
-
-fn results(dir: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join("results.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
+fn analysis(dir: &Path) -> serde_json::Value {
+    results(dir)["analysis"].clone()
 }
 
 /// A short sleep search up to `max_limit`: the baseline and a probe per power of two.
@@ -162,4 +159,108 @@ fn tune_refuses_what_it_cannot_do() {
             .code(2)
             .stderr(predicate::str::is_match("^error: [^\n]+\n$").unwrap());
     }
+}
+
+/// The throttle `run` or `tune` recommended, and the sentence that explains it.
+fn recommended(dir: &std::path::Path) -> (u64, String) {
+    let a = analysis(dir);
+    let r = &a["recommendation"];
+    (
+        r["throttle"].as_u64().unwrap_or_else(|| panic!("{a}")),
+        r["summary"].as_str().unwrap().to_string(),
+    )
+}
+
+/// The built-in server at 30 ± 10 ms per request serving 6 at a time: about 200 requests/s
+/// from 6 in flight on, with latency growing past it.
+const CAPACITY_SIX: [&str; 10] = [
+    "--kind",
+    "http",
+    "--param",
+    "server_latency_ms=30",
+    "--param",
+    "server_jitter_ms=10",
+    "--param",
+    "server_capacity=6",
+    "--backend",
+    "thread",
+];
+
+#[test]
+fn tune_answers_runs_question_on_a_capacity_six_server() {
+    let out = tempfile::tempdir().unwrap();
+    let go = |command: &str, extra: &[&str], name: &str| {
+        let dir = out.path().join(name);
+        tb().arg(command)
+            .args(CAPACITY_SIX)
+            .args(["--items", "90", "--slo", "p99=100ms", "--quiet", "--out"])
+            .arg(&dir)
+            .args(extra)
+            .assert()
+            .success();
+        let (throttle, summary) = recommended(&dir);
+        (throttle, summary, dir)
+    };
+    let (tuned, summary, dir) = go("tune", &[], "tune");
+    assert!(
+        (5..=8).contains(&tuned),
+        "tune recommended {tuned}: {summary}"
+    );
+    // It looked where the answer is, not for the SLO's edge on the plateau.
+    let probes: Vec<u64> = analysis(&dir)["search"]["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_u64().unwrap())
+        .collect();
+    assert!(probes.iter().any(|p| (5..=7).contains(p)), "{probes:?}");
+    assert!(!probes.iter().any(|p| (9..16).contains(p)), "{probes:?}");
+
+    let (doubling, summary, _) = go("run", &["--limits", "1..32"], "doubling");
+    assert!(
+        (5..=8).contains(&doubling),
+        "run recommended {doubling}: {summary}"
+    );
+    // A doubling sweep measured nothing between 4 and 8: its sentence names no throttle there.
+    let measured = &summary[..summary.find("The USL fit").unwrap_or(summary.len())];
+    let numbers: Vec<&str> = measured
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map(|w| w.trim_end_matches('.'))
+        .collect();
+    for unmeasured in ["3", "5", "6", "7"] {
+        assert!(!numbers.contains(&unmeasured), "{unmeasured}: {summary}");
+    }
+    // The same question asked of every throttle around the capacity: the same answer.
+    let (every, summary, _) = go("run", &["--limits", "1,2,3,4,5,6,7,8,10,12,16"], "every");
+    assert!(
+        every.abs_diff(tuned) <= 1,
+        "run over every throttle: {every}, tune: {tuned}: {summary}"
+    );
+}
+
+#[test]
+fn tune_and_run_agree_on_the_bounded_pool() {
+    let out = tempfile::tempdir().unwrap();
+    let go = |command: &str| {
+        let dir = out.path().join(command);
+        tb().args([
+            command,
+            "workloads/bounded-pool.toml",
+            "--items",
+            "100",
+            "--quiet",
+        ])
+        .arg("--out")
+        .arg(&dir)
+        .assert()
+        .success();
+        recommended(&dir)
+    };
+    let (run, run_says) = go("run");
+    let (tune, tune_says) = go("tune");
+    assert!(
+        run.abs_diff(tune) <= 1,
+        "run {run}: {run_says}\ntune {tune}: {tune_says}"
+    );
+    assert!((7..=9).contains(&tune), "tune {tune}: {tune_says}");
 }

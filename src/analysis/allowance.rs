@@ -5,7 +5,7 @@
 use super::bootstrap;
 use super::compare::{samples, PointKey};
 use super::metric::Metric;
-use crate::measure::noise::{Drift, NoiseSample};
+use crate::analysis::noise::{Drift, NoiseSample};
 use crate::results::SweepResult;
 
 /// The probes taken right after one point's repetitions (where the probes line up with the

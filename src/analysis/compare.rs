@@ -11,9 +11,9 @@ use super::bootstrap;
 use super::error_rate;
 pub use super::metric::{verdict, Metric, Verdict};
 use super::run_to_run::{RunToRun, WithinRun};
+use crate::analysis::noise::{Drift, NoiseSample};
 use crate::backend::BackendKind;
 use crate::error::SpecError;
-use crate::measure::noise::{Drift, NoiseSample};
 use crate::results::SweepResult;
 
 /// Significance level of the test.

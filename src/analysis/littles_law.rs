@@ -2,9 +2,8 @@
 //! against the throttle it asked for. Well below it means the throttle did not hold — a pool
 //! smaller than asked, blocking work stalling the async executor, items too short to overlap.
 
-use serde::{Deserialize, Serialize};
-
 use crate::backend::{BackendKind, Budget};
+pub use crate::results::findings::LittleCheck;
 use crate::results::SweepResult;
 
 /// Below this share of the expected concurrency, a point is flagged.
@@ -16,25 +15,6 @@ pub const MIN_SHARE: f64 = 0.90;
 /// slot, 0.90 at 10 and 0.95 at 20 with the throttle held exactly — so from 20 on, a share
 /// under 90% is the throttle not holding rather than the drain.
 pub const MIN_ITEMS_PER_SLOT: u64 = 20;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LittleCheck {
-    pub backend: BackendKind,
-    pub throttle: usize,
-    pub repetition: u32,
-    /// Σ item time / wall time.
-    pub achieved: f64,
-    /// What a perfectly held throttle gives for this item count: with a fixed item budget the
-    /// last wave is partial, so 100 items at throttle 32 cannot average more than 25 in flight.
-    pub expected: f64,
-    /// achieved / expected.
-    pub share: f64,
-    /// Whether the point ran long enough to judge: a timed budget, or at least
-    /// `MIN_ITEMS_PER_SLOT` items per slot. With fewer, the drain at the end (slots idle while
-    /// the last items finish) weighs too much, and a low share says nothing about the throttle.
-    #[serde(default)]
-    pub conclusive: bool,
-}
 
 /// One check per measured point.
 pub fn checks(sweep: &SweepResult) -> Vec<LittleCheck> {

@@ -1,134 +1,55 @@
 //! Analysis of a finished sweep: what the measured points mean for a capacity planner — the
-//! scalability fit per backend, the knee, the SLO limit and one recommended throttle.
+//! scalability fit per backend, the knee, the SLO limit and one recommended throttle — and the
+//! comparison of two runs. What it concludes is stored with the results (`results::findings`).
+//!
+//! [`analyze`] is what a sweep runs at its end; the fit also stands alone:
+//!
+//! ```
+//! use throttlebench::analysis::{scaling, UslFit};
+//!
+//! let truth = UslFit { sigma: 0.05, kappa: 0.001, lambda: 100.0 };
+//! let points: Vec<(f64, f64)> =
+//!     [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0].map(|n| (n, truth.throughput(n))).to_vec();
+//! let fit = scaling::fit(&points).unwrap();
+//! assert!((fit.sigma - 0.05).abs() < 1e-3 && (fit.kappa - 0.001).abs() < 1e-4);
+//! // Throughput peaks near N* = √((1−σ)/κ) ≈ 30.8.
+//! assert!(matches!(scaling::optimum(&fit), Some(30 | 31)));
+//! ```
 
-pub mod costs;
-pub mod efficiency;
+pub(crate) mod costs;
+pub(crate) mod efficiency;
+pub(crate) mod explain;
 pub mod knee;
-pub mod littles_law;
-pub mod pick;
-pub mod recommend;
+pub(crate) mod littles_law;
+pub(crate) mod pick;
+pub(crate) mod recommend;
 pub mod scaling;
-pub mod slo;
-pub mod text;
-
-use serde::{Deserialize, Serialize};
+pub(crate) mod slo;
+pub(crate) mod text;
 
 use crate::backend::BackendKind;
+pub use crate::results::findings::{
+    Analysis, BackendAnalysis, LittleCheck, Recommendation, Scaling, SearchRecord, SloOutcome,
+    UslFit,
+};
 use crate::results::{median, median_of, SweepResult};
-pub use littles_law::LittleCheck;
-pub use scaling::Scaling;
-pub use slo::{error_budget, Measured, Slo, SloOutcome, DEFAULT_ERROR_BUDGET};
+pub use slo::{error_budget, Measured, Slo, DEFAULT_ERROR_BUDGET};
 
-/// Everything the analysis concluded, stored in `results.json` and shown in reports.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Analysis {
-    /// The throttle to use, with the evidence in one sentence.
-    #[serde(default)]
-    pub recommendation: Option<Recommendation>,
-    /// Why there is no recommendation, when there is none (e.g. every throttle failed more
-    /// than the error budget).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub no_recommendation: Option<String>,
-    /// One entry per backend that was swept.
-    #[serde(default)]
-    pub backends: Vec<BackendAnalysis>,
-    /// Caveats about the analysis itself (too few points, poor fit, …).
-    #[serde(default)]
-    pub notes: Vec<String>,
-    /// The SLO the throttles were held to, as written (`p99=200ms`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slo: Option<String>,
-    /// With an SLO: whether any throttle met it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slo_met: Option<bool>,
-    /// Achieved concurrency against the throttle, per point.
-    #[serde(default)]
-    pub littles_law: Vec<LittleCheck>,
-    /// What a job costs on each backend (startup, memory, CPU, best goodput, crash).
-    #[serde(default)]
-    pub costs: Vec<costs::BackendCost>,
-    /// How an adaptive search (`tune`) chose its points, when it did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub search: Option<SearchRecord>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Recommendation {
-    pub backend: BackendKind,
-    pub throttle: usize,
-    /// e.g. "Use throttle 8 on thread: 97% of peak throughput, p99 41 ms ≤ 200 ms SLO; contention-limited (σ=0.12)"
-    pub summary: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BackendAnalysis {
-    pub backend: BackendKind,
-    /// Universal Scalability Law fit, when there were enough points.
-    #[serde(default)]
-    pub usl: Option<UslFit>,
-    /// Smallest throttle reaching ≥ 95% of the peak measured throughput (medians over
-    /// repetitions), or whose repetitions overlap the peak's: not distinguishable from it.
-    #[serde(default)]
-    pub knee: Option<usize>,
-    /// Kneedle's knee of the rising curve, a second opinion, where it finds one.
-    #[serde(default)]
-    pub kneedle: Option<usize>,
-    /// The fit's optimum N*, predicted peak, ceiling and residual error.
-    #[serde(default)]
-    pub scaling: Option<Scaling>,
-    /// The throttle with the highest goodput within the error budget, and that goodput
-    /// (successful items/s; the field keeps its name for older results files).
-    #[serde(default)]
-    pub peak_throttle: Option<usize>,
-    #[serde(default)]
-    pub peak_throughput_per_s: f64,
-    /// CPU time / wall time at the peak: the cores the process kept busy there.
-    #[serde(default)]
-    pub peak_cpu_cores: f64,
-    /// Whether throughput at the highest throttle fell more than 10% below the peak: the
-    /// retrograde scaling that coherency costs cause.
-    #[serde(default)]
-    pub retrograde: bool,
-    /// The SLO applied to this backend's throttles, when one was given.
-    #[serde(default)]
-    pub slo: Option<SloOutcome>,
-    /// This backend's own pick: the SLO's recommendation, or the knee.
-    #[serde(default)]
-    pub recommended: Option<usize>,
-}
-
-/// X(N) = λN / (1 + σ(N−1) + κN(N−1)).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct UslFit {
-    /// Contention (serial fraction).
-    pub sigma: f64,
-    /// Coherency (crosstalk) cost.
-    pub kappa: f64,
-    /// Throughput of one unit of concurrency, items/s.
-    pub lambda: f64,
-}
-
-impl UslFit {
-    /// Predicted throughput (items/s) at concurrency `n`.
-    pub fn throughput(&self, n: f64) -> f64 {
-        self.lambda * n / (1.0 + self.sigma * (n - 1.0) + self.kappa * n * (n - 1.0))
+impl SearchRecord {
+    /// A search not yet started, with the sweeps it is measured against, each counting the
+    /// baseline and every repetition.
+    pub fn new(backend: BackendKind, max_limit: usize, repeat: usize) -> SearchRecord {
+        let doubling = crate::spec::parse_limits(&format!("1..{max_limit}")).map_or(1, |l| l.len());
+        SearchRecord {
+            backend,
+            probes: Vec::new(),
+            max_limit,
+            runs: 0,
+            full_sweep_runs: (max_limit + 1) * repeat,
+            doubling_sweep_runs: (doubling + 1) * repeat,
+            outcome: "interrupted".into(),
+        }
     }
-}
-
-/// How an adaptive search reached its recommendation, and what it saved.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SearchRecord {
-    pub backend: BackendKind,
-    /// Throttles probed, in the order they ran.
-    pub probes: Vec<usize>,
-    /// The highest throttle the search could try.
-    pub max_limit: usize,
-    /// Points measured, the baseline included.
-    pub runs: usize,
-    /// Points a full integer sweep 1..max-limit would have measured, the baseline included.
-    pub full_sweep_runs: usize,
-    /// Why the ramp stopped and how the bracket was searched.
-    pub outcome: String,
 }
 
 /// Analyses a sweep: per-backend fit and knee, the SLO, Little's law, one recommendation.
@@ -246,17 +167,16 @@ impl Analysis {
         lines
     }
 }
-pub mod allowance;
+pub(crate) mod allowance;
 pub mod bootstrap;
 pub mod compare;
-pub mod error_rate;
+pub(crate) mod error_rate;
 #[cfg(test)]
 pub(crate) mod fixture;
-pub mod metric;
-pub mod run_to_run;
-pub mod student;
-#[cfg(test)]
-mod sweep_tests;
+pub(crate) mod metric;
+pub mod noise;
+pub(crate) mod run_to_run;
+pub(crate) mod student;
 
 #[cfg(test)]
 mod tests {

@@ -1,15 +1,40 @@
-//! The overall pick across backends: the backend whose own pick gives the most goodput, or the
-//! throttle closest to an SLO nobody meets, or why there is no recommendation at all. Backends
-//! whose picks cannot be told apart (within 3%, or their repetitions overlap) are not ranked by
-//! a median that noise decides: the one that spends the least CPU per item is chosen, and the
-//! sentence says so.
+//! Which throttle to use. One rule, shared by `run` (over the swept throttles) and `tune` (over
+//! the throttles it probed): the smallest throttle that meets the SLO and the error budget whose
+//! goodput is within 95% of the best such throttle's. Then the overall pick across backends: the
+//! backend whose own pick gives the most goodput, or the throttle closest to an SLO nobody
+//! meets, or why there is no recommendation at all. Backends whose picks cannot be told apart
+//! (within 3%, or their repetitions overlap) are not ranked by a median that noise decides: the
+//! one that spends the least CPU per item is chosen, and the sentence says so.
 
-use super::recommend::explain;
-use super::{error_budget, BackendAnalysis, Measured, Recommendation, Slo};
-use crate::report::table::{maybe, number, percent};
+use super::{error_budget, explain, knee, BackendAnalysis, Measured, Recommendation, Slo};
+use crate::format::{number, percent};
 
 /// Backends whose picks are this close in goodput count as equal.
 const SAME_THROUGHPUT: f64 = 0.97;
+
+/// Whether a throttle may be recommended: it meets the SLO (whose `errors=` bound, else 1%, is
+/// its error budget), or without an SLO stays within the default error budget.
+pub fn feasible(m: &Measured, slo: Option<&Slo>) -> bool {
+    match slo {
+        Some(slo) => slo.met(m),
+        None => m.within_budget(error_budget(None)),
+    }
+}
+
+/// The rule, on throttles already known to be feasible: the smallest whose goodput is within
+/// 95% of the best, or whose repetitions overlap the best's (`knee::knee_within_noise`).
+pub fn smallest_near_best<'a>(feasible: impl IntoIterator<Item = &'a Measured>) -> Option<usize> {
+    let curve: Vec<(usize, f64, f64, f64)> = feasible
+        .into_iter()
+        .map(|m| (m.throttle, m.goodput_per_s, m.goodput_lo, m.goodput_hi))
+        .collect();
+    knee::knee_within_noise(&curve)
+}
+
+/// One backend's pick among its throttles `rows` (all of them, the infeasible ones too).
+pub fn pick_throttle(rows: &[Measured], slo: Option<&Slo>) -> Option<usize> {
+    smallest_near_best(rows.iter().filter(|m| feasible(m, slo)))
+}
 
 /// The pick's CPU seconds per successful item: the cost a tie is broken on.
 fn cpu_per_item(m: &Measured) -> Option<f64> {
@@ -84,34 +109,10 @@ pub fn recommend(
         )
     };
     if let Some(&(b, m, rows)) = chosen {
-        let pct = if b.peak_throughput_per_s > 0.0 {
-            m.goodput_per_s / b.peak_throughput_per_s * 100.0
-        } else {
-            0.0
-        };
-        let latency = match slo {
-            Some(slo) => slo.quote(m),
-            None => format!("p99 {} ms", maybe(m.p99_ms, number)),
-        };
-        let errors = if m.error_share > 0.0 {
-            format!(", {}% errors", percent(m.error_share * 100.0))
-        } else {
-            String::new()
-        };
         return Ok(Recommendation {
             backend: b.backend,
             throttle: m.throttle,
-            summary: format!(
-                "Use throttle {} on {}: {:.0}% of peak goodput ({} successful items/s), {}{}; {}{}",
-                m.throttle,
-                b.backend,
-                pct,
-                number(m.goodput_per_s),
-                latency,
-                errors,
-                explain(b, rows, cores),
-                tie_note(b)
-            ),
+            summary: explain::summary(b, rows, m, slo, cores) + &tie_note(b),
         });
     }
     let budget = error_budget(slo);

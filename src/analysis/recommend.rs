@@ -1,15 +1,13 @@
-//! Turns the measured curves, fits and SLO outcomes into one recommended throttle per backend
-//! and one overall, with the evidence in a sentence a capacity planner can paste into a ticket.
+//! One backend's analysis: its fit, knee, peak, SLO outcome and pick (`pick`'s rule), with notes
+//! on what could not be done. The sentence that explains the pick is `explain`'s.
 
+use super::explain::FALL;
 use super::scaling::{self, MIN_POINTS};
-use super::text::coef;
-use super::{error_budget, knee, BackendAnalysis, Measured, Scaling, Slo, UslFit};
+use super::{error_budget, knee, pick, BackendAnalysis, Measured, Slo};
 use crate::backend::BackendKind;
-use crate::report::table::{number, percent};
+use crate::format::{number, percent};
 use crate::results::SweepResult;
 
-/// Throughput at the highest throttle below this share of the peak counts as falling.
-const RETROGRADE: f64 = 0.90;
 /// A fit whose RMS relative residual exceeds this is flagged as rough.
 const POOR_FIT_PCT: f64 = 10.0;
 
@@ -77,10 +75,7 @@ pub fn backend_analysis(
             .collect::<Vec<_>>(),
     );
     let slo_outcome = slo.map(|s| s.evaluate(all_rows));
-    let recommended = match &slo_outcome {
-        Some(o) => o.recommended,
-        None => knee,
-    };
+    let recommended = pick::pick_throttle(all_rows, slo);
     (
         BackendAnalysis {
             backend,
@@ -92,7 +87,7 @@ pub fn backend_analysis(
             peak_throughput_per_s: peak.map_or(0.0, |m| m.goodput_per_s),
             peak_cpu_cores: peak.map_or(0.0, |m| m.cpu_cores),
             retrograde: match (peak, rows.last()) {
-                (Some(p), Some(last)) => last.goodput_per_s < RETROGRADE * p.goodput_per_s,
+                (Some(p), Some(last)) => last.goodput_per_s < FALL * p.goodput_per_s,
                 _ => false,
             },
             slo: slo_outcome,
@@ -151,122 +146,6 @@ fn baseline_error_share(sweep: &SweepResult) -> f64 {
     }
 }
 
-/// Why more concurrency does not help, in the fit's terms, with the CPU the peak kept busy.
-pub fn explain(b: &BackendAnalysis, rows: &[Measured], cores: usize) -> String {
-    let cpu = format!(
-        "; at its peak the process kept {:.2} of {cores} cores busy",
-        b.peak_cpu_cores
-    );
-    let (Some(fit), Some(s)) = (&b.usl, &b.scaling) else {
-        return format!("too few throttles for a scalability fit{cpu}");
-    };
-    if let Some(why) = unplaced_peak(b, fit, s, rows) {
-        return format!("{why}{cpu}");
-    }
-    // A fitted optimum alone is not enough: a hard plateau also bends the fit; only a measured
-    // fall past the peak shows a coherency cost, and only when that cost, κN at the peak,
-    // outweighs contention σ is coherency the story.
-    let why = match s.optimum {
-        Some(n) if b.retrograde && fit.kappa * n as f64 >= fit.sigma => format!(
-            "coherency-limited: the fit peaks at throttle {n} and falls beyond it (κ={}, σ={})",
-            coef(fit.kappa),
-            coef(fit.sigma)
-        ),
-        _ if fit.sigma >= 0.01 => match measured_plateau(b, rows, ceiling(fit, s.optimum)) {
-            Some((knee, flat)) => format!(
-                "contention-limited (σ={}): throughput measured flat at about {} items/s past \
-                 throttle {knee} (the fit's level, {} items/s, is above anything measured)",
-                coef(fit.sigma),
-                number(flat),
-                number(ceiling(fit, s.optimum))
-            ),
-            None => format!(
-                "contention-limited (σ={}): throughput levels off near {} items/s",
-                coef(fit.sigma),
-                number(ceiling(fit, s.optimum))
-            ),
-        },
-        Some(n) => match measured_plateau(b, rows, ceiling(fit, s.optimum)) {
-            Some((knee, flat)) => format!(
-                "saturates at throttle {knee}: throughput measured flat at about {} items/s past \
-                 it (the USL fit, σ={}, κ={}, puts a peak of {} items/s at throttle {n}, above \
-                 anything measured: a hard limit, which the model smooths over)",
-                number(flat),
-                coef(fit.sigma),
-                coef(fit.kappa),
-                number(ceiling(fit, s.optimum))
-            ),
-            None => format!(
-                "saturates near throttle {n}: throughput levels off near {} items/s (σ={}, κ={})",
-                number(ceiling(fit, s.optimum)),
-                coef(fit.sigma),
-                coef(fit.kappa)
-            ),
-        },
-        None => format!(
-            "scales almost linearly (σ={}, κ={}): higher throttles may still pay",
-            coef(fit.sigma),
-            coef(fit.kappa)
-        ),
-    };
-    format!("{why}{cpu}")
-}
-
-/// When N*'s confidence interval is wider than the sweep, the fit cannot say where the peak is:
-/// the sentence says so and goes by what was measured, the knee (and a plateau past it).
-fn unplaced_peak(
-    b: &BackendAnalysis,
-    fit: &UslFit,
-    s: &Scaling,
-    rows: &[Measured],
-) -> Option<String> {
-    let (lowest, highest) = (rows.first()?.throttle, rows.last()?.throttle);
-    let n = s.unplaced_peak(lowest as f64, highest as f64)?;
-    let unplaced = format!(
-        "the USL fit (σ={}, κ={}) cannot place the peak: N*'s 95% interval, {:.0} to {:.0}, is wider than the sweep ({lowest} to {highest})",
-        coef(fit.sigma),
-        coef(fit.kappa),
-        n.lo,
-        n.hi
-    );
-    let model = ceiling(fit, s.optimum);
-    Some(match (measured_plateau(b, rows, model), b.knee) {
-        (Some((knee, flat)), _) => format!(
-            "saturates at throttle {knee}: throughput measured flat at about {} items/s past it; {unplaced}",
-            number(flat)
-        ),
-        (None, Some(knee)) if knee == highest => format!(
-            "{unplaced}; going by the knee, throughput was still rising at the highest throttle measured ({knee}): higher throttles may still pay"
-        ),
-        (None, Some(knee)) => format!(
-            "{unplaced}; going by the knee, throughput reaches 95% of its peak at throttle {knee}"
-        ),
-        (None, None) => unplaced,
-    })
-}
-
-/// The knee and the measured peak, when the sweep measured a plateau past the knee (a higher
-/// throttle within 95% of the peak) and the model's level lies more than 5% above the peak: a
-/// hard limit (a server's capacity, a pool size) that the smooth USL curve overshoots, so the
-/// measured level is the one to state.
-fn measured_plateau(b: &BackendAnalysis, rows: &[Measured], model: f64) -> Option<(usize, f64)> {
-    let knee = b.knee?;
-    let peak = b.peak_throughput_per_s;
-    let flat_past_knee = rows
-        .iter()
-        .any(|m| m.throttle > knee && m.goodput_per_s >= 0.95 * peak);
-    (flat_past_knee && peak > 0.0 && model > peak * 1.05).then_some((knee, peak))
-}
-
-/// The throughput the model levels off at: λ/σ, or the predicted value far out.
-fn ceiling(fit: &UslFit, optimum: Option<usize>) -> f64 {
-    match optimum {
-        Some(n) => fit.throughput(n as f64),
-        None if fit.sigma > 0.0 => fit.lambda / fit.sigma,
-        None => f64::INFINITY,
-    }
-}
-
 #[cfg(test)]
 #[path = "recommend_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -1,10 +1,12 @@
-//! Tests of the recommendation and of the sentence that explains it.
+//! Tests of the overall recommendation, and the measured curves and sentence helpers the
+//! explanation's tests share.
 
 use super::*;
-use crate::analysis::pick::recommend;
-use crate::analysis::{scaling, SloOutcome};
+use crate::analysis::explain::summary;
+use crate::analysis::pick::{pick_throttle, recommend};
+use crate::analysis::{scaling, SloOutcome, UslFit};
 
-fn row(throttle: usize, x: f64, p99: f64) -> Measured {
+pub(crate) fn row(throttle: usize, x: f64, p99: f64) -> Measured {
     Measured {
         throttle,
         goodput_per_s: x,
@@ -13,13 +15,27 @@ fn row(throttle: usize, x: f64, p99: f64) -> Measured {
     }
 }
 
-fn backend(kind: BackendKind, rows: &[Measured], pick: Option<usize>) -> BackendAnalysis {
-    let points: Vec<(f64, f64)> = rows
-        .iter()
+pub(crate) fn backend(
+    kind: BackendKind,
+    rows: &[Measured],
+    pick: Option<usize>,
+) -> BackendAnalysis {
+    with_fit(kind, rows, pick, scaling::fit(&points(rows)))
+}
+
+fn points(rows: &[Measured]) -> Vec<(f64, f64)> {
+    rows.iter()
         .map(|m| (m.throttle as f64, m.goodput_per_s))
-        .collect();
-    let fit = scaling::fit(&points);
-    let weights = scaling::FitWeights::Equal;
+        .collect()
+}
+
+pub(crate) fn with_fit(
+    kind: BackendKind,
+    rows: &[Measured],
+    pick: Option<usize>,
+    fit: Option<UslFit>,
+) -> BackendAnalysis {
+    let points = points(rows);
     let peak = rows
         .iter()
         .max_by(|a, b| a.goodput_per_s.total_cmp(&b.goodput_per_s))
@@ -29,7 +45,7 @@ fn backend(kind: BackendKind, rows: &[Measured], pick: Option<usize>) -> Backend
         usl: fit,
         knee: pick,
         kneedle: None,
-        scaling: fit.map(|f| scaling::describe(&f, &points, weights)),
+        scaling: fit.map(|f| scaling::describe(&f, &points, scaling::FitWeights::Equal)),
         peak_throttle: Some(peak.throttle),
         peak_throughput_per_s: peak.goodput_per_s,
         peak_cpu_cores: 1.9,
@@ -39,15 +55,52 @@ fn backend(kind: BackendKind, rows: &[Measured], pick: Option<usize>) -> Backend
     }
 }
 
-fn plateau(level: f64) -> Vec<Measured> {
+/// The sentence for the throttle `run`'s rule picks from `rows`, with its fit.
+pub(crate) fn say(rows: &[Measured], slo: Option<&Slo>) -> (usize, String, BackendAnalysis) {
+    let pick = pick_throttle(rows, slo).unwrap();
+    let b = backend(BackendKind::Thread, rows, Some(pick));
+    let m = rows.iter().find(|m| m.throttle == pick).unwrap();
+    (pick, summary(&b, rows, m, slo, 2), b)
+}
+
+/// The part told from the measurements alone: everything before the fit's evidence.
+pub(crate) fn measured_part(sentence: &str) -> &str {
+    let end = sentence
+        .find("The USL fit")
+        .or(sentence.find("Too few throttles"))
+        .unwrap_or(sentence.len());
+    &sentence[..end]
+}
+
+/// Whether the measured part of the sentence names `n` as a number of its own anywhere (not as
+/// part of a larger figure such as 16 or 6.5).
+pub(crate) fn names(sentence: &str, n: usize) -> bool {
+    measured_part(sentence)
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map(|w| w.trim_end_matches('.'))
+        .any(|w| w == n.to_string())
+}
+
+/// A server of capacity 6 at 30 ms per request, swept by doubling: linear to 6, flat after,
+/// latency growing with the queue past 6.
+pub(crate) fn capacity_six() -> Vec<Measured> {
     [1, 2, 4, 8, 16, 32]
         .iter()
-        .map(|&n| row(n, (n as f64).min(2.0) * level, n as f64))
+        .map(|&n| {
+            let busy = n.min(6) as f64;
+            row(n, busy / 0.030, 40.0 * (n as f64 / 6.0).max(1.0))
+        })
         .collect()
 }
 
 #[test]
 fn the_better_backend_wins_and_ties_go_to_the_lower_throttle() {
+    let plateau = |level: f64| -> Vec<Measured> {
+        [1, 2, 4, 8, 16, 32]
+            .iter()
+            .map(|&n| row(n, (n as f64).min(2.0) * level, n as f64))
+            .collect()
+    };
     let a = plateau(100.0);
     let b = plateau(60.0);
     let backends = [
@@ -57,7 +110,7 @@ fn the_better_backend_wins_and_ties_go_to_the_lower_throttle() {
     let r = recommend(&backends, &[a.clone(), b], None, 2).unwrap();
     assert_eq!((r.backend, r.throttle), (BackendKind::Thread, 2));
     assert!(
-        r.summary.starts_with("Use throttle 2 on thread: 100% of peak goodput (200 successful items/s), p99 2.00 ms; contention-limited (σ="),
+        r.summary.starts_with("Use throttle 2 on thread: goodput stops growing at 2 in flight, at about 200 successful items/s; past 2 only latency grows (p99 2.00 ms at 2, 32.0 ms at 32). At 2: 100% of the best goodput measured (200 successful items/s), p99 2.00 ms. The USL fit"),
         "{}",
         r.summary
     );
@@ -79,7 +132,7 @@ fn the_better_backend_wins_and_ties_go_to_the_lower_throttle() {
 #[test]
 fn an_unmet_slo_points_at_the_lowest_p99() {
     let slo: Slo = "p99=0.5ms".parse().unwrap();
-    let a = plateau(100.0);
+    let a = capacity_six();
     let mut b = backend(BackendKind::Thread, &a, None);
     b.slo = Some(SloOutcome::default());
     let r = recommend(&[b], &[a], Some(&slo), 2).unwrap();
@@ -89,97 +142,5 @@ fn an_unmet_slo_points_at_the_lowest_p99() {
             .starts_with("No throttle meets the SLO (p99=0.5ms)"),
         "{}",
         r.summary
-    );
-}
-
-#[test]
-fn a_hard_limit_is_stated_as_measured_not_as_the_fit_overshoots_it() {
-    // A service of capacity 8: linear to 8, flat after. The USL smooths the corner into
-    // a peak above anything measured; the sentence must give the measured level.
-    let rows: Vec<Measured> = [1, 2, 4, 8, 16, 32]
-        .iter()
-        .map(|&n| {
-            row(
-                n,
-                50.0 * (n.min(8) as f64) * if n > 8 { 0.985 } else { 1.0 },
-                1.0,
-            )
-        })
-        .collect();
-    let b = backend(BackendKind::Thread, &rows, Some(8));
-    let why = explain(&b, &rows, 2);
-    assert!(why.contains("measured flat at about 400 items/s"), "{why}");
-    let model = ceiling(b.usl.as_ref().unwrap(), b.scaling.as_ref().unwrap().optimum);
-    assert!(model > 420.0, "the fit overshoots a hard corner: {model}");
-
-    // Still rising at the last throttle: no plateau was measured, the fit's level stands.
-    let rising: Vec<Measured> = [1, 2, 4, 8, 16, 32]
-        .iter()
-        .map(|&n| row(n, 50.0 * n as f64 / (1.0 + 0.02 * (n as f64 - 1.0)), 1.0))
-        .collect();
-    let b = backend(BackendKind::Thread, &rising, Some(32));
-    assert!(
-        !explain(&b, &rising, 2).contains("measured flat"),
-        "{}",
-        explain(&b, &rising, 2)
-    );
-}
-
-#[test]
-fn a_peaked_curve_is_explained_by_coherency() {
-    let truth = UslFit {
-        sigma: 0.02,
-        kappa: 0.01,
-        lambda: 50.0,
-    };
-    let rows: Vec<Measured> = [1, 2, 4, 8, 16, 32]
-        .iter()
-        .map(|&n| row(n, truth.throughput(n as f64), 1.0))
-        .collect();
-    let mut b = backend(BackendKind::Thread, &rows, Some(8));
-    b.retrograde = true;
-    let why = explain(&b, &rows, 2);
-    assert!(
-        why.starts_with("coherency-limited: the fit peaks at throttle 10"),
-        "{why}"
-    );
-}
-
-#[test]
-fn a_peak_the_fit_cannot_place_is_left_to_the_knee() {
-    // Noisy: N* comes out near 73, but its 95% interval (scipy: −2487 to 2634) spans far more
-    // than the sweep 1..32, so the sentence must not lean on it.
-    let rows: Vec<Measured> = [
-        (1, 50.0),
-        (2, 140.0),
-        (4, 120.0),
-        (8, 300.0),
-        (16, 250.0),
-        (32, 330.0),
-    ]
-    .iter()
-    .map(|&(n, x)| row(n, x, 1.0))
-    .collect();
-    let b = backend(BackendKind::Thread, &rows, Some(8));
-    assert!(
-        b.scaling.as_ref().unwrap().optimum.is_some(),
-        "{:?}",
-        b.scaling
-    );
-    let why = explain(&b, &rows, 2);
-    assert!(why.contains("cannot place the peak"), "{why}");
-    assert!(why.contains("is wider than the sweep (1 to 32)"), "{why}");
-    assert!(
-        why.contains("going by the knee, throughput reaches 95% of its peak at throttle 8"),
-        "{why}"
-    );
-    // A knee at the highest throttle: still rising, so say that more may pay.
-    let b = backend(BackendKind::Thread, &rows, Some(32));
-    let why = explain(&b, &rows, 2);
-    assert!(
-        why.contains(
-            "still rising at the highest throttle measured (32): higher throttles may still pay"
-        ),
-        "{why}"
     );
 }

@@ -12,13 +12,11 @@ mod pruning;
 mod solver;
 mod weights;
 
-use serde::{Deserialize, Serialize};
-
-use super::UslFit;
+pub use crate::results::findings::{Estimate, Intervals, LeftOut, Scaling, UslFit};
+pub use crate::spec::FitWeights;
 use crate::spec::MAX_THROTTLE;
-pub use intervals::{Estimate, Intervals, LEVEL};
+pub use intervals::LEVEL;
 pub use pruning::MIN_LOADS_TO_PRUNE;
-pub use weights::FitWeights;
 
 /// Fewer distinct throttles than this leave σ and κ undetermined.
 pub const MIN_POINTS: usize = 6;
@@ -32,42 +30,6 @@ pub struct FitOptions {
     pub weights: FitWeights,
     /// Keep every point, even one that qualifies as stalled.
     pub keep_all: bool,
-}
-
-/// A point left out of the fit, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LeftOut {
-    /// Its load (the throttle, in a sweep).
-    pub throttle: f64,
-    pub throughput_per_s: f64,
-    /// What the fit of the other points predicts there.
-    pub predicted_per_s: f64,
-    pub reason: String,
-}
-
-/// What the fit says about one backend, beyond the three coefficients.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Scaling {
-    /// N* = √((1−σ)/κ), rounded to the neighbouring integer the model prefers; `None` when κ is
-    /// 0 or N* lies beyond 4× the highest throttle measured: no peak within reach.
-    pub optimum: Option<usize>,
-    /// Predicted throughput at `optimum`, items/s.
-    pub predicted_peak_per_s: Option<f64>,
-    /// λ/σ: the throughput the model approaches when there is no peak, items/s.
-    pub ceiling_per_s: Option<f64>,
-    /// Root-mean-square relative residual of the fit, percent.
-    pub residual_pct: f64,
-    /// Distinct throttles the fit used.
-    pub points: usize,
-    /// The weighting of the least-squares fit.
-    #[serde(default = "FitWeights::before_it_was_recorded")]
-    pub weights: FitWeights,
-    /// 95% confidence intervals of σ, κ, λ and N*.
-    #[serde(default)]
-    pub intervals: Option<Intervals>,
-    /// Points measured but left out of the fit, with the reason.
-    #[serde(default)]
-    pub left_out: Vec<LeftOut>,
 }
 
 impl Scaling {

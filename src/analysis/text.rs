@@ -1,9 +1,9 @@
-//! The analysis as short lines of text: one per backend (knee, peak, fit, SLO) and one for an
-//! adaptive search, for the console and `summary.md`.
+//! The analysis as short lines of text: one per backend (measured peak and knee, SLO, then the
+//! fit) and one for an adaptive search, for the console and `summary.md`.
 
 use super::scaling::{Estimate, Scaling};
 use super::{BackendAnalysis, SearchRecord, UslFit};
-use crate::report::table::number;
+use crate::format::number;
 
 /// A coefficient with sensible precision: 0.12, 0.034, 2.1e-4.
 pub fn coef(x: f64) -> String {
@@ -18,23 +18,21 @@ pub fn coef(x: f64) -> String {
     }
 }
 
-/// One line per backend: knee, peak, and the fit.
+/// One line per backend: the measured peak and where goodput reaches 95% of it, the SLO, then
+/// the fit.
 pub fn describe_backend(b: &BackendAnalysis) -> String {
     let mut parts = Vec::new();
-    if let Some(k) = b.knee {
-        parts.push(match b.kneedle {
-            Some(kn) => format!("knee at throttle {k} (Kneedle: {kn})"),
-            None => format!("knee at throttle {k}"),
-        });
-    }
     if let Some(t) = b.peak_throttle {
         parts.push(format!(
-            "peak goodput {} items/s at {t}",
+            "best goodput {} successful items/s at {t}",
             number(b.peak_throughput_per_s)
         ));
     }
-    if let (Some(fit), Some(s)) = (&b.usl, &b.scaling) {
-        parts.push(describe_fit(fit, s));
+    if let Some(k) = b.knee {
+        parts.push(match b.kneedle {
+            Some(kn) => format!("within 95% of it from throttle {k} (Kneedle's bend: {kn})"),
+            None => format!("within 95% of it from throttle {k}"),
+        });
     }
     if let Some(o) = &b.slo {
         parts.push(if o.feasible.is_empty() {
@@ -49,6 +47,9 @@ pub fn describe_backend(b: &BackendAnalysis) -> String {
                     .join(", ")
             )
         });
+    }
+    if let (Some(fit), Some(s)) = (&b.usl, &b.scaling) {
+        parts.push(describe_fit(fit, s));
     }
     format!("{}: {}", b.backend, parts.join("; "))
 }
@@ -96,10 +97,19 @@ pub fn describe_fit(fit: &UslFit, s: &Scaling) -> String {
     text
 }
 
-/// `tune: 12 runs (11 probes + baseline) vs 257 for a full 1..256 sweep (5%)`.
+/// `tune on thread: 8 runs vs 10 for the doubling sweep 1..256 and vs 257 for a full 1..256
+/// integer sweep (3%); probed …; how the search went`.
 pub fn describe_search(s: &SearchRecord) -> String {
+    let doubling = if s.doubling_sweep_runs > 0 {
+        format!(
+            " vs {} for the doubling sweep 1..{} (run --limits 1..{}) and",
+            s.doubling_sweep_runs, s.max_limit, s.max_limit
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "tune on {}: {} runs vs {} for a full 1..{} integer sweep ({:.0}%); probed {}; {}",
+        "tune on {}: {} runs{doubling} vs {} for a full 1..{} integer sweep ({:.0}%); probed {}; {}",
         s.backend,
         s.runs,
         s.full_sweep_runs,
@@ -112,4 +122,33 @@ pub fn describe_search(s: &SearchRecord) -> String {
             .join(", "),
         s.outcome
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::BackendKind;
+
+    #[test]
+    fn a_search_is_held_against_the_sweeps_a_user_would_run() {
+        let mut s = SearchRecord::new(BackendKind::Thread, 256, 1);
+        assert_eq!((s.doubling_sweep_runs, s.full_sweep_runs), (10, 257));
+        s.runs = 8;
+        s.probes = vec![1, 2, 4, 8, 16, 6, 5];
+        assert!(
+            describe_search(&s).starts_with(
+                "tune on thread: 8 runs vs 10 for the doubling sweep 1..256 (run --limits 1..256) and vs 257 for a full 1..256 integer sweep (3%); probed 1, 2, 4, 8, 16, 6, 5"
+            ),
+            "{}",
+            describe_search(&s)
+        );
+        let three = SearchRecord::new(BackendKind::Thread, 100, 3);
+        assert_eq!(
+            (three.doubling_sweep_runs, three.full_sweep_runs),
+            (27, 303)
+        );
+        // A results file written before the doubling sweep was kept says nothing about it.
+        s.doubling_sweep_runs = 0;
+        assert!(describe_search(&s).starts_with("tune on thread: 8 runs vs 257"));
+    }
 }

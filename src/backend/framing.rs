@@ -7,6 +7,7 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use super::protocol::{bad, MAX_FRAME};
+use crate::child::readable;
 
 /// Reads frames from a pipe through one buffer: a frame already in the buffer costs no
 /// syscall, so a burst of answers is parsed from a single `read`.
@@ -137,28 +138,6 @@ impl<R: Read + AsRawFd> FrameReader<R> {
             if !self.fill()? {
                 return Ok(Next::Closed);
             }
-        }
-    }
-}
-
-/// Waits until `fd` is readable (or closed) for at most `wait`.
-pub fn readable(fd: i32, wait: Duration) -> io::Result<bool> {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // Rounded up: a wait of 0.4 ms must not become a busy loop of zero-length polls.
-    let ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-    loop {
-        // SAFETY: one valid pollfd, count 1.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n >= 0 {
-            return Ok(n > 0);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
         }
     }
 }

@@ -1,22 +1,17 @@
 //! Hosts for the `remote` backend: `[user@]host[:port]` lists (from `--hosts` or a hosts file),
-//! the `ssh` command line that starts `throttlebench worker` on one of them, and the per-host
-//! breakdown a remote point reports.
+//! the `ssh` command line that starts `throttlebench worker` on one of them, and what each host
+//! did during a remote point.
 //!
 //! ssh runs with `BatchMode=yes` (a password or passphrase prompt would hang a sweep, so it is
 //! an error instead) and `ConnectTimeout`; everything else comes from the user's ssh config
 //! and the `--ssh-option` flags.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Command;
-
-use anyhow::Context;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::BackendKind;
 use crate::error::SpecError;
-use crate::spec::SweepSettings;
 
 /// Seconds ssh waits for a host to answer before it counts as unreachable.
 pub const CONNECT_TIMEOUT_S: u32 = 10;
@@ -181,93 +176,6 @@ pub struct HostResult {
     pub lost: Option<String>,
 }
 
-impl HostResult {
-    /// One console line: `  bench1:2222  slots 2  items 100  123.4/s  p99 1.20 ms  errors none`.
-    pub fn line(&self) -> String {
-        let errors = if self.errors.is_empty() {
-            "none".to_string()
-        } else {
-            self.errors
-                .iter()
-                .map(|(k, n)| format!("{k} {n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let mut line = format!(
-            "  {}  slots {}  items {}  {:.1} ok/s  p99 {} ms  errors: {}",
-            self.host,
-            self.slots,
-            self.items,
-            self.goodput_per_s,
-            crate::report::table::maybe(self.lat_p99_ms, |x| format!("{x:.3}")),
-            errors
-        );
-        if let Some(why) = &self.lost {
-            line.push_str(&format!("  LOST: {why}"));
-        }
-        line
-    }
-}
-
-/// Per-host lines for every remote point of a sweep, for the console.
-pub fn console_lines(sweep: &crate::results::SweepResult) -> Vec<String> {
-    let mut lines = Vec::new();
-    for p in sweep.points.iter().filter(|p| !p.hosts.is_empty()) {
-        lines.push(format!(
-            "{} x{} (repetition {}), per host:",
-            p.backend, p.throttle, p.repetition
-        ));
-        lines.extend(p.hosts.iter().map(HostResult::line));
-    }
-    lines
-}
-
-/// The remote flags of `run`, before they are checked.
-#[derive(Debug, Default, Clone)]
-pub struct RemoteFlags<'a> {
-    pub hosts: Option<&'a str>,
-    pub hosts_file: Option<&'a Path>,
-    pub binary: Option<&'a str>,
-    pub ssh_options: &'a [String],
-}
-
-/// Puts the remote flags into the sweep settings, refusing flags the sweep would not use and a
-/// `remote` backend without hosts.
-pub fn apply(sweep: &mut SweepSettings, flags: &RemoteFlags<'_>) -> anyhow::Result<()> {
-    let hosts = match (flags.hosts, flags.hosts_file) {
-        (Some(list), _) => Some(parse_list(list)?),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read hosts file {}", path.display()))?;
-            Some(parse_file(&text).with_context(|| format!("hosts file {}", path.display()))?)
-        }
-        (None, None) => None,
-    };
-    match hosts {
-        Some(hosts) => {
-            sweep.remote = Some(RemoteSettings {
-                hosts,
-                binary: flags.binary.unwrap_or("throttlebench").to_string(),
-                ssh_options: flags.ssh_options.to_vec(),
-            });
-        }
-        None if flags.binary.is_some() || !flags.ssh_options.is_empty() => {
-            anyhow::bail!("--remote-binary and --ssh-option need --hosts or --hosts-file")
-        }
-        None => {}
-    }
-    let wants_remote = sweep.backends.contains(&BackendKind::Remote);
-    match (&sweep.remote, wants_remote) {
-        (None, true) => anyhow::bail!(
-            "the remote backend needs hosts (--hosts host1,host2 or --hosts-file FILE)"
-        ),
-        (Some(_), false) => {
-            anyhow::bail!("--hosts is only used by the remote backend (add --backend remote)")
-        }
-        _ => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,35 +218,6 @@ mod tests {
         );
         assert!(parse_list(" , ").is_err());
         assert!(parse_file("# nothing\n").is_err());
-    }
-
-    #[test]
-    fn flags_need_the_remote_backend_and_hosts() {
-        let mut sweep = SweepSettings::default();
-        let flags = RemoteFlags {
-            hosts: Some("a,b:2222"),
-            ..RemoteFlags::default()
-        };
-        let err = apply(&mut sweep, &flags).unwrap_err().to_string();
-        assert!(err.contains("--backend remote"), "{err}");
-        sweep.backends = vec![BackendKind::Remote];
-        apply(&mut sweep, &flags).unwrap();
-        let settings = sweep.remote.clone().unwrap();
-        assert_eq!(settings.hosts, vec!["a", "b:2222"]);
-        assert_eq!(settings.binary, "throttlebench");
-        let mut bare = SweepSettings {
-            backends: vec![BackendKind::Remote],
-            ..SweepSettings::default()
-        };
-        let err = apply(&mut bare, &RemoteFlags::default())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("needs hosts"), "{err}");
-        let lonely = RemoteFlags {
-            binary: Some("/x"),
-            ..RemoteFlags::default()
-        };
-        assert!(apply(&mut SweepSettings::default(), &lonely).is_err());
     }
 
     #[test]

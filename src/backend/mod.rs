@@ -2,21 +2,20 @@
 //! exactly `throttle` in flight — and returns what its workers recorded. They know nothing of
 //! reports; the sweep wraps every execution with CPU and memory measurement.
 
-pub mod async_tokio;
-pub mod child;
-pub mod driver;
+pub(crate) mod async_tokio;
+pub(crate) mod driver;
 mod feed;
-pub mod framing;
+mod framing;
 pub mod hosts;
-pub mod inflight;
-pub mod per_item;
-pub mod process;
+pub(crate) mod inflight;
+pub(crate) mod per_item;
+pub(crate) mod process;
 pub mod protocol;
-pub mod remote;
+pub(crate) mod remote;
 pub mod retry;
-pub mod thread;
+pub(crate) mod thread;
 pub mod worker;
-pub mod worker_proc;
+pub(crate) mod worker_proc;
 
 use std::fmt;
 use std::str::FromStr;
@@ -27,6 +26,11 @@ use std::time::Duration;
 use crossbeam_utils::CachePadded;
 use serde::{Deserialize, Serialize};
 
+// Backends that spawn children name it `super::child`.
+use crate::child;
+/// Set it to the `throttlebench` binary when the running executable is not one (a bench, a
+/// program of your own): the process backends start workers from it.
+pub use crate::child::EXE_ENV;
 use crate::error::SpecError;
 use crate::measure::cpu::CpuTimes;
 use crate::measure::WorkerStats;
@@ -39,22 +43,8 @@ pub enum Budget {
     /// Exactly this many items.
     Items(u64),
     /// As many items as fit in this time; items in flight at the end are finished and counted.
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(with = "humantime_serde")]
     Duration(Duration),
-}
-
-mod humantime_serde_compat {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
-    }
 }
 
 /// Completed items per worker slot, read by the progress display while a point runs. Each
@@ -73,6 +63,7 @@ impl PointProgress {
     }
 
     #[inline]
+    /// Slot `slot` has completed `completed` items of this point.
     pub fn set(&self, slot: usize, completed: u64) {
         if let Some(counter) = self.done.get(slot) {
             counter.store(completed, Ordering::Relaxed);
@@ -80,12 +71,14 @@ impl PointProgress {
     }
 
     #[inline]
+    /// Slot `slot` completed `n` more items.
     pub fn add(&self, slot: usize, n: u64) {
         if let Some(counter) = self.done.get(slot) {
             counter.fetch_add(n, Ordering::Relaxed);
         }
     }
 
+    /// Items completed by every slot together.
     pub fn total(&self) -> u64 {
         self.done.iter().map(|c| c.load(Ordering::Relaxed)).sum()
     }
@@ -140,6 +133,7 @@ impl WindowStart {
         }
     }
 
+    /// CPU the workers spent before the timed window opened.
     pub fn workers_setup(&self) -> CpuTimes {
         self.workers_setup.lock().map(|t| *t).unwrap_or_default()
     }
@@ -185,8 +179,10 @@ pub struct Execution {
 
 /// One way of running items.
 pub trait Backend: Send + Sync {
+    /// Which backend this is.
     fn kind(&self) -> BackendKind;
 
+    /// Runs one point: the job's items at its throttle.
     fn execute(&self, job: &PointJob<'_>) -> anyhow::Result<Execution>;
 
     /// Backends spread over hosts: what each host did in the last point (taken once).
@@ -217,6 +213,7 @@ impl BackendKind {
         BackendKind::Remote,
     ];
 
+    /// The name flags, spec files and reports use.
     pub fn name(self) -> &'static str {
         match self {
             BackendKind::Sequential => "sequential",
@@ -228,7 +225,7 @@ impl BackendKind {
         }
     }
 
-    /// Builds the backend.
+    /// Builds the backend (for a sweep, whose settings hold the remote hosts: `create_for`).
     pub fn create(self) -> anyhow::Result<Box<dyn Backend>> {
         Ok(match self {
             BackendKind::Sequential => Box::new(thread::ThreadBackend::sequential()),
@@ -240,19 +237,6 @@ impl BackendKind {
                 anyhow::bail!("the remote backend needs hosts (--hosts or --hosts-file)")
             }
         })
-    }
-
-    /// Builds the backend for a sweep; `remote` connects to (and checks) the sweep's hosts.
-    pub fn create_for(
-        self,
-        sweep: &crate::spec::SweepSettings,
-    ) -> anyhow::Result<Box<dyn Backend>> {
-        match (self, &sweep.remote) {
-            (BackendKind::Remote, Some(settings)) => {
-                Ok(Box::new(remote::RemoteBackend::connect(settings)?))
-            }
-            _ => self.create(),
-        }
     }
 }
 

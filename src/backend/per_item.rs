@@ -25,12 +25,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 
-use super::child::{describe, kill_and_reap, own_group, peak_rss_of, pidfd, wait_until, Waited};
 use super::driver::{Attempt, ItemEnd, Point, WARMUP_ITEM};
 use super::inflight::InflightTracker;
 use super::protocol::{mono_ns, FrameReader, FromWorker, Next};
-use super::worker::{worker_exe, PARENT_ENV};
 use super::{Backend, BackendKind, Execution, PointJob};
+use crate::child::{describe, kill_and_reap, own_group, peak_rss_of, pidfd, wait_until, Waited};
+use crate::child::{worker_exe, PARENT_ENV};
 use crate::measure::WorkerStats;
 use crate::workload::command::{self, CommandLine};
 use crate::workload::{ItemError, ItemResult, Transfer};

@@ -27,9 +27,9 @@ use super::feed::{serve, Clock, Ending, MAX_WINDOW, QUEUED_WORK_NS};
 use super::inflight::InflightTracker;
 use super::protocol::mono_ns;
 use super::retry::RetryPolicy;
-use super::worker::{worker_exe, PARENT_ENV};
 use super::worker_proc::WorkerProc;
 use super::{Backend, BackendKind, Budget, Execution, PointJob, PointProgress};
+use crate::child::{worker_exe, PARENT_ENV};
 use crate::measure::WorkerStats;
 
 pub struct ProcessBackend;

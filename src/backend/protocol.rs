@@ -15,7 +15,7 @@
 use std::io;
 use std::time::Duration;
 
-pub use super::framing::{readable, FrameReader, FrameWriter, Next};
+pub use super::framing::{FrameReader, FrameWriter, Next};
 use super::retry::RetryPolicy;
 use crate::workload::Transfer;
 

@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::child::{kill_and_reap, own_group};
 use super::hosts::{ssh_command, Host, HostResult, RemoteSettings};
 use super::process::{run_pool, Launch, SlotReport};
 use super::{Backend, BackendKind, Execution, PointJob};
+use crate::child::{kill_and_reap, own_group};
 use crate::measure::latency::{encode_histogram, us_to_ms};
 use crate::measure::WorkerStats;
 

@@ -29,21 +29,8 @@ pub struct RetryPolicy {
     /// Extra attempts after the first (0: no retries).
     pub retries: u32,
     /// Delay before the first retry; doubled for each further one, with jitter.
-    #[serde(with = "humantime_millis")]
+    #[serde(with = "humantime_serde")]
     pub backoff: Duration,
-}
-
-mod humantime_millis {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        humantime::parse_duration(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
 }
 
 impl RetryPolicy {

@@ -27,15 +27,9 @@ use super::driver::{Attempt, LocalRunner};
 use super::protocol::{cap_message, encode_done, mono_ns, FrameReader, FrameWriter, FromWorker};
 use super::protocol::{ItemDone, Next, ToWorker, PROTOCOL_VERSION};
 use super::retry::RetryPolicy;
+use crate::child::PARENT_ENV;
 use crate::measure::memory::rss_and_peak;
 use crate::workload::{ItemResult, Registry, Transfer, Workload, WorkloadSpec};
-
-/// Names the parent's pid in a worker's environment, so a worker can tell whether the parent
-/// died before the worker asked to die with it.
-pub const PARENT_ENV: &str = "THROTTLEBENCH_PARENT_PID";
-
-/// Overrides the executable started as a worker (by default the running one).
-pub const EXE_ENV: &str = "THROTTLEBENCH_EXE";
 
 /// Latencies above a day are recorded as a day, as in the parent's records.
 const MAX_LATENCY_US: u64 = 86_400_000_000;
@@ -90,14 +84,6 @@ pub fn run_if_worker_with(registry: &Registry) -> Option<std::process::ExitCode>
             std::process::ExitCode::from(2)
         }
     })
-}
-
-/// The binary a parent starts as a worker.
-pub fn worker_exe() -> anyhow::Result<std::path::PathBuf> {
-    match std::env::var_os(EXE_ENV) {
-        Some(path) => Ok(path.into()),
-        None => std::env::current_exe().context("cannot find the running executable"),
-    }
 }
 
 fn die_with_parent() {

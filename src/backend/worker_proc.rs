@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::child::{describe, kill_and_reap, kill_group, own_group};
 use super::process::Launch;
 use super::protocol::{FrameReader, FrameWriter, FromWorker, Next, ToWorker};
 use super::retry::RetryPolicy;
+use crate::child::{describe, kill_and_reap, kill_group, own_group};
 use crate::workload::Transfer;
 
 /// How often a waiting slot looks at Ctrl-C and the item timeout.

@@ -3,25 +3,15 @@
 
 use std::path::Path;
 
+use super::cli::{CheckArgs, CompareArgs, CompareFormat, FailOn, RunArgs};
 use super::Exit;
 use crate::analysis::compare::{self, Comparison, Options, Verdict};
-use crate::baseline::{Baselines, StoredRun};
-use crate::cli::{CheckArgs, CompareArgs, CompareFormat, FailOn, RunArgs};
-use crate::measure::noise::NoiseProbe;
+use crate::analysis::noise::NoiseProbe;
+use crate::report::baseline::{Baselines, StoredRun};
 use crate::report::{ci, comparison, write_atomic};
-use crate::results::SweepResult;
+use crate::results::{PointResult, SweepResult};
 use crate::spec::RunSpec;
-
-/// `--threshold`: "5%", "5" (percent) or "2.5%"; from 0 to 1000.
-pub fn parse_threshold(text: &str) -> Result<f64, String> {
-    let number = text.trim().trim_end_matches('%').trim();
-    match number.parse::<f64>() {
-        Ok(x) if (0.0..=1000.0).contains(&x) => Ok(x),
-        _ => Err(format!(
-            "'{text}' is not a threshold (a percentage from 0% to 1000%, e.g. 5%)"
-        )),
-    }
-}
+use crate::sweep::SweepListener;
 
 impl CheckArgs {
     pub fn options(&self) -> Options {
@@ -88,6 +78,14 @@ pub struct RunHooks {
     baseline: Option<StoredRun>,
     /// Probes the machine after every point; add it to the sweep's listeners.
     pub probe: NoiseProbe,
+}
+
+/// The probe runs between the points of the sweep it judges.
+impl SweepListener for NoiseProbe {
+    fn point_done(&mut self, _point: &PointResult, _sweep: &SweepResult) -> anyhow::Result<()> {
+        self.record();
+        Ok(())
+    }
 }
 
 pub fn prepare(args: &RunArgs, spec: &RunSpec) -> anyhow::Result<RunHooks> {
@@ -162,15 +160,6 @@ pub fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn thresholds_read_as_percentages() {
-        assert_eq!(parse_threshold("5%"), Ok(5.0));
-        assert_eq!(parse_threshold("2.5"), Ok(2.5));
-        assert_eq!(parse_threshold(" 0 % "), Ok(0.0));
-        assert!(parse_threshold("-1%").is_err());
-        assert!(parse_threshold("five").is_err());
-    }
 
     #[test]
     fn fail_on_picks_the_verdicts_that_fail() {

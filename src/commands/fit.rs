@@ -9,10 +9,10 @@ use std::fmt::Write;
 use anyhow::Context;
 use serde::Serialize;
 
+use super::cli::{FitArgs, FitFormat, UslArgs};
 use super::Exit;
 use crate::analysis::scaling::{self, FitOptions, Scaling, MIN_POINTS};
 use crate::analysis::UslFit;
-use crate::cli::{FitArgs, FitFormat, UslArgs};
 use crate::error::SpecError;
 use crate::report::charts::{self, scalability, style};
 use crate::spec::SweepSettings;

@@ -1,5 +1,7 @@
-//! One module per subcommand: each takes its parsed arguments and returns the exit code.
+//! The command line: the arguments (`cli`), and one module per subcommand, each taking its
+//! parsed arguments and returning the exit code.
 
+pub mod cli;
 pub mod compare;
 pub mod fit;
 pub mod report;
@@ -7,6 +9,77 @@ pub mod run;
 pub mod serve;
 pub mod tune;
 pub mod workloads;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::backend::{driver, worker};
+use crate::workload::Registry;
+use cli::{Cli, Command};
+
+/// Parses the command line, runs the subcommand, and maps the outcome to an exit code (0 ok,
+/// 1 regression/SLO failure, 2 bad input or error, 130 interrupted).
+pub fn main() -> ExitCode {
+    if let Some(code) = worker::run_if_worker() {
+        return code;
+    }
+    quiet_panics();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("{first} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let registry = Registry::builtin();
+    let outcome = match cli.command {
+        Command::Run(args) => run::run(*args, &registry),
+        Command::Report(args) => report::run(args),
+        Command::Tune(args) => tune::run(args, &registry),
+        Command::Serve(args) => serve::run(args),
+        Command::Workloads => {
+            print!("{}", workloads::render(&registry));
+            Ok(Exit::Ok)
+        }
+        Command::Compare(args) => compare::run(args),
+        Command::Fit(args) => fit::run(args),
+        Command::Worker(args) => {
+            worker::run(args.one, args.spec.as_deref(), &registry).map(|()| Exit::Ok)
+        }
+    };
+    match outcome {
+        Ok(exit) => ExitCode::from(exit as u8),
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A panic inside a workload item is recorded as a failed item; it must not also spray a
+/// message and a backtrace over the terminal. Anywhere else, one line says what happened.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let worker = std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("tb-"));
+        if !worker {
+            let message = driver::panic_message(info.payload());
+            eprintln!("error: internal error: {message}");
+        }
+    }));
+}
 
 /// How a command ended, as the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! `throttlebench report RUN_DIR`: rebuilds every chart, `index.html` and the table files of a
 //! run folder from its `results.json` (and `items.jsonl`), without running anything.
 
+use super::cli::ReportArgs;
 use super::Exit;
-use crate::cli::ReportArgs;
 use crate::report::{json, render};
 
 pub fn run(args: ReportArgs) -> anyhow::Result<Exit> {

@@ -2,49 +2,30 @@
 
 use std::path::Path;
 
+use super::cli::RunArgs;
 use super::{install_interrupt, Exit};
-use crate::cli::RunArgs;
-use crate::progress::{ProgressListener, ProgressMode};
+use crate::error::SpecError;
 use crate::report::folder::{default_folder, RunFolder};
+use crate::report::progress::{ProgressListener, ProgressMode};
 use crate::report::{json, table};
-use crate::spec::{self, Overrides, RunSpec};
+use crate::results::SweepResult;
+use crate::spec::{self, RemoteFlags, RunSpec};
 use crate::sweep::{self, Listeners};
 use crate::workload::Registry;
 
-pub fn overrides(args: &RunArgs) -> Overrides {
-    Overrides {
-        kind: args.kind.clone(),
-        params: args.params.clone(),
-        backends: args.backends.clone(),
-        limits: args.limits.clone(),
-        items: args.items,
-        duration: args.duration.clone(),
-        repeat: args.repeat,
-        warmup: args.warmup,
-        timeout: args.timeout.clone(),
-        trace: args.trace,
-        name: args.name.clone(),
-        retries: args.retries,
-        retry_backoff: args.retry_backoff.clone(),
-        slo: args.slo.clone(),
-        ignore_failures: args.ignore_failures,
-    }
-}
-
 /// The spec a `run` (or `tune`) asks for: a file with flags on top, or flags alone.
 pub fn resolve_spec(args: &RunArgs, registry: &Registry) -> anyhow::Result<RunSpec> {
-    let o = overrides(args);
     let mut spec = match &args.spec {
-        Some(path) => spec::load(path, &o, registry)?,
-        None => spec::from_flags(&o, registry)?,
+        Some(path) => spec::load(path, &args.overrides, registry)?,
+        None => spec::from_flags(&args.overrides, registry)?,
     };
-    let remote = crate::backend::hosts::RemoteFlags {
+    let remote = RemoteFlags {
         hosts: args.hosts.as_deref(),
         hosts_file: args.hosts_file.as_deref(),
         binary: args.remote_binary.as_deref(),
         ssh_options: &args.ssh_options,
     };
-    crate::backend::hosts::apply(&mut spec.sweep, &remote)?;
+    spec::apply_remote_flags(&mut spec.sweep, &remote)?;
     super::fit::apply_usl_flags(&args.usl, &mut spec.sweep);
     Ok(spec)
 }
@@ -89,7 +70,7 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
         if !costs.is_empty() {
             println!("{costs}");
         }
-        for line in crate::backend::hosts::console_lines(&sweep) {
+        for line in table::host_lines(&sweep) {
             println!("{line}");
         }
         if let Some(analysis) = &sweep.analysis {
@@ -117,7 +98,7 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
 /// `--fail-on-slo` needs an SLO to fail on.
 pub fn check_fail_on_slo(args: &RunArgs, spec: &RunSpec) -> anyhow::Result<()> {
     if args.fail_on_slo && spec.sweep.slo.is_none() {
-        return Err(crate::error::SpecError::invalid(
+        return Err(SpecError::invalid(
             "--fail-on-slo needs an SLO: give --slo p99=200ms or set slo in the spec's [sweep]",
         )
         .into());
@@ -127,7 +108,7 @@ pub fn check_fail_on_slo(args: &RunArgs, spec: &RunSpec) -> anyhow::Result<()> {
 
 /// 130 when interrupted; 1 when asked to fail on an SLO nothing met; else the comparison's
 /// verdict (0 without one).
-pub fn exit_for(args: &RunArgs, sweep: &crate::results::SweepResult, verdict: Exit) -> Exit {
+pub fn exit_for(args: &RunArgs, sweep: &SweepResult, verdict: Exit) -> Exit {
     let slo_missed = sweep
         .analysis
         .as_ref()

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use super::cli::ServeArgs;
 use super::Exit;
 use crate::backend::worker::die_with;
-use crate::cli::ServeArgs;
 use crate::error::SpecError;
 use crate::server::{self, ServerConfig};
 

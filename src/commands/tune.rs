@@ -1,22 +1,23 @@
-//! `throttlebench tune`: find the throttle adaptively on one backend — the sequential baseline,
-//! a doubling ramp, then a golden-section (or SLO bisection) search — printing each probe, and
-//! writing the same report folder as `run`.
+//! `throttlebench tune`: find the throttle `run` would recommend, adaptively on one backend — the
+//! sequential baseline, a doubling ramp, then only the throttles that can change the answer
+//! (`tune::search`) — printing each probe, and writing the same report folder as `run`.
 
 use std::path::Path;
 
+use super::cli::TuneArgs;
 use super::{install_interrupt, Exit};
-use crate::cli::TuneArgs;
 use crate::error::SpecError;
+use crate::format::{maybe, number, percent};
 use crate::report::folder::{default_folder, RunFolder};
-use crate::report::table::{self, maybe, number, percent};
+use crate::report::table;
+use crate::results::warning::Warning;
 use crate::spec::MAX_THROTTLE;
 use crate::sweep::{fresh_sweep, Backends, Listeners, PointRunner, SweepListener};
 use crate::tune::{self, Heard};
-use crate::warning::Warning;
 use crate::workload::Registry;
 
 pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
-    if args.run.limits.is_some() {
+    if args.run.overrides.limits.is_some() {
         return Err(SpecError::invalid(
             "tune chooses its own throttles: give --max-limit N instead of --limits",
         )
@@ -31,7 +32,7 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
     }
     let mut spec = super::run::resolve_spec(&args.run, registry)?;
     super::run::check_fail_on_slo(&args.run, &spec)?;
-    if args.run.backends.is_some() && spec.sweep.backends.len() > 1 {
+    if args.run.overrides.backends.is_some() && spec.sweep.backends.len() > 1 {
         return Err(SpecError::invalid(
             "tune searches one backend at a time: give a single --backend (thread or async)",
         )
@@ -69,7 +70,7 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
     drop(listeners);
     if !quiet {
         println!("\n{}", table::console(&sweep));
-        for line in crate::backend::hosts::console_lines(&sweep) {
+        for line in table::host_lines(&sweep) {
             println!("{line}");
         }
         if let Some(analysis) = &sweep.analysis {

@@ -20,6 +20,7 @@ impl CpuTimes {
         rusage(libc::RUSAGE_CHILDREN)
     }
 
+    /// The CPU spent between `earlier` and this reading.
     pub fn since(self, earlier: CpuTimes) -> CpuTimes {
         CpuTimes {
             user: self.user.saturating_sub(earlier.user),
@@ -27,6 +28,7 @@ impl CpuTimes {
         }
     }
 
+    /// The two together.
     pub fn plus(self, other: CpuTimes) -> CpuTimes {
         CpuTimes {
             user: self.user + other.user,

@@ -176,7 +176,6 @@ impl WorkerStats {
         }
     }
 
-    /// Records an item abandoned at the per-item timeout.
     /// `record_timeout` for an item cut short in its `attempts`-th attempt.
     pub fn record_timeout_after(&mut self, item: u64, limit: Duration, attempts: u32) {
         if attempts > 1 {
@@ -187,6 +186,7 @@ impl WorkerStats {
         self.attempt = 1;
     }
 
+    /// Records an item abandoned at the per-item timeout: its `limit` counts as its latency.
     pub fn record_timeout(&mut self, item: u64, limit: Duration) {
         self.timed_out += 1;
         self.busy += limit;
@@ -218,6 +218,7 @@ impl WorkerStats {
         }
     }
 
+    /// Items ended so far, whatever their outcome.
     pub fn completed(&self) -> u64 {
         self.ok + self.failed + self.timed_out
     }

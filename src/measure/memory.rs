@@ -38,6 +38,7 @@ pub fn rss_and_peak() -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
+/// This process's resident memory (VmRSS), in bytes; `None` where /proc does not say.
 pub fn rss_bytes() -> Option<u64> {
     rss_and_peak().map(|(rss, _)| rss)
 }
@@ -111,6 +112,7 @@ impl PeakWatch {
     }
 }
 
+/// Bytes in MB (2^20 bytes), as the memory columns count them.
 pub fn bytes_to_mb(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }

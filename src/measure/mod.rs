@@ -5,7 +5,6 @@ pub mod cpu;
 pub mod environment;
 pub mod latency;
 pub mod memory;
-pub mod noise;
 pub mod timeline;
 
 pub use latency::{Failure, WorkerStats};

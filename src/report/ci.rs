@@ -31,6 +31,7 @@ pub enum CiFormat {
 impl CiFormat {
     pub const NAMES: &'static str = "github-bigger, github-smaller, bencher";
 
+    /// The exporter that writes this format.
     pub fn exporter(self) -> &'static dyn Exporter {
         match self {
             CiFormat::GithubBigger => &GithubBenchmark { bigger: true },

@@ -1,11 +1,11 @@
 //! A baseline comparison as text: an aligned console table, markdown for a pull-request comment
 //! (headline first, changed rows, then everything folded away), or JSON for scripts.
 
-use super::table::number;
 use crate::analysis::compare::{
     Comparison, Metric, MetricComparison, PointKey, Verdict, MIN_REPETITIONS,
     RECOMMENDED_REPETITIONS,
 };
+use crate::format::number;
 
 const HEADERS: [&str; 10] = [
     "backend",

@@ -3,8 +3,8 @@
 //! down — as console text, a markdown table (`summary.md`) and an HTML table. It follows the
 //! main table, where a reader comparing backends looks next.
 
-use super::table::{maybe, number, NO_DATA};
 use crate::analysis::costs::{BackendCost, WEAK_FIT_R2};
+use crate::format::{maybe, number, NO_DATA};
 use crate::results::SweepResult;
 
 pub const HEADERS: [&str; 6] = [

@@ -4,6 +4,7 @@
 use super::Exporter;
 use crate::results::{PointResult, SweepResult};
 
+/// The columns of `results.csv`, in order.
 pub const COLUMNS: [&str; 32] = [
     "workload",
     "backend",
@@ -97,6 +98,7 @@ impl Exporter for ResultsCsv {
     }
 }
 
+/// The columns of `failures.csv`, in order.
 pub const FAILURE_COLUMNS: [&str; 7] = [
     "backend",
     "throttle",

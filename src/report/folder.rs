@@ -106,6 +106,7 @@ impl RunFolder {
         })
     }
 
+    /// The run folder.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -5,10 +5,11 @@
 use std::fmt::Write;
 
 use super::charts::ChartFile;
-use super::table::{self, number, HEADERS};
+use super::table::{self, HEADERS};
 use super::Exporter;
 use crate::analysis::scaling::{Estimate, Scaling};
 use crate::analysis::UslFit;
+use crate::format::{maybe, number};
 use crate::results::SweepResult;
 
 /// Failure rows shown at most; `failures.csv` holds them all.
@@ -135,6 +136,17 @@ fn recommendation(page: &mut String, sweep: &SweepResult) {
                 escape(r.backend.name()),
                 escape(&r.summary)
             );
+            let slo = if sweep.spec.sweep.slo.is_some() {
+                "; the SLO is the red line on the latency charts"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                page,
+                "<p class=\"muted\">Throttle {} is the green line on the <a href=\"#throughput\">goodput</a>, \
+                 <a href=\"#speedup\">speedup</a> and <a href=\"#latency\">latency</a> charts{slo}.</p>",
+                r.throttle
+            );
         }
         None => {
             let why = match analysis {
@@ -245,7 +257,7 @@ fn results_table(page: &mut String, sweep: &SweepResult) {
     for summary in &summaries {
         let mut row = table::cells(summary);
         if transfer {
-            row.push(table::maybe(summary.rx_mb_per_s, table::number));
+            row.push(maybe(summary.rx_mb_per_s, number));
         }
         page.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {

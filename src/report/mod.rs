@@ -1,6 +1,26 @@
 //! Reports: every file a run writes, each produced by an exporter that turns results into bytes
-//! (so each is testable and `-` can mean stdout), plus the run folder that streams them to disk.
+//! (so each is testable and `-` can mean stdout), plus the run folder that streams them to disk,
+//! and what a run prints on the console.
+//!
+//! ```
+//! use throttlebench::report::{json, render, table, Exporter};
+//! use throttlebench::{BackendKind, Sweep};
+//!
+//! let result = Sweep::kind("noop").backends([BackendKind::Thread]).limits([1, 2]).items(50).run()?;
+//! // Every report is bytes first, for a file or for stdout.
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(dir.path().join("results.json"), json::ResultsJson.serialize(&result)?)?;
+//! let back = json::load(dir.path())?;
+//! let key = |p: &throttlebench::PointResult| (p.backend, p.throttle, p.ok);
+//! assert!(back.points.iter().map(key).eq(result.points.iter().map(key)));
+//! // The table files, rebuilt from the results alone.
+//! let files = render::rewrite_tables(dir.path(), &result)?;
+//! assert!(files.iter().any(|f| f.ends_with("results.csv")));
+//! assert!(table::console(&result).starts_with("backend"));
+//! # Ok::<(), anyhow::Error>(())
+//! ```
 
+pub(crate) mod baseline;
 pub mod charts;
 pub mod ci;
 pub mod comparison;
@@ -10,7 +30,11 @@ pub mod folder;
 pub mod html;
 pub mod items;
 pub mod json;
+pub(crate) mod progress;
 pub mod render;
+// Whole sweeps on the fake backend, analysed and summarised: above both, so here.
+#[cfg(test)]
+mod sweep_tests;
 pub mod table;
 
 use std::io::Write;
@@ -24,6 +48,7 @@ use crate::results::SweepResult;
 pub trait Exporter {
     /// The file's name inside the run folder.
     fn file_name(&self) -> &'static str;
+    /// The file's bytes.
     fn serialize(&self, sweep: &SweepResult) -> anyhow::Result<Vec<u8>>;
 }
 

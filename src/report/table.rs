@@ -3,8 +3,11 @@
 //! named for its basis: one repetition (the median) or all repetitions together, never mixed.
 
 use super::Exporter;
+use crate::backend::hosts::HostResult;
+use crate::format::{maybe, number, percent};
 use crate::results::{Summary, SweepResult};
 
+/// The table's column headings.
 pub const HEADERS: [&str; 13] = [
     "backend",
     "throttle",
@@ -20,14 +23,6 @@ pub const HEADERS: [&str; 13] = [
     "peak RSS (MB)",
     "failed (all reps)",
 ];
-
-/// What a table shows where a figure does not exist (no successful item): never 0.
-pub const NO_DATA: &str = "–";
-
-/// A figure, or `NO_DATA` when there is none.
-pub fn maybe(x: Option<f64>, show: impl Fn(f64) -> String) -> String {
-    x.map(show).unwrap_or_else(|| NO_DATA.to_string())
-}
 
 /// One row of the table.
 pub fn cells(s: &Summary) -> Vec<String> {
@@ -60,33 +55,7 @@ fn failed_cell(s: &Summary) -> String {
     cell
 }
 
-/// A percentage with the precision it needs: 0, 1, 0.25, 3.1, 42.
-pub fn percent(x: f64) -> String {
-    if x.fract() == 0.0 {
-        format!("{x:.0}")
-    } else if x < 1.0 {
-        format!("{x:.2}")
-    } else if x < 10.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.0}")
-    }
-}
-
-/// Three significant figures, without scientific notation.
-pub fn number(x: f64) -> String {
-    let a = x.abs();
-    if a >= 100.0 || a == 0.0 {
-        format!("{x:.0}")
-    } else if a >= 10.0 {
-        format!("{x:.1}")
-    } else if a >= 1.0 {
-        format!("{x:.2}")
-    } else {
-        format!("{x:.3}")
-    }
-}
-
+/// The table's rows as text, one per (backend, throttle).
 pub fn rows(sweep: &SweepResult) -> Vec<Vec<String>> {
     sweep.summaries().iter().map(cells).collect()
 }
@@ -158,6 +127,45 @@ pub fn markdown(sweep: &SweepResult) -> String {
     out
 }
 
+/// Per-host lines for every remote point of a sweep, for the console.
+pub fn host_lines(sweep: &SweepResult) -> Vec<String> {
+    let mut lines = Vec::new();
+    for p in sweep.points.iter().filter(|p| !p.hosts.is_empty()) {
+        lines.push(format!(
+            "{} x{} (repetition {}), per host:",
+            p.backend, p.throttle, p.repetition
+        ));
+        lines.extend(p.hosts.iter().map(host_line));
+    }
+    lines
+}
+
+/// One host's line: `  bench1:2222  slots 2  items 100  123.4 ok/s  p99 1.200 ms  errors: none`.
+fn host_line(host: &HostResult) -> String {
+    let errors = if host.errors.is_empty() {
+        "none".to_string()
+    } else {
+        host.errors
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut line = format!(
+        "  {}  slots {}  items {}  {:.1} ok/s  p99 {} ms  errors: {}",
+        host.host,
+        host.slots,
+        host.items,
+        host.goodput_per_s,
+        maybe(host.lat_p99_ms, |x| format!("{x:.3}")),
+        errors
+    );
+    if let Some(why) = &host.lost {
+        line.push_str(&format!("  LOST: {why}"));
+    }
+    line
+}
+
 /// `summary.md`: a heading, the table, and the warnings, ready to paste into a pull request.
 pub struct SummaryMarkdown;
 
@@ -192,28 +200,5 @@ impl Exporter for SummaryMarkdown {
             }
         }
         Ok(out.into_bytes())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_keep_three_figures() {
-        assert_eq!(number(1234.5), "1234");
-        assert_eq!(number(12.345), "12.3");
-        assert_eq!(number(1.2345), "1.23");
-        assert_eq!(number(0.012345), "0.012");
-        assert_eq!(number(0.0), "0");
-    }
-
-    #[test]
-    fn percentages_keep_what_matters() {
-        assert_eq!(percent(0.0), "0");
-        assert_eq!(percent(1.0), "1");
-        assert_eq!(percent(0.25), "0.25");
-        assert_eq!(percent(3.04), "3.0");
-        assert_eq!(percent(96.4), "96");
     }
 }

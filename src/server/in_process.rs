@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use super::{serve, ServerConfig};
 
 /// A server running on threads of this process, for a test or a library user without a
-/// throttlebench binary (a run starts [`ServerProcess`] instead, so that the server's CPU and
+/// throttlebench binary (a run starts [`ServerProcess`](super::ServerProcess) instead, so that the server's CPU and
 /// memory are not counted as the client's). Dropping it (or [`Server::stop`]) closes the
 /// listener and every open connection at once.
 pub struct Server {
@@ -67,6 +67,7 @@ impl Server {
         })
     }
 
+    /// Where the server listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

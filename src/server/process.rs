@@ -19,9 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::ServerConfig;
-use crate::backend::child::{describe, kill_and_reap, own_group};
-use crate::backend::framing::readable;
-use crate::backend::worker::{worker_exe, EXE_ENV, PARENT_ENV};
+use crate::child::{describe, kill_and_reap, own_group, readable, worker_exe, EXE_ENV, PARENT_ENV};
 
 /// How long the child gets to report its address: starting a process and binding a port take
 /// milliseconds, but a loaded machine can stall anything for a while.
@@ -72,6 +70,7 @@ impl ServerProcess {
         }
     }
 
+    /// Where the server listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

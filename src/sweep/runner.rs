@@ -17,9 +17,9 @@ use crate::analysis::{self, SearchRecord};
 use crate::backend::{Backend, BackendKind, Budget, PointProgress};
 use crate::measure::environment::Environment;
 use crate::measure::memory::PeakMethod;
+use crate::results::warning::Warning;
 use crate::results::{SweepResult, FORMAT_VERSION};
 use crate::spec::{RunSpec, SweepSettings};
-use crate::warning::Warning;
 use crate::workload::{Nature, Registry, Workload};
 
 /// Repetitions of one point that disagree by more than this share of throughput are noisy.

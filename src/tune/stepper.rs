@@ -2,7 +2,7 @@
 //! with all its repetitions, through the sweep's point runner — so a search measures, warns and
 //! writes its points exactly as a sweep does, on every backend a sweep can use.
 
-use crate::analysis::{measured, Measured, SearchRecord, DEFAULT_ERROR_BUDGET};
+use crate::analysis::{measured, pick, Measured, SearchRecord};
 use crate::backend::BackendKind;
 use crate::results::SweepResult;
 use crate::sweep::{PlannedPoint, PointRunner, Step};
@@ -36,14 +36,7 @@ pub fn run(
 ) -> anyhow::Result<SweepResult> {
     let mut stepper = Stepper { runner, backend };
     let repeat = stepper.runner.spec().sweep.repeat as usize;
-    let mut record = SearchRecord {
-        backend,
-        probes: Vec::new(),
-        max_limit,
-        runs: 0,
-        full_sweep_runs: (max_limit + 1) * repeat,
-        outcome: "interrupted".into(),
-    };
+    let mut record = SearchRecord::new(backend, max_limit, repeat);
     let mut complete = stepper.baseline()?;
     if let Some(goodput_per_s) = stepper.runner.sweep().baseline_goodput_per_s {
         heard(Heard::Baseline { goodput_per_s });
@@ -57,10 +50,7 @@ pub fn run(
             };
             // Past the error budget a throttle breaks the ramp as an SLO would: its speed is
             // failures', not work's.
-            let slo_met = match &slo {
-                Some(s) => s.met(&m),
-                None => m.within_budget(DEFAULT_ERROR_BUDGET),
-            };
+            let slo_met = pick::feasible(&m, slo.as_ref());
             count += 1;
             heard(Heard::Probe {
                 count,
@@ -70,8 +60,8 @@ pub fn run(
                 slo_met,
             });
             Ok(Some(Probe {
-                goodput_per_s: m.goodput_per_s,
-                slo_met,
+                measured: m,
+                feasible: slo_met,
             }))
         })?;
         complete = outcome.complete;

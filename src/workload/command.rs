@@ -165,6 +165,7 @@ impl Runner for CommandRunner {
     }
 }
 
+/// The `command` kind, to register under its name.
 pub fn kind() -> WorkloadKind {
     WorkloadKind::new(
         "command",

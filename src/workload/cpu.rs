@@ -25,6 +25,7 @@ const PARAMS: &[ParamDef] = &[
     ),
 ];
 
+/// The `cpu` kind, to register under its name.
 pub fn kind() -> WorkloadKind {
     WorkloadKind::new(
         "cpu",

@@ -66,6 +66,7 @@ const PARAMS: &[ParamDef] = &[
     ),
 ];
 
+/// The `disk` kind, to register under its name.
 pub fn kind() -> WorkloadKind {
     WorkloadKind::new(
         "disk",

@@ -170,7 +170,47 @@ impl WorkloadKind {
     }
 }
 
-/// The workload kinds known by name.
+/// The workload kinds known by name: the built-in ones, and any of your own. A kind declares
+/// its parameters once, so spec files, `--param` and worker processes all build it by name.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use throttlebench::workload::{ParamDef, ParamType};
+/// use throttlebench::{BackendKind, ItemResult, Registry, Runner, Sweep, Workload, WorkloadKind};
+///
+/// static ITEMS_RUN: AtomicU64 = AtomicU64::new(0);
+///
+/// struct Count;
+/// impl Workload for Count {
+///     fn runner(&self) -> Result<Box<dyn Runner>, throttlebench::ItemError> {
+///         Ok(Box::new(Count))
+///     }
+/// }
+/// impl Runner for Count {
+///     fn run(&mut self, _item: u64) -> ItemResult {
+///         ITEMS_RUN.fetch_add(1, Ordering::Relaxed);
+///         Ok(())
+///     }
+/// }
+///
+/// const PARAMS: &[ParamDef] = &[ParamDef::new("unused", ParamType::Int, Some("0"), "nothing")];
+/// let mut registry = Registry::builtin();
+/// registry.register(WorkloadKind::new("count", "counts its items", PARAMS, |_| {
+///     Ok(Arc::new(Count))
+/// }));
+/// let result = Sweep::kind("count")
+///     .registry(registry)
+///     .backends([BackendKind::Thread])
+///     .limits([2])
+///     .items(10)
+///     .run()?;
+/// // The baseline and throttle 2, ten items each, and the first point's warm-up.
+/// let warmup = throttlebench::sweep::FIRST_POINT_WARMUP;
+/// assert_eq!(ITEMS_RUN.load(Ordering::Relaxed), 20 + warmup);
+/// assert!(result.points.iter().all(|p| p.ok == 10));
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Registry {
     kinds: BTreeMap<&'static str, WorkloadKind>,
@@ -202,10 +242,12 @@ impl Registry {
         self.kinds.insert(kind.name, kind);
     }
 
+    /// Every kind, by name.
     pub fn kinds(&self) -> impl Iterator<Item = &WorkloadKind> {
         self.kinds.values()
     }
 
+    /// The kind called `name`; an unknown one is bad input that lists the known kinds.
     pub fn get(&self, name: &str) -> Result<&WorkloadKind, SpecError> {
         self.kinds.get(name).ok_or_else(|| SpecError::UnknownKind {
             kind: name.to_string(),

@@ -88,6 +88,7 @@ const PARAMS: &[ParamDef] = &[
     ),
 ];
 
+/// The `sleep` kind, to register under its name.
 pub fn kind() -> WorkloadKind {
     WorkloadKind::new(
         "sleep",

@@ -113,7 +113,7 @@ fn too_few_repetitions_are_untested() {
 
 #[test]
 fn a_busier_machine_excuses_what_it_explains_and_no_more() {
-    use crate::measure::noise::NoiseSample;
+    use crate::analysis::noise::NoiseSample;
     let probe = |over: f64| NoiseSample {
         sleep_overshoot_ms: over,
         sleep_overshoot_max_ms: over,
@@ -217,7 +217,7 @@ fn faster_but_failing_more_is_never_an_improvement() {
 /// wake-up delay grew by far more than the items take.
 #[test]
 fn a_busy_machine_cannot_excuse_a_twenty_percent_slowdown_of_sub_millisecond_items() {
-    use crate::measure::noise::NoiseSample;
+    use crate::analysis::noise::NoiseSample;
     let (base, slow) = (fixture::sweep(0.3, 5), fixture::sweep(0.36, 5));
     let calm = NoiseSample {
         sleep_overshoot_ms: 0.05,
@@ -240,7 +240,7 @@ fn a_busy_machine_cannot_excuse_a_twenty_percent_slowdown_of_sub_millisecond_ite
         assert_eq!(r.verdict, Verdict::Regressed, "{r:?}");
     }
     // Without the cap the same drift would excuse it: 2 ms of worst delay on a 0.3 ms item.
-    let drift = crate::measure::noise::Drift::between(&[calm; 3], &[busy; 3]).unwrap();
+    let drift = crate::analysis::noise::Drift::between(&[calm; 3], &[busy; 3]).unwrap();
     assert!(drift.explains(0.3, 0.0) > 0.5);
 }
 
@@ -258,7 +258,7 @@ fn probes(
         .collect()
 }
 
-use crate::measure::noise::NoiseSample;
+use crate::analysis::noise::NoiseSample;
 
 /// The allowance rule for one hiccup: a single 2 ms overrun during the current run must not
 /// excuse a +10 % change of 20 ms items (it once did, through the worst overrun).

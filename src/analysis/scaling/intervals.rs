@@ -3,37 +3,11 @@
 //! with s² = RSS / (n − 3), times Student's t quantile with n − 3 degrees of freedom. N*'s
 //! interval comes from the same covariance by the delta method.
 
-use serde::{Deserialize, Serialize};
-
 use super::solver::{self, Observation};
-use crate::analysis::UslFit;
+use crate::results::findings::{Estimate, Intervals, UslFit};
 
 /// The confidence level of every interval.
 pub const LEVEL: f64 = 0.95;
-
-/// A fitted quantity with its standard error and confidence interval. The interval is clipped to
-/// where the quantity can lie (σ and κ in [0, 1]; λ and N* not below 0).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Estimate {
-    pub value: f64,
-    pub se: f64,
-    pub lo: f64,
-    pub hi: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Intervals {
-    /// 0.95.
-    pub level: f64,
-    /// Degrees of freedom of the t quantile: points fitted − 3.
-    pub df: usize,
-    pub sigma: Estimate,
-    pub kappa: Estimate,
-    pub lambda: Estimate,
-    /// N* = √((1−σ)/κ), not rounded; `None` when κ is 0 (no peak).
-    #[serde(default)]
-    pub n_star: Option<Estimate>,
-}
 
 /// The intervals of `fit` on these observations; `None` with fewer than 4 observations or when
 /// the coefficients cannot be told apart (a singular JᵀWJ).

@@ -12,7 +12,7 @@
 //! Of several such points, the one whose absence lets the others fit best goes.
 
 use super::{fit_with, rms_residual, FitWeights, LeftOut};
-use crate::report::table::number;
+use crate::format::number;
 
 /// Fewer distinct loads than this: every point stays.
 pub const MIN_LOADS_TO_PRUNE: usize = 8;

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::analysis::{self, recommend};
 use crate::backend::BackendKind;
-use crate::cli::FitArgs;
+use crate::commands::cli::FitArgs;
 use crate::error::SpecError;
 use crate::results::median;
 

@@ -1,11 +1,13 @@
 //! The classic HdrHistogram percentile plot, one chart per backend: latency against percentile on
 //! a log "nines" axis (0%, 90%, 99%, 99.9% …), one line per throttle, darker as throttle grows,
-//! with the sequential baseline in grey. Repetitions of a point are merged.
+//! with the sequential baseline in grey. Repetitions of a point are merged. The SLO's bounds are
+//! red lines with a dot at the percentile they bound; the recommended throttle's line is bold.
 
 use hdrhistogram::Histogram;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::answer::{self, Answer, SloLine};
 use super::style::{self, LegendEntry, Mark};
 use super::{Chart, DrawResult};
 use crate::backend::BackendKind;
@@ -74,7 +76,14 @@ pub struct Distribution {
     /// (throttle, curve), by increasing throttle.
     curves: Vec<(usize, Vec<(f64, f64)>)>,
     baseline: Option<Vec<(f64, f64)>>,
+    slo: Vec<SloLine>,
+    /// This backend's recommended throttle, when it is the one recommended.
+    recommended: Option<usize>,
 }
+
+/// An SLO line this far above the slowest latency measured would squash every curve into the
+/// bottom of the chart: it is named in the legend instead.
+const SLO_REACH: f64 = 3.0;
 
 impl Distribution {
     /// One chart per swept backend that has histograms.
@@ -85,6 +94,7 @@ impl Distribution {
             .find(|p| p.is_baseline())
             .and_then(|p| merged_histogram(sweep, p.backend, p.throttle))
             .map(|h| curve(&h));
+        let answer = Answer::of(sweep);
         let mut charts: Vec<Distribution> = Vec::new();
         for s in sweep.summaries() {
             if s.backend == BackendKind::Sequential {
@@ -100,6 +110,8 @@ impl Distribution {
                     backend: s.backend,
                     curves: vec![entry],
                     baseline: baseline.clone(),
+                    slo: answer.slo.clone(),
+                    recommended: answer.throttle_on(s.backend),
                 }),
             }
         }
@@ -127,7 +139,12 @@ impl Chart for Distribution {
         };
         let x_end = all().map(|p| p.0).fold(1.0, f64::max);
 
-        let y_max = style::top(all().map(|p| p.1).fold(0.0, f64::max));
+        let slowest = all().map(|p| p.1).fold(0.0, f64::max);
+        let (shown, above): (Vec<&SloLine>, Vec<&SloLine>) = self
+            .slo
+            .iter()
+            .partition(|l| l.ms <= SLO_REACH * slowest.max(f64::MIN_POSITIVE));
+        let y_max = style::top(shown.iter().map(|l| l.ms).fold(slowest, f64::max));
         let mut chart = ChartBuilder::on(&plot)
             .margin(12)
             .x_label_area_size(50)
@@ -160,11 +177,39 @@ impl Chart for Distribution {
         let steps = self.curves.len().saturating_sub(1).max(1) as f64;
         for (i, (throttle, points)) in self.curves.iter().enumerate() {
             let shade = style::ramp(color, i as f64 / steps);
-            chart.draw_series(LineSeries::new(points.clone(), shade.stroke_width(2)))?;
+            let chosen = self.recommended == Some(*throttle);
+            let width = if chosen { 5 } else { 2 };
+            chart.draw_series(LineSeries::new(points.clone(), shade.stroke_width(width)))?;
             entries.push(LegendEntry::new(
-                format!("throttle {throttle}"),
+                if chosen {
+                    format!("throttle {throttle} (recommended)")
+                } else {
+                    format!("throttle {throttle}")
+                },
                 shade,
                 Mark::Line,
+            ));
+        }
+        for line in &shown {
+            let at = (nines(line.quantile), line.ms);
+            chart.draw_series(DashedLineSeries::new(
+                [(0.0, line.ms), (x_end * 1.02, line.ms)],
+                14,
+                5,
+                answer::SLO.stroke_width(2),
+            ))?;
+            chart.draw_series([Circle::new(at, 6, answer::SLO.filled())])?;
+            entries.push(LegendEntry::new(
+                line.label.clone(),
+                answer::SLO,
+                Mark::Dashed,
+            ));
+        }
+        for line in &above {
+            entries.push(LegendEntry::new(
+                format!("{} (above the chart)", line.label),
+                answer::SLO,
+                Mark::Dashed,
             ));
         }
         style::draw_legend(&legend, &entries)

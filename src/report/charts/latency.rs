@@ -1,5 +1,6 @@
-//! Latency of successful items (p50, p99, max) against throttle on a log scale, one colour per backend and one line
-//! style per percentile; the sequential baseline's values as faint reference lines.
+//! Latency of successful items (p50, p99, max) against throttle on a log scale, one colour per
+//! backend and one line style per percentile; the sequential baseline's values as faint
+//! reference lines, the SLO's bounds as red lines, the recommended throttle marked on its p99.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -65,7 +66,12 @@ impl Chart for Latency<'_> {
             .filter_map(|s| s.lat_p50_ms)
             .filter(|v| *v > 0.0)
             .fold(f64::INFINITY, f64::min);
-        let high = series.max_of(|s| s.lat_max_ms.unwrap_or(0.0).max(s.lat_p99_ms.unwrap_or(0.0)));
+        // The SLO's lines are part of the answer: the range always holds them.
+        let slo = series.answer.slo.iter().map(|l| l.ms);
+        let low = slo.clone().fold(low, f64::min);
+        let high = series
+            .max_of(|s| s.lat_max_ms.unwrap_or(0.0).max(s.lat_p99_ms.unwrap_or(0.0)))
+            .max(slo.fold(0.0, f64::max));
         let (y0, y1) = if low.is_finite() && high > 0.0 {
             (low / 1.5, high * 1.5)
         } else {
@@ -113,6 +119,13 @@ impl Chart for Latency<'_> {
             }
             entries.push(LegendEntry::new(backend.name(), color, Mark::Line));
         }
+        series.answer.draw_slo(&mut chart, x, &mut entries)?;
+        series.answer.mark_throttle(
+            &mut chart,
+            (y0, y1),
+            |b, t| series.at(b, t).and_then(|s| s.lat_p99_ms),
+            &mut entries,
+        )?;
         for (name, _, mark) in METRICS {
             entries.push(LegendEntry::new(name, RGBColor(60, 60, 60), mark));
         }

@@ -1,8 +1,9 @@
 //! Charts of a sweep, each a pure function from results to an SVG and a PNG: throughput, speedup,
 //! latency, memory, the latency percentile distribution of every backend and a per-item
-//! timeline. Text is drawn with the embedded DejaVu Sans, so PNGs render on a machine without
+//! timeline; the recommended throttle and the SLO are drawn on the charts they answer. Text is drawn with the embedded DejaVu Sans, so PNGs render on a machine without
 //! any font configuration.
 
+pub mod answer;
 pub mod distribution;
 pub mod latency;
 pub mod memory;
@@ -90,12 +91,14 @@ pub fn render<C: Chart>(chart: &C) -> anyhow::Result<ChartFile> {
     })
 }
 
-/// The measured series the throttle charts share: repetitions folded into medians.
+/// The measured series the throttle charts share: repetitions folded into medians, and the
+/// answer the analysis drew from them.
 pub struct Series {
     /// The sequential baseline, when it was measured.
     pub baseline: Option<Summary>,
     /// Every other backend, in sweep order, with its points by increasing throttle.
     pub backends: Vec<(BackendKind, Vec<Summary>)>,
+    pub answer: answer::Answer,
 }
 
 impl Series {
@@ -111,7 +114,19 @@ impl Series {
                 backends.push((s.backend, vec![s]));
             }
         }
-        Series { baseline, backends }
+        Series {
+            baseline,
+            backends,
+            answer: answer::Answer::of(sweep),
+        }
+    }
+
+    /// One backend's point at one throttle.
+    pub fn at(&self, backend: BackendKind, throttle: usize) -> Option<&Summary> {
+        self.backends
+            .iter()
+            .find(|(b, _)| *b == backend)
+            .and_then(|(_, list)| list.iter().find(|s| s.throttle == throttle))
     }
 
     /// Every summary, baseline included.

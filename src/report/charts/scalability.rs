@@ -1,11 +1,12 @@
 //! Throughput against load with the fitted Universal Scalability Law curve, for `fit`: measured
-//! points filled, points left out of the fit hollow, the curve drawn through the whole span, and
-//! N*'s 95% interval as a pale band: where the fit places the peak, and how surely.
+//! points filled, points left out of the fit hollow, the curve solid over the loads measured and
+//! dotted where it extrapolates, and N*'s 95% interval as a pale band: where the fit places the
+//! peak, and how surely.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::speedup::clip_below;
+use super::speedup::draw_fit;
 use super::style::{self, LegendEntry, Mark};
 use super::{Chart, DrawResult};
 use crate::analysis::UslFit;
@@ -87,11 +88,13 @@ impl Chart for Scalability<'_> {
                 ));
             }
         }
+        let mut extrapolated = false;
         for (curve, line) in self.curves.iter().zip(&lines) {
             let color = curve.color;
-            for piece in clip_below(line, y_max) {
-                chart.draw_series(LineSeries::new(piece, color.stroke_width(2)))?;
-            }
+            let loads = || curve.kept.iter().chain(&curve.left_out).map(|p| p.0);
+            let lo = loads().fold(f64::INFINITY, f64::min);
+            let hi = loads().fold(f64::NEG_INFINITY, f64::max);
+            extrapolated |= draw_fit(&mut chart, line, (lo, hi), y_max, color)?;
             chart.draw_series(
                 curve
                     .kept
@@ -121,6 +124,13 @@ impl Chart for Scalability<'_> {
                     Mark::Hollow,
                 ));
             }
+        }
+        if extrapolated {
+            entries.push(LegendEntry::new(
+                "fit beyond the measured",
+                style::IDEAL,
+                Mark::Dotted,
+            ));
         }
         style::draw_legend(&legend, &entries)
     }

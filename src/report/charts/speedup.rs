@@ -1,6 +1,7 @@
 //! Speedup against throttle, with the ideal line y = min(throttle, items) and, when the analysis
-//! fitted one, each backend's Universal Scalability Law curve; a point left out of the fit is
-//! drawn hollow.
+//! fitted one, each backend's Universal Scalability Law curve — solid over the throttles it was
+//! fitted to, dotted where it extrapolates; a point left out of the fit is drawn hollow; the
+//! recommended throttle is marked.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -53,6 +54,26 @@ impl<'a> Speedup<'a> {
         }
     }
 
+    /// The throttles `backend`'s fit was fitted to: its own, from 1 when the baseline stood in
+    /// for a throttle 1 it did not measure.
+    fn fitted_span(&self, backend: BackendKind) -> (f64, f64) {
+        let own = self
+            .series
+            .backends
+            .iter()
+            .filter(|(b, _)| *b == backend)
+            .flat_map(|(_, list)| list.iter().map(|s| s.throttle as f64));
+        let (lo, hi) = own.fold((f64::INFINITY, 1.0_f64), |(lo, hi), t| {
+            (lo.min(t), hi.max(t))
+        });
+        let lo = if self.series.baseline.is_some() {
+            1.0
+        } else {
+            lo.min(hi)
+        };
+        (lo, hi)
+    }
+
     fn ideal(&self, n: f64) -> f64 {
         match self.items {
             Some(items) => n.min(items as f64),
@@ -67,6 +88,53 @@ fn samples(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     (0..=n)
         .map(|i| (a + (b - a) * i as f64 / n as f64).exp())
         .collect()
+}
+
+/// Splits a sampled curve where it leaves the span `lo..=hi` of measured loads: each piece with
+/// whether it lies inside, neighbouring pieces sharing their end point so the curve stays whole.
+pub fn split_by_span(points: &[(f64, f64)], lo: f64, hi: f64) -> Vec<(bool, Vec<(f64, f64)>)> {
+    let mut pieces: Vec<(bool, Vec<(f64, f64)>)> = Vec::new();
+    for &p in points {
+        let inside = (lo..=hi).contains(&p.0);
+        match pieces.last_mut() {
+            Some((was, piece)) if *was == inside => piece.push(p),
+            Some((_, piece)) => {
+                let joint = *piece.last().expect("pieces are never empty");
+                pieces.push((inside, vec![joint, p]));
+            }
+            None => pieces.push((inside, vec![p])),
+        }
+    }
+    pieces
+}
+
+/// Draws a fitted curve solid over the span `lo..=hi` it was fitted to and dotted beyond, cut at
+/// `y_max`; true when some of it was drawn dotted.
+pub fn draw_fit<DB, C>(
+    chart: &mut ChartContext<'_, DB, C>,
+    curve: &[(f64, f64)],
+    (lo, hi): (f64, f64),
+    y_max: f64,
+    color: RGBColor,
+) -> Result<bool, DrawingAreaErrorKind<DB::ErrorType>>
+where
+    DB: DrawingBackend,
+    C: plotters::coord::CoordTranslate<From = (f64, f64)>,
+{
+    let mut extrapolated = false;
+    for (inside, span) in split_by_span(curve, lo, hi) {
+        for piece in clip_below(&span, y_max) {
+            if inside {
+                chart.draw_series(LineSeries::new(piece, color.stroke_width(2)))?;
+            } else {
+                extrapolated = true;
+                chart.draw_series(DottedLineSeries::new(piece, 0, 7, move |c| {
+                    Circle::new(c, 2, color.filled())
+                }))?;
+            }
+        }
+    }
+    Ok(extrapolated)
 }
 
 /// Splits a polyline into the pieces that lie at or below `limit`, cutting segments where they
@@ -202,19 +270,29 @@ impl Chart for Speedup<'_> {
                 Mark::Hollow,
             ));
         }
+        let mut extrapolated = false;
         for (backend, curve) in &curves {
-            let color = style::backend_color(*backend);
-            for piece in clip_below(curve, y_max) {
-                chart.draw_series(DottedLineSeries::new(piece, 0, 7, move |c| {
-                    Circle::new(c, 2, color.filled())
-                }))?;
-            }
+            let color = style::shade(style::backend_color(*backend), 0.7);
+            extrapolated |= draw_fit(&mut chart, curve, self.fitted_span(*backend), y_max, color)?;
             entries.push(LegendEntry::new(
                 format!("{} USL fit", backend.name()),
                 color,
+                Mark::Line,
+            ));
+        }
+        if extrapolated {
+            entries.push(LegendEntry::new(
+                "fit beyond the measured",
+                style::IDEAL,
                 Mark::Dotted,
             ));
         }
+        series.answer.mark_throttle(
+            &mut chart,
+            (0.0, y_max),
+            |b, t| series.at(b, t).and_then(|s| s.speedup),
+            &mut entries,
+        )?;
         style::draw_legend(&legend, &entries)
     }
 }
@@ -231,6 +309,21 @@ mod tests {
             vec![vec![(0.0, 0.0), (1.0, 1.0)], vec![(3.0, 1.0), (4.0, 0.0)]]
         );
         assert!(clip_below(&[(0.0, 5.0), (1.0, 6.0)], 1.0).is_empty());
+    }
+
+    #[test]
+    fn a_curve_is_split_where_it_leaves_the_measured_span() {
+        let curve = [(0.5, 1.0), (1.0, 2.0), (2.0, 3.0), (4.0, 4.0), (8.0, 5.0)];
+        let pieces = split_by_span(&curve, 1.0, 4.0);
+        assert_eq!(
+            pieces,
+            vec![
+                (false, vec![(0.5, 1.0)]),
+                (true, vec![(0.5, 1.0), (1.0, 2.0), (2.0, 3.0), (4.0, 4.0)]),
+                (false, vec![(4.0, 4.0), (8.0, 5.0)]),
+            ]
+        );
+        assert_eq!(split_by_span(&curve, 0.0, 9.0).len(), 1);
     }
 
     #[test]

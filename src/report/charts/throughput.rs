@@ -1,5 +1,5 @@
 //! Goodput (successful items/s) against throttle, one line per backend, the sequential baseline as a
-//! point at throttle 1.
+//! point at throttle 1, the recommended throttle marked.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -55,6 +55,12 @@ impl Chart for Throughput<'_> {
             )?;
             entries.push(LegendEntry::new(backend.name(), color, Mark::Line));
         }
+        series.answer.mark_throttle(
+            &mut chart,
+            (0.0, y_max),
+            |b, t| series.at(b, t).map(|s| s.goodput_per_s),
+            &mut entries,
+        )?;
         if let Some(base) = &series.baseline {
             let color = style::backend_color(base.backend);
             chart.draw_series(std::iter::once(Circle::new(point(base), 6, color.filled())))?;

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
+use super::table::SummaryMarkdown;
+use super::Exporter;
 use crate::backend::BackendKind::Thread;
-use crate::report::table::SummaryMarkdown;
-use crate::report::Exporter;
 use crate::sweep::fake::{spec, Fake};
 
 #[test]

@@ -39,6 +39,7 @@ pub enum SpecError {
 }
 
 impl SpecError {
+    /// Bad input, said in one line.
     pub fn invalid(message: impl Into<String>) -> Self {
         SpecError::Invalid(message.into())
     }

@@ -10,11 +10,11 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::backend::{Budget, PointProgress};
-use crate::report::table::{maybe, number, percent};
+use crate::format::{maybe, number, percent};
+use crate::results::warning::Warning;
 use crate::results::{PointResult, SweepResult};
 use crate::spec::RunSpec;
 use crate::sweep::{PlannedPoint, SweepListener};
-use crate::warning::Warning;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProgressMode {

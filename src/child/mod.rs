@@ -1,7 +1,8 @@
-//! Care of child processes for the process backends. Every child is started in a process group
-//! of its own, so killing the group also kills whatever it started (a shell's children, a
-//! command run by a worker): a timed-out or abandoned child leaves nothing behind. A terminal's
-//! Ctrl-C reaches only the foreground group, so children are stopped by the parent, in order.
+//! Care of child processes: the process backends' workers and the built-in server in a process
+//! of its own, both this binary started again. Every child is started in a process group of its
+//! own, so killing the group also kills whatever it started (a shell's children, a command run
+//! by a worker): a timed-out or abandoned child leaves nothing behind. A terminal's Ctrl-C
+//! reaches only the foreground group, so children are stopped by the parent, in order.
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -9,7 +10,22 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use super::protocol::readable;
+use anyhow::Context;
+
+/// Names the parent's pid in a child's environment, so a child can tell whether the parent
+/// died before the child asked to die with it.
+pub const PARENT_ENV: &str = "THROTTLEBENCH_PARENT_PID";
+
+/// Overrides the executable started as a child (by default the running one).
+pub const EXE_ENV: &str = "THROTTLEBENCH_EXE";
+
+/// The binary a parent starts as a worker or a server: `EXE_ENV`, else the running one.
+pub fn worker_exe() -> anyhow::Result<std::path::PathBuf> {
+    match std::env::var_os(EXE_ENV) {
+        Some(path) => Ok(path.into()),
+        None => std::env::current_exe().context("cannot find the running executable"),
+    }
+}
 
 /// Makes `cmd` the leader of a new process group.
 pub fn own_group(cmd: &mut Command) -> &mut Command {
@@ -112,6 +128,28 @@ pub fn wait_until(
             return Ok(Waited::GaveUp);
         }
         each_slice(child.id());
+    }
+}
+
+/// Waits until `fd` is readable (or closed) for at most `wait`.
+pub fn readable(fd: i32, wait: Duration) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // Rounded up: a wait of 0.4 ms must not become a busy loop of zero-length polls.
+    let ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    loop {
+        // SAFETY: one valid pollfd, count 1.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n >= 0 {
+            return Ok(n > 0);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
     }
 }
 

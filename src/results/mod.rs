@@ -1,10 +1,16 @@
 //! What a sweep produces: one flat `PointResult` per (backend, throttle, repetition) — a CSV row
-//! plus the details only JSON can hold — and the `SweepResult` around them.
+//! plus the details only JSON can hold — and the `SweepResult` around them, with the warnings
+//! and what the analysis concluded.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub mod costs;
+pub mod findings;
+pub mod warning;
+
+use crate::backend::hosts::HostResult;
 use crate::backend::BackendKind;
 use crate::measure::environment::Environment;
 use crate::measure::timeline::TraceEvent;
@@ -92,7 +98,7 @@ pub struct PointResult {
     pub failed_histogram: String,
     /// Remote points: what each host did; the point's histogram is the merge of theirs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub hosts: Vec<crate::backend::hosts::HostResult>,
+    pub hosts: Vec<HostResult>,
     /// Per-item events (`--trace`); written to `items.jsonl`, not to `results.json`.
     #[serde(skip)]
     pub trace: Vec<TraceEvent>,
@@ -133,55 +139,11 @@ pub struct SweepResult {
     pub stopped: Option<String>,
     /// What the points mean: scalability fit, knee, recommendation. Filled after the sweep.
     #[serde(default)]
-    pub analysis: Option<crate::analysis::Analysis>,
+    pub analysis: Option<findings::Analysis>,
 }
 
 /// 2: goodput, error share and failure latency apart; latency and speedup may be absent.
 pub const FORMAT_VERSION: u32 = 2;
-
-impl SweepResult {
-    /// Brings a file written before goodput was recorded up to date: goodput from the
-    /// successful items and the wall time, no latency where nothing succeeded (those files
-    /// wrote 0), speedup against the baseline's goodput.
-    pub fn upgrade(&mut self) {
-        if self.format_version >= 2 {
-            return;
-        }
-        for p in &mut self.points {
-            p.goodput_per_s = if p.wall_s > 0.0 {
-                p.ok as f64 / p.wall_s
-            } else {
-                0.0
-            };
-            p.error_pct = error_pct(p.ok, p.failed + p.timed_out);
-            if p.ok == 0 {
-                for lat in [
-                    &mut p.lat_mean_ms,
-                    &mut p.lat_p50_ms,
-                    &mut p.lat_p90_ms,
-                    &mut p.lat_p99_ms,
-                    &mut p.lat_p999_ms,
-                    &mut p.lat_max_ms,
-                ] {
-                    *lat = None;
-                }
-            }
-        }
-        self.baseline_goodput_per_s = median(
-            &mut self
-                .points
-                .iter()
-                .filter(|p| p.is_baseline() && p.ok > 0)
-                .map(|p| p.goodput_per_s)
-                .collect::<Vec<_>>(),
-        );
-        let base = self.baseline_goodput_per_s;
-        self.points
-            .iter_mut()
-            .for_each(|p| crate::sweep::set_speedup(p, base));
-        self.format_version = FORMAT_VERSION;
-    }
-}
 
 /// Failed and timed-out items as a percentage of all that ended; `None` when none ended.
 pub fn error_pct(ok: u64, bad: u64) -> Option<f64> {

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::spec::{FitWeights, Overrides};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "throttlebench",
@@ -26,8 +28,8 @@ pub enum Command {
     Workloads,
     /// Re-render the charts, index.html and tables of a run folder from its results.json.
     Report(ReportArgs),
-    /// Find the throttle adaptively: a doubling ramp, then a golden-section search, in far
-    /// fewer runs than a full sweep.
+    /// Find the throttle `run` would recommend, adaptively: a doubling ramp, then only the
+    /// throttles that can change the answer, in far fewer runs than a full sweep.
     Tune(TuneArgs),
     /// Compare a run with a baseline: change per point and metric, with a confidence interval
     /// and a verdict. Exit 1 on regression (see --fail-on).
@@ -76,45 +78,8 @@ pub struct ReportArgs {
 pub struct RunArgs {
     /// Spec file (TOML). Without it, give --kind.
     pub spec: Option<PathBuf>,
-    /// Workload kind (ad-hoc run, or replace the spec's kind).
-    #[arg(long)]
-    pub kind: Option<String>,
-    /// Workload parameter, repeatable: --param ms=100 --param distribution=uniform
-    #[arg(long = "param", value_name = "NAME=VALUE")]
-    pub params: Vec<String>,
-    /// Backends to compare, comma-separated: thread,async
-    #[arg(long = "backend", value_name = "LIST")]
-    pub backends: Option<String>,
-    /// Throttle limits: a list (1,2,4,8) or a doubling range (1..64).
-    #[arg(long, value_name = "LIMITS")]
-    pub limits: Option<String>,
-    /// Items per point.
-    #[arg(long, value_name = "N", conflicts_with = "duration")]
-    pub items: Option<u64>,
-    /// Run each point for this long instead of a fixed item count (e.g. 10s).
-    #[arg(long, value_name = "TIME")]
-    pub duration: Option<String>,
-    /// Repetitions of every point (interleaved).
-    #[arg(long, value_name = "R")]
-    pub repeat: Option<u32>,
-    /// Unmeasured items run before each point, at its throttle.
-    #[arg(long, value_name = "W")]
-    pub warmup: Option<u64>,
-    /// Per-item timeout (e.g. 5s); an item past it is recorded as timed out.
-    #[arg(long, value_name = "TIME")]
-    pub timeout: Option<String>,
-    /// Attempts per item after a failure (exponential backoff with jitter).
-    #[arg(long, value_name = "N")]
-    pub retries: Option<u32>,
-    /// Wait before the first retry; doubled for each further one (e.g. 100ms).
-    #[arg(long, value_name = "TIME")]
-    pub retry_backoff: Option<String>,
-    /// Record every item's start and end in items.jsonl.
-    #[arg(long)]
-    pub trace: bool,
-    /// Name of the run (default: the spec's name or file name).
-    #[arg(long)]
-    pub name: Option<String>,
+    #[command(flatten)]
+    pub overrides: Overrides,
     /// Output folder (default: reports/<name>-<timestamp>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -127,17 +92,9 @@ pub struct RunArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Service-level objective for the recommendation: p99=200ms (also p50, p90, p999,
-    /// errors=1%), several joined by commas.
-    #[arg(long, value_name = "OBJECTIVES")]
-    pub slo: Option<String>,
     /// Exit with code 1 when no throttle meets the SLO.
     #[arg(long)]
     pub fail_on_slo: bool,
-    /// Measure every point even when no item of the sequential baseline succeeds (by default
-    /// the sweep stops there, exit 1).
-    #[arg(long)]
-    pub ignore_failures: bool,
     /// Save this run as a named baseline (baselines/NAME.json), or at a path ending in .json.
     #[arg(long, value_name = "NAME")]
     pub save_baseline: Option<String>,
@@ -188,7 +145,7 @@ pub struct CompareArgs {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Noise threshold: a change must clearly exceed it to count (e.g. 5%).
-    #[arg(long, value_name = "PERCENT", default_value = "2%", value_parser = crate::commands::compare::parse_threshold)]
+    #[arg(long, value_name = "PERCENT", default_value = "2%", value_parser = parse_threshold)]
     pub threshold: f64,
     /// Which verdicts make the exit code 1.
     #[arg(long, value_enum, value_name = "WHAT", default_value_t = FailOn::Regressed)]
@@ -200,8 +157,19 @@ pub struct CheckArgs {
     #[arg(long = "export", value_name = "FORMAT=FILE")]
     pub exports: Vec<crate::report::ci::ExportTarget>,
     /// Folder of named baselines.
-    #[arg(long, value_name = "DIR", default_value = crate::baseline::DEFAULT_DIR)]
+    #[arg(long, value_name = "DIR", default_value = crate::report::baseline::DEFAULT_DIR)]
     pub baseline_dir: PathBuf,
+}
+
+/// `--threshold`: "5%", "5" (percent) or "2.5%"; from 0 to 1000.
+pub fn parse_threshold(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(x) if (0.0..=1000.0).contains(&x) => Ok(x),
+        _ => Err(format!(
+            "'{text}' is not a threshold (a percentage from 0% to 1000%, e.g. 5%)"
+        )),
+    }
 }
 
 impl Default for CheckArgs {
@@ -211,7 +179,7 @@ impl Default for CheckArgs {
             fail_on: FailOn::Regressed,
             allow_param_change: false,
             exports: Vec::new(),
-            baseline_dir: PathBuf::from(crate::baseline::DEFAULT_DIR),
+            baseline_dir: PathBuf::from(crate::report::baseline::DEFAULT_DIR),
         }
     }
 }
@@ -278,7 +246,7 @@ pub struct UslArgs {
     /// Weighting of the USL least-squares fit: equal (plain least squares, the reference; the
     /// default) or relative (each point by 1/X²).
     #[arg(long, value_enum, value_name = "WEIGHTS")]
-    pub usl_weights: Option<crate::analysis::scaling::FitWeights>,
+    pub usl_weights: Option<FitWeights>,
     /// Keep every point in the USL fit: never leave a stalled-looking point out.
     #[arg(long)]
     pub usl_keep_all: bool,
@@ -315,4 +283,18 @@ pub struct FitArgs {
 pub enum FitFormat {
     Console,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_read_as_percentages() {
+        assert_eq!(parse_threshold("5%"), Ok(5.0));
+        assert_eq!(parse_threshold("2.5"), Ok(2.5));
+        assert_eq!(parse_threshold(" 0 % "), Ok(0.0));
+        assert!(parse_threshold("-1%").is_err());
+        assert!(parse_threshold("five").is_err());
+    }
 }

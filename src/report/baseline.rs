@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use super::folder::sanitize;
+use super::json::ResultsJson;
+use super::{write_atomic, Exporter};
+use crate::analysis::noise::NoiseSample;
 use crate::error::SpecError;
-use crate::measure::noise::NoiseSample;
-use crate::report::folder::sanitize;
-use crate::report::json::ResultsJson;
-use crate::report::{write_atomic, Exporter};
 use crate::results::SweepResult;
 
 /// A run as stored: its results and the noise probes taken during it.
@@ -51,7 +51,7 @@ impl StoredRun {
             .with_context(not_results)?
             .unwrap_or_default();
         let mut sweep: SweepResult = serde_json::from_value(value).with_context(not_results)?;
-        sweep.upgrade();
+        super::json::upgrade(&mut sweep);
         Ok(StoredRun { sweep, noise })
     }
 }
@@ -75,10 +75,6 @@ impl Baselines {
         Baselines {
             dir: dir.map_or_else(|| PathBuf::from(DEFAULT_DIR), Path::to_path_buf),
         }
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// Where baseline `name` lives: `<dir>/<name>.json`, or `name` itself when it is a path.
@@ -171,7 +167,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Baselines::new(Some(&dir.path().join("baselines")));
         let run = fixture::sweep(20.0, 3);
-        let noise = vec![crate::measure::noise::probe()];
+        let noise = vec![crate::analysis::noise::probe()];
         let stored = StoredRun {
             sweep: run.clone(),
             noise: noise.clone(),

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::results::{median, PointResult, SweepResult};
-use crate::sweep::SweepListener;
+use crate::results::median;
 
 const SLEEPS: u32 = 3;
 const SLEEP: Duration = Duration::from_millis(1);
@@ -51,7 +50,8 @@ pub fn probe() -> NoiseSample {
     }
 }
 
-/// Probes after every point; the samples stay readable through `samples()` after the sweep.
+/// Probes after every point (`record`, called by a sweep listener); the samples stay readable
+/// through `samples()` after the sweep.
 #[derive(Default, Clone)]
 pub struct NoiseProbe {
     samples: Rc<RefCell<Vec<NoiseSample>>>,
@@ -61,12 +61,10 @@ impl NoiseProbe {
     pub fn samples(&self) -> Vec<NoiseSample> {
         self.samples.borrow().clone()
     }
-}
 
-impl SweepListener for NoiseProbe {
-    fn point_done(&mut self, _point: &PointResult, _sweep: &SweepResult) -> anyhow::Result<()> {
+    /// Takes one probe and keeps it.
+    pub fn record(&self) {
         self.samples.borrow_mut().push(probe());
-        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::backend::BackendKind;
 
+/// Something about a sweep the user should know, and can act on: its `Display` says how.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Warning {
     FewerItemsThanThrottle {
