@@ -1,11 +1,13 @@
 //! Registering a workload kind of your own and sweeping it from code.
 //!
-//! `cargo run --release --example custom_workload`
+//! `cargo run --release --example custom_workload [BACKEND,…]`
 //!
 //! The kind here, `collatz`, walks Collatz sequences for a range of numbers per item: CPU-bound
 //! work with a parameter, declared once so that spec files, `--param` and worker processes can
-//! all build it by name.
+//! all build it by name. The process backends start this very program as their workers, so
+//! `main` first hands a worker's command line to `run_if_worker_with`, with the same registry.
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use throttlebench::workload::{ParamDef, ParamType, Params};
@@ -42,7 +44,9 @@ struct CollatzRunner {
 
 impl Runner for CollatzRunner {
     fn run(&mut self, item: u64) -> ItemResult {
-        let first = item * self.numbers + 1;
+        // Item numbers are any u64 (warm-up items use the largest): fold them into a range
+        // whose sequences stay far from overflow.
+        let first = (item % 1_000_000) * self.numbers + 1;
         let mut steps = 0u64;
         for start in first..first + self.numbers {
             let mut n = start;
@@ -64,7 +68,7 @@ fn build(params: &Params) -> Result<Arc<dyn Workload>, SpecError> {
     Ok(Arc::new(Collatz { numbers }))
 }
 
-fn main() -> anyhow::Result<()> {
+fn registry() -> Registry {
     let mut registry = Registry::builtin();
     registry.register(WorkloadKind::new(
         "collatz",
@@ -72,26 +76,54 @@ fn main() -> anyhow::Result<()> {
         PARAMS,
         build,
     ));
+    registry
+}
 
+fn main() -> ExitCode {
+    let registry = registry();
+    if let Some(code) = throttlebench::run_if_worker_with(&registry) {
+        return code;
+    }
+    match sweep(registry) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn sweep(registry: Registry) -> anyhow::Result<()> {
+    let backends: Vec<BackendKind> = match std::env::args().nth(1) {
+        Some(list) => list.split(',').map(str::parse).collect::<Result<_, _>>()?,
+        None => vec![
+            BackendKind::Thread,
+            BackendKind::Async,
+            BackendKind::Process,
+            BackendKind::ProcessPerItem,
+        ],
+    };
     let result = Sweep::kind("collatz")
         .registry(registry)
         .param("numbers", 5000)
-        .backends([BackendKind::Thread])
+        .backends(backends)
         .limits([1, 2, 4])
         .items(64)
         .run()?;
 
     println!(
-        "{:<12} {:>8} {:>10} {:>8}",
-        "backend", "throttle", "ok/s", "speedup"
+        "{:<17} {:>8} {:>6} {:>6} {:>10} {:>8}",
+        "backend", "throttle", "ok", "failed", "ok/s", "speedup"
     );
     for p in &result.points {
         // Speedup is absent (not 0) where no item succeeded.
         let speedup = p.speedup.map_or("–".to_string(), |s| format!("{s:.2}×"));
         println!(
-            "{:<12} {:>8} {:>10.1} {:>8}",
+            "{:<17} {:>8} {:>6} {:>6} {:>10.1} {:>8}",
             p.backend.to_string(),
             p.throttle,
+            p.ok,
+            p.failed + p.timed_out,
             p.goodput_per_s,
             speedup
         );

@@ -157,16 +157,72 @@ impl Sweep {
 
     /// Runs it, without progress output or files: the baseline, every point, then the
     /// analysis. A workload kind or parameter the registry does not know is a [`SpecError`].
+    /// Before the baseline, a worker process is started and given the workload when a process
+    /// backend is in the sweep, so a worker that cannot build it is one error up front. A
+    /// sweep that stopped (no item of the baseline succeeded) is an error, as it is on the
+    /// command line.
     pub fn run(self) -> anyhow::Result<SweepResult> {
         if self.spec.sweep.limits.contains(&0) || self.spec.sweep.limits.is_empty() {
             return Err(SpecError::invalid("throttle limits must be at least 1").into());
         }
+        if started_as_worker() {
+            anyhow::bail!(
+                "this program was started as a throttlebench worker but ran a sweep: call \
+                 throttlebench::run_if_worker_with(&registry) first thing in main"
+            );
+        }
         self.registry.validate(&self.spec.workload)?;
-        sweep::run(
+        let workload = self.registry.build(&self.spec.workload)?;
+        let local_workers = [BackendKind::Process, BackendKind::ProcessPerItem];
+        if self
+            .spec
+            .sweep
+            .backends
+            .iter()
+            .any(|b| local_workers.contains(b))
+        {
+            let spec = workload
+                .spec_for_workers()
+                .unwrap_or_else(|| self.spec.workload.clone());
+            backend::process::check_worker(&spec)?;
+        }
+        drop(workload);
+        let result = sweep::run(
             &self.spec,
             &self.registry,
             &mut sweep::Listeners::default(),
             Arc::new(AtomicBool::new(false)),
-        )
+        )?;
+        match &result.stopped {
+            Some(why) => Err(anyhow::anyhow!("{why}")),
+            None => Ok(result),
+        }
     }
+}
+
+/// Runs the worker side of the process backends when this program was started as one
+/// (`PROGRAM worker …`), with the kinds of `registry`, and returns its exit code; `None` for
+/// any other command line. A program that registers kinds of its own and runs them on
+/// `process` or `process-per-item` calls this first thing in `main`:
+///
+/// ```no_run
+/// # fn registry() -> throttlebench::Registry { throttlebench::Registry::builtin() }
+/// fn main() -> std::process::ExitCode {
+///     let registry = registry();
+///     if let Some(code) = throttlebench::run_if_worker_with(&registry) {
+///         return code;
+///     }
+///     // … build and run the sweep …
+///     std::process::ExitCode::SUCCESS
+/// }
+/// ```
+pub fn run_if_worker_with(registry: &Registry) -> Option<std::process::ExitCode> {
+    backend::worker::run_if_worker_with(registry)
+}
+
+/// Whether this process's command line is a worker's, which `run_if_worker_with` would have
+/// taken: a sweep started here would start workers that start sweeps.
+fn started_as_worker() -> bool {
+    std::env::args_os().nth(1).is_some_and(|a| a == "worker")
+        && std::env::var_os(child::PARENT_ENV).is_some()
 }

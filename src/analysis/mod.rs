@@ -16,6 +16,8 @@
 //! assert!(matches!(scaling::optimum(&fit), Some(30 | 31)));
 //! ```
 
+pub(crate) mod costs;
+pub(crate) mod efficiency;
 pub(crate) mod explain;
 pub mod knee;
 pub(crate) mod littles_law;
@@ -80,6 +82,8 @@ pub fn analyze(sweep: &SweepResult) -> Analysis {
         Ok(r) => analysis.recommendation = Some(r),
         Err(why) => analysis.no_recommendation = Some(why),
     }
+    analysis.costs = costs::costs(sweep);
+    analysis.notes.extend(efficiency::notes(sweep));
     analysis.littles_law = littles_law::checks(sweep);
     analysis
         .notes

@@ -2,12 +2,14 @@
 //! the throttles it probed): the smallest throttle that meets the SLO and the error budget whose
 //! goodput is within 95% of the best such throttle's. Then the overall pick across backends: the
 //! backend whose own pick gives the most goodput, or the throttle closest to an SLO nobody
-//! meets, or why there is no recommendation at all.
+//! meets, or why there is no recommendation at all. Backends whose picks cannot be told apart
+//! (within 3%, or their repetitions overlap) are not ranked by a median that noise decides: the
+//! one that spends the least CPU per item is chosen, and the sentence says so.
 
 use super::{error_budget, explain, knee, BackendAnalysis, Measured, Recommendation, Slo};
 use crate::format::{number, percent};
 
-/// Backends whose picks are this close in goodput count as equal; the lower throttle wins.
+/// Backends whose picks are this close in goodput count as equal.
 const SAME_THROUGHPUT: f64 = 0.97;
 
 /// Whether a throttle may be recommended: it meets the SLO (whose `errors=` bound, else 1%, is
@@ -34,9 +36,21 @@ pub fn pick_throttle(rows: &[Measured], slo: Option<&Slo>) -> Option<usize> {
     smallest_near_best(rows.iter().filter(|m| feasible(m, slo)))
 }
 
-/// The overall pick: the backend whose own pick gives the most goodput (within 3% counts as a
-/// tie, broken by the lower throttle). With an SLO nobody meets, the closest throttle, said so.
-/// `Err` says why there is no recommendation at all.
+/// The pick's CPU seconds per successful item: the cost a tie is broken on.
+fn cpu_per_item(m: &Measured) -> Option<f64> {
+    (m.goodput_per_s > 0.0 && m.cpu_cores > 0.0).then(|| m.cpu_cores / m.goodput_per_s)
+}
+
+/// Whether `m` cannot be told apart from `best`: within 3% of its median, or reaching into the
+/// range of its repetitions.
+fn indistinct(m: &Measured, best: &Measured) -> bool {
+    m.goodput_per_s >= SAME_THROUGHPUT * best.goodput_per_s
+        || (m.goodput_hi > 0.0 && m.goodput_hi >= best.goodput_lo)
+}
+
+/// The overall pick: the backend whose own pick gives the most goodput; of picks that cannot be
+/// told apart from it, the cheapest in CPU per item (then the lower throttle). With an SLO
+/// nobody meets, the closest throttle, said so. `Err` says why there is no recommendation.
 pub fn recommend(
     backends: &[BackendAnalysis],
     tables: &[Vec<Measured>],
@@ -55,17 +69,50 @@ pub fn recommend(
         .collect();
     let best = picks
         .iter()
-        .map(|(_, m, _)| m.goodput_per_s)
-        .fold(0.0, f64::max);
-    let chosen = picks
-        .iter()
-        .filter(|(_, m, _)| m.goodput_per_s >= SAME_THROUGHPUT * best)
-        .min_by_key(|(_, m, _)| m.throttle);
+        .max_by(|a, b| a.1.goodput_per_s.total_cmp(&b.1.goodput_per_s))
+        .map(|(_, m, _)| *m);
+    let tied: Vec<&(&BackendAnalysis, &Measured, &[Measured])> = match best {
+        Some(best) => picks
+            .iter()
+            .filter(|(_, m, _)| indistinct(m, best))
+            .collect(),
+        None => Vec::new(),
+    };
+    let cost = |m: &Measured| cpu_per_item(m).unwrap_or(f64::INFINITY);
+    let chosen = tied.iter().copied().min_by(|a, b| {
+        let (ca, cb) = (cost(a.1), cost(b.1));
+        // CPU figures within 3% of each other are equal too: then the lower throttle.
+        if ca.is_finite() && cb.is_finite() && (ca - cb).abs() <= 0.03 * ca.max(cb) {
+            a.1.throttle.cmp(&b.1.throttle)
+        } else {
+            ca.total_cmp(&cb).then(a.1.throttle.cmp(&b.1.throttle))
+        }
+    });
+    let tie_note = |chosen: &BackendAnalysis| -> String {
+        if tied.len() < 2 {
+            return String::new();
+        }
+        let named = tied
+            .iter()
+            .map(|(b, m, _)| {
+                let cpu = cpu_per_item(m)
+                    .map(|c| format!(", {} ms CPU/item", number(c * 1000.0)))
+                    .unwrap_or_default();
+                format!("{} {}/s{cpu}", b.backend, number(m.goodput_per_s))
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        format!(
+            ". {named}: their goodputs cannot be told apart (within 3% or overlapping \
+             repetitions), so {} was chosen as the cheapest in CPU per item",
+            chosen.backend
+        )
+    };
     if let Some(&(b, m, rows)) = chosen {
         return Ok(Recommendation {
             backend: b.backend,
             throttle: m.throttle,
-            summary: explain::summary(b, rows, m, slo, cores),
+            summary: explain::summary(b, rows, m, slo, cores) + &tie_note(b),
         });
     }
     let budget = error_budget(slo);
@@ -111,4 +158,81 @@ pub fn recommend(
             number(m.goodput_per_s)
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::BackendKind;
+
+    /// A backend whose pick at `throttle` reached `goodput` (repetitions `lo`..`hi`) keeping
+    /// `cores` busy.
+    fn picked(
+        kind: BackendKind,
+        throttle: usize,
+        (goodput, lo, hi): (f64, f64, f64),
+        cores: f64,
+    ) -> (BackendAnalysis, Vec<Measured>) {
+        let m = Measured {
+            throttle,
+            goodput_per_s: goodput,
+            goodput_lo: lo,
+            goodput_hi: hi,
+            cpu_cores: cores,
+            p99_ms: Some(5.0),
+            ..Measured::default()
+        };
+        let b = BackendAnalysis {
+            backend: kind,
+            usl: None,
+            knee: Some(throttle),
+            kneedle: None,
+            scaling: None,
+            peak_throttle: Some(throttle),
+            peak_throughput_per_s: goodput,
+            peak_cpu_cores: cores,
+            retrograde: false,
+            slo: None,
+            recommended: Some(throttle),
+        };
+        (b, vec![m])
+    }
+
+    fn pick(entries: Vec<(BackendAnalysis, Vec<Measured>)>) -> Recommendation {
+        let (backends, tables): (Vec<_>, Vec<_>) = entries.into_iter().unzip();
+        recommend(&backends, &tables, None, 2).unwrap()
+    }
+
+    #[test]
+    fn overlapping_backends_are_said_to_tie_and_the_cheapest_per_item_is_chosen() {
+        // The sha256sum comparison: process-per-item's median is lowest, but its repetitions
+        // reach those of the others; it also costs the most CPU per item.
+        let r = pick(vec![
+            picked(BackendKind::Thread, 4, (1152.0, 900.0, 1250.0), 1.5),
+            picked(BackendKind::Process, 4, (1163.0, 950.0, 1300.0), 1.7),
+            picked(BackendKind::ProcessPerItem, 4, (1018.0, 800.0, 1200.0), 1.9),
+        ]);
+        assert_eq!(r.backend, BackendKind::Thread, "{}", r.summary);
+        assert!(r.summary.contains("cannot be told apart"), "{}", r.summary);
+        assert!(
+            r.summary.contains("cheapest in CPU per item"),
+            "{}",
+            r.summary
+        );
+        assert!(
+            r.summary.contains("process-per-item 1018/s"),
+            "{}",
+            r.summary
+        );
+    }
+
+    #[test]
+    fn a_clearly_faster_backend_wins_without_a_tie_note() {
+        let r = pick(vec![
+            picked(BackendKind::Thread, 4, (600.0, 580.0, 620.0), 0.5),
+            picked(BackendKind::Process, 4, (1160.0, 1150.0, 1170.0), 1.7),
+        ]);
+        assert_eq!(r.backend, BackendKind::Process, "{}", r.summary);
+        assert!(!r.summary.contains("told apart"), "{}", r.summary);
+    }
 }

@@ -82,6 +82,17 @@ impl Launch for Local {
     }
 }
 
+/// Starts one local worker with `spec` and waits for it to be ready: a worker that cannot build
+/// the workload (a kind only the parent's registry knows, a program that does not dispatch its
+/// `worker` command line) is one clear error before a sweep, not a failure in its middle.
+pub(crate) fn check_worker(spec: &crate::workload::WorkloadSpec) -> anyhow::Result<()> {
+    let spec_json = serde_json::to_vec(spec).context("cannot encode the workload spec")?;
+    let mut proc = WorkerProc::spawn(&Local, 0, &spec_json, 0, RetryPolicy::none())?;
+    proc.await_ready(&AtomicBool::new(false), || Local.place(0))?;
+    proc.finish();
+    Ok(())
+}
+
 /// What one slot of a pool measured, for a per-host breakdown.
 pub(crate) struct SlotReport {
     pub stats: WorkerStats,

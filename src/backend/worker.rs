@@ -56,6 +56,14 @@ pub fn run(one: Option<u64>, spec: Option<&str>, registry: &Registry) -> anyhow:
 /// command-line parser: an idle worker then touches, and keeps resident, less code. Returns
 /// `None` for any other command line (or an unexpected worker one, which clap then reports).
 pub fn run_if_worker() -> Option<std::process::ExitCode> {
+    run_if_worker_with(&Registry::builtin())
+}
+
+/// As [`run_if_worker`], with the kinds of `registry`: a program that registers kinds of its
+/// own and sweeps them on the process backends calls this first thing in `main`, so the
+/// workers it starts (itself, again) know those kinds and speak the worker protocol instead of
+/// running the program's `main`.
+pub fn run_if_worker_with(registry: &Registry) -> Option<std::process::ExitCode> {
     let mut args = std::env::args_os().skip(1);
     if args.next()? != "worker" {
         return None;
@@ -69,7 +77,7 @@ pub fn run_if_worker() -> Option<std::process::ExitCode> {
             _ => return None,
         }
     }
-    Some(match run(one, spec.as_deref(), &Registry::builtin()) {
+    Some(match run(one, spec.as_deref(), registry) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
@@ -103,8 +111,9 @@ fn build(spec_json: &[u8], registry: &Registry) -> Result<Arc<dyn Workload>, Str
     registry.build(&spec).map_err(|e| e.to_string())
 }
 
+/// This worker's peak, with the peaks of the programs its `command` items started.
 fn peak_rss() -> u64 {
-    rss_and_peak().map(|(_, hwm)| hwm).unwrap_or(0)
+    rss_and_peak().map(|(_, hwm)| hwm).unwrap_or(0) + crate::workload::child_peak::take()
 }
 
 fn done(item: u64, begin_ns: u64, end_ns: u64, outcome: ItemResult) -> ItemDone {

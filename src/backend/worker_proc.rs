@@ -81,7 +81,11 @@ impl WorkerProc {
         place: impl Fn() -> String,
     ) -> anyhow::Result<std::time::Duration> {
         loop {
-            match self.reader.next_within(SLICE, FromWorker::decode)? {
+            let next = self
+                .reader
+                .next_within(SLICE, FromWorker::decode)
+                .map_err(|e| not_a_worker(&e, &place()))?;
+            match next {
                 Next::Frame(FromWorker::Ready {
                     setup_error: None,
                     protocol,
@@ -128,6 +132,23 @@ impl WorkerProc {
         }
         describe(kill_and_reap(&mut self.child))
     }
+}
+
+/// The error for a worker whose first answer was not a frame: most often a program of the
+/// library's user that does not hand its `worker` command line to the library, so it ran its
+/// own `main` again and printed to what should have been the protocol.
+fn not_a_worker(error: &std::io::Error, place: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "a worker process did not answer in the worker protocol ({error}); a program that runs \
+         its own workload kinds on the process backends must call \
+         throttlebench::run_if_worker_with(&registry) first thing in main, or set \
+         THROTTLEBENCH_EXE to a throttlebench binary{}",
+        if place.is_empty() {
+            String::new()
+        } else {
+            format!(" ({place})")
+        }
+    )
 }
 
 impl WorkerProc {

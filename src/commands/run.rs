@@ -66,6 +66,10 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
     drop(listeners);
     if !args.quiet {
         println!("\n{}", table::console(&sweep));
+        let costs = crate::report::costs::console(&sweep);
+        if !costs.is_empty() {
+            println!("{costs}");
+        }
         for line in table::host_lines(&sweep) {
             println!("{line}");
         }

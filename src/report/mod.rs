@@ -24,6 +24,7 @@ pub(crate) mod baseline;
 pub mod charts;
 pub mod ci;
 pub mod comparison;
+pub mod costs;
 pub mod csv;
 pub mod folder;
 pub mod history;

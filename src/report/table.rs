@@ -1,5 +1,6 @@
 //! The results table — one row per (backend, throttle), repetitions folded into medians — as
-//! aligned console text and as a markdown table (`summary.md`).
+//! aligned console text and as a markdown table (`summary.md`). Every count and cost column is
+//! named for its basis: one repetition (the median) or all repetitions together, never mixed.
 
 use super::Exporter;
 use crate::backend::hosts::HostResult;
@@ -10,17 +11,17 @@ use crate::results::{Summary, SweepResult};
 pub const HEADERS: [&str; 13] = [
     "backend",
     "throttle",
-    "items",
+    "items/rep",
     "goodput (ok/s)",
     "errors (%)",
     "speedup (×)",
     "efficiency (%)",
     "p50 (ms)",
     "p99 (ms)",
-    "CPU (s)",
+    "CPU/rep (s)",
     "Δmem (MB)",
     "peak RSS (MB)",
-    "failed",
+    "failed (all reps)",
 ];
 
 /// One row of the table.
@@ -28,7 +29,7 @@ pub fn cells(s: &Summary) -> Vec<String> {
     vec![
         s.backend.to_string(),
         s.throttle.to_string(),
-        s.items.to_string(),
+        s.items_per_rep.to_string(),
         number(s.goodput_per_s),
         maybe(s.error_pct, percent),
         maybe(s.speedup, |x| format!("{x:.2}")),
@@ -218,6 +219,7 @@ impl Exporter for SummaryMarkdown {
             s.workload.kind, baseline, sweep.environment.cpu_model, sweep.environment.cores
         ));
         out.push_str(&markdown(sweep));
+        out.push_str(&super::costs::markdown(sweep));
         if let Some(analysis) = &sweep.analysis {
             out.push_str("\n**Analysis**\n\n");
             for line in analysis.lines() {

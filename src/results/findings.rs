@@ -32,6 +32,9 @@ pub struct Analysis {
     /// Achieved concurrency against the throttle, per point.
     #[serde(default)]
     pub littles_law: Vec<LittleCheck>,
+    /// What a job costs on each backend (startup, memory, CPU, best goodput, crash).
+    #[serde(default)]
+    pub costs: Vec<super::costs::BackendCost>,
     /// How an adaptive search (`tune`) chose its points, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<SearchRecord>,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub mod costs;
 pub mod findings;
 pub mod warning;
 
@@ -177,7 +178,10 @@ pub struct Summary {
     pub backend: BackendKind,
     pub throttle: usize,
     pub repetitions: usize,
+    /// Items of all repetitions together.
     pub items: u64,
+    /// Items of one repetition (median): the basis of the CPU and memory columns.
+    pub items_per_rep: u64,
     pub ok: u64,
     pub failed: u64,
     pub timed_out: u64,
@@ -255,6 +259,7 @@ fn summarize(backend: BackendKind, throttle: usize, reps: &[&PointResult]) -> Su
         throttle,
         repetitions: reps.len(),
         items: reps.iter().map(|p| p.items).sum(),
+        items_per_rep: med(|p| p.items as f64).round() as u64,
         ok,
         failed,
         timed_out,

@@ -55,7 +55,10 @@ pub(crate) fn measure_point(
     let rss_before = rss_bytes().unwrap_or(0);
     let cpu_before = CpuTimes::of_self().plus(CpuTimes::of_children());
     let peak = PeakWatch::start();
+    crate::workload::child_peak::take();
     let execution = backend.execute(&job)?;
+    // The programs `command` items started here (thread, async, sequential) peak beside us.
+    let programs_peak = crate::workload::child_peak::take();
     // Children count too: worker processes, per-item processes and `command` items are reaped
     // within the point, and their CPU is part of what the point cost. What was spent before
     // the timed window opened (starting workers, warming up) is set apart, as is the workers'
@@ -72,7 +75,11 @@ pub(crate) fn measure_point(
         point,
         execution,
         cpu,
-        (rss_before, rss_after, peak_rss.unwrap_or(rss_after)),
+        (
+            rss_before,
+            rss_after,
+            peak_rss.unwrap_or(rss_after) + programs_peak,
+        ),
     );
     result.setup_cpu_s = Some((setup_cpu.user + setup_cpu.sys).as_secs_f64());
     result.hosts = backend.take_hosts();

@@ -141,20 +141,26 @@ impl Workload for CommandWorkload {
     fn runner(&self) -> Result<Box<dyn Runner>, ItemError> {
         Ok(Box::new(CommandRunner {
             line: self.line.clone(),
+            peak: Default::default(),
         }))
     }
 }
 
 struct CommandRunner {
     line: Arc<CommandLine>,
+    /// The programs' memory counts as the item's: see `child_peak`.
+    peak: super::child_peak::ChildPeak,
 }
 
 impl Runner for CommandRunner {
     fn run(&mut self, item: u64) -> ItemResult {
         let mut cmd = self.line.command(item)?;
-        match cmd.status() {
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| spawn_error(&self.line.program, &e))?;
+        match self.peak.wait(&mut child) {
             Ok(status) => outcome(status),
-            Err(e) => Err(spawn_error(&self.line.program, &e)),
+            Err(e) => Err(ItemError::io(&e)),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! through a registry, so the same spec can be rebuilt in a worker process, and library users
 //! can register kinds of their own.
 
+pub mod child_peak;
 pub mod command;
 pub mod cpu;
 pub mod disk;

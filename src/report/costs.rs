@@ -1,0 +1,196 @@
+//! The backend cost table — per backend, what a job costs: its start, the memory one more job
+//! in flight adds, the CPU of one successful item, the best goodput and what a crash takes
+//! down — as console text, a markdown table (`summary.md`) and an HTML table. It follows the
+//! main table, where a reader comparing backends looks next.
+
+use crate::analysis::costs::{BackendCost, WEAK_FIT_R2};
+use crate::format::{maybe, number, NO_DATA};
+use crate::results::SweepResult;
+
+pub const HEADERS: [&str; 6] = [
+    "backend",
+    "startup/job (ms)",
+    "memory/job (MB)",
+    "CPU/item (ms)",
+    "best goodput (ok/s @ throttle)",
+    "a crash takes",
+];
+
+/// One row of the table.
+pub fn cells(c: &BackendCost) -> Vec<String> {
+    vec![
+        c.backend.to_string(),
+        maybe(c.startup_ms, number),
+        memory_cell(c),
+        maybe(c.cpu_per_item_ms, number),
+        format!("{} @ {}", number(c.best_goodput_per_s), c.best_throttle),
+        c.crash_takes.clone(),
+    ]
+}
+
+/// The slope with its fit: a weak fit is flagged, since memory that does not grow in steps of
+/// jobs (a pool reused, an allocator's arenas) has no honest "per job" figure.
+fn memory_cell(c: &BackendCost) -> String {
+    match (c.memory_per_job_mb, c.memory_fit_r2) {
+        (None, _) => NO_DATA.to_string(),
+        (Some(mb), Some(r2)) if r2 < WEAK_FIT_R2 => {
+            format!("{} (weak fit, R² {r2:.2})", signed(mb))
+        }
+        (Some(mb), Some(r2)) => format!("{} (R² {r2:.2})", signed(mb)),
+        (Some(mb), None) => format!("{} (flat)", signed(mb)),
+    }
+}
+
+fn signed(mb: f64) -> String {
+    if mb < 0.0 {
+        format!("-{}", number(-mb))
+    } else {
+        number(mb)
+    }
+}
+
+/// What the columns mean, in one line under the table.
+pub const LEGEND: &str = "startup: spawn → item starts (process-per-item); memory: peak RSS \
+growth per extra item in flight, fitted over the throttles; CPU: user + system of the whole \
+process tree over the timed window, per successful item, at the best throttle (median of \
+repetitions).";
+
+fn rows(sweep: &SweepResult) -> Vec<Vec<String>> {
+    sweep
+        .analysis
+        .as_ref()
+        .map(|a| a.costs.iter().map(cells).collect())
+        .unwrap_or_default()
+}
+
+/// Aligned plain text, or nothing when no backend was measured.
+pub fn console(sweep: &SweepResult) -> String {
+    let rows = rows(sweep);
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut widths: Vec<usize> = HEADERS.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let last = HEADERS.len() - 1;
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let pad = " ".repeat(widths[i] - c.chars().count());
+                // Text columns (the first and the last) align left, figures right.
+                if i == 0 || i == last {
+                    format!("{c}{pad}")
+                } else {
+                    format!("{pad}{c}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let headers: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
+    let mut out = format!("Cost per job\n{}\n", line(&headers));
+    for row in &rows {
+        out.push_str(&line(row));
+        out.push('\n');
+    }
+    out.push_str(LEGEND);
+    out.push('\n');
+    out
+}
+
+/// A markdown table with its heading, or nothing.
+pub fn markdown(sweep: &SweepResult) -> String {
+    let rows = rows(sweep);
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("\n**Cost per job**\n\n| {} |\n|", HEADERS.join(" | "));
+    out.push_str(&"---|".repeat(HEADERS.len()));
+    out.push('\n');
+    for row in rows {
+        out.push_str(&format!("| {} |\n", row.join(" | ")));
+    }
+    out.push_str(&format!("\n{LEGEND}\n"));
+    out
+}
+
+/// An HTML section, or nothing; `escape` makes the cells safe.
+pub fn html(sweep: &SweepResult, escape: impl Fn(&str) -> String) -> String {
+    let rows = rows(sweep);
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("<h2>Cost per job</h2>\n<table>\n<tr>");
+    for h in HEADERS {
+        out.push_str(&format!("<th>{}</th>", escape(h)));
+    }
+    out.push_str("</tr>\n");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            out.push_str(&format!("<td>{}</td>", escape(&cell)));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str(&format!(
+        "</table>\n<p class=\"muted\">{}</p>\n",
+        escape(LEGEND)
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::BackendKind;
+
+    fn cost(mb: Option<f64>, r2: Option<f64>) -> BackendCost {
+        BackendCost {
+            backend: BackendKind::ProcessPerItem,
+            startup_ms: Some(1.25),
+            memory_per_job_mb: mb,
+            memory_fit_r2: r2,
+            cpu_per_item_ms: None,
+            best_goodput_per_s: 1018.4,
+            best_throttle: 4,
+            crash_takes: "the item".into(),
+        }
+    }
+
+    #[test]
+    fn a_row_shows_each_cost_and_no_zero_for_what_was_not_measured() {
+        let row = cells(&cost(Some(1.8), Some(0.97)));
+        assert_eq!(
+            row,
+            [
+                "process-per-item",
+                "1.25",
+                "1.80 (R² 0.97)",
+                NO_DATA,
+                "1018 @ 4",
+                "the item"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_weak_or_flat_memory_fit_says_so() {
+        assert_eq!(
+            memory_cell(&cost(Some(0.4), Some(0.3))),
+            "0.400 (weak fit, R² 0.30)"
+        );
+        assert_eq!(memory_cell(&cost(Some(0.0), None)), "0 (flat)");
+        assert_eq!(
+            memory_cell(&cost(Some(-0.2), Some(0.9))),
+            "-0.200 (R² 0.90)"
+        );
+        assert_eq!(memory_cell(&cost(None, None)), NO_DATA);
+    }
+}

@@ -1,0 +1,33 @@
+//! What a job costs on each backend, as data: the analysis computes it (`analysis::costs`),
+//! `results.json` keeps it, the reports show it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::BackendKind;
+
+/// One backend's cost per job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackendCost {
+    pub backend: BackendKind,
+    /// Median time from spawning an item's process to the item starting, ms (the backends that
+    /// start a process per item; elsewhere a job starts without one and this is `None`).
+    #[serde(default)]
+    pub startup_ms: Option<f64>,
+    /// How much the peak memory grows per extra item in flight, MB: the least-squares slope of
+    /// peak RSS (median over repetitions) against the throttle. `None` below two throttles.
+    #[serde(default)]
+    pub memory_per_job_mb: Option<f64>,
+    /// R² of that line: how well "a fixed cost per job in flight" describes the points.
+    #[serde(default)]
+    pub memory_fit_r2: Option<f64>,
+    /// CPU (user + system, this process and every child it waited for, over the timed window)
+    /// per successful item, ms, at the throttle of best goodput: each repetition's CPU over that
+    /// repetition's successful items, then the median, so the two are on one basis.
+    #[serde(default)]
+    pub cpu_per_item_ms: Option<f64>,
+    /// Best goodput (successful items/s, median over repetitions) and its throttle.
+    pub best_goodput_per_s: f64,
+    pub best_throttle: usize,
+    /// What one crashing item takes down on this backend.
+    pub crash_takes: String,
+}
