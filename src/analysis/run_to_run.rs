@@ -5,13 +5,19 @@
 //! by Welch's test alone. A fixed noise threshold hid that; here it is modelled.
 //!
 //! Each point's change between the runs is (true change) + (run-to-run effect of that point) +
-//! (repetition noise). A real slowdown moves every point the same way, or some points a lot;
-//! the run-to-run effects scatter the points' changes around their common value. So the scatter
-//! of the changes across points around their median (a robust scale: a few regressed points do
-//! not inflate it), minus what the repetitions already explain, estimates the run-to-run
-//! variance — from the two runs themselves, without a history. It is never taken below
-//! `FLOOR`, and with too few points to estimate it, `WITHOUT_ESTIMATE` (the largest measured,
-//! computing items) is assumed. Each point's test then adds it to the repetitions' variance.
+//! (repetition noise). A real slowdown of the code moves every point the same way; run-to-run
+//! effects scatter the points' changes around their common value. So the scatter of the
+//! changes across points around their median, minus what the repetitions already explain,
+//! estimates the run-to-run variance — from the two runs themselves, without a history. The
+//! scatter is the plain standard deviation, not a robust one: between identical runs, a
+//! backend's points can move as a block (async at throttles above the core count, cpu items:
+//! −14 % at two points while five stayed put), and with two runs nothing tells that block from
+//! a regression of those points alone — a robust scale would call it one, and raise a false
+//! alarm in one identical pair in ten. A regression of every point is still caught, since it
+//! moves the median, not the scatter; a history (`history`) tells a block from a regression by
+//! the earlier runs. The estimate is never taken below `FLOOR`, and with too few points to
+//! estimate it, `WITHOUT_ESTIMATE` (the largest measured, computing items) is assumed. Each
+//! point's test then adds it to the repetitions' variance.
 
 use super::bootstrap::TwoSample;
 use super::student::{quantile, two_sided_t};
@@ -112,9 +118,8 @@ impl RunToRun {
         }
         let mut changes: Vec<f64> = points.iter().map(|p| p.change).collect();
         let centre = median(&mut changes);
-        let mut deviations: Vec<f64> = changes.iter().map(|c| (c - centre).abs()).collect();
-        // 1.4826 × MAD estimates a normal spread's standard deviation.
-        let scatter = 1.4826 * median(&mut deviations);
+        let squares: f64 = changes.iter().map(|c| (c - centre).powi(2)).sum();
+        let scatter = (squares / (changes.len() - 1) as f64).sqrt();
         let repetitions = points.iter().map(|p| p.variance).sum::<f64>() / points.len() as f64;
         // Each change carries both runs' effects: twice one run's variance.
         let per_run = ((scatter * scatter - repetitions) / 2.0).max(0.0).sqrt();

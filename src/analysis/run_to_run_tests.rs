@@ -43,12 +43,15 @@ fn scatter_beyond_the_repetitions_is_estimated() {
 }
 
 #[test]
-fn a_few_regressed_points_do_not_inflate_it() {
-    // Two points 15 % slower among seven that did not move: the median absolute deviation
-    // ignores them.
+fn points_that_moved_as_a_block_count_as_run_to_run_variation() {
+    // Two points 15 % slower among five that did not move: what identical runs of async on
+    // computing items do. With two runs this cannot be told from a regression of those two
+    // points, so it widens every test rather than raise an alarm.
     let changes = [0.001, -0.001, 0.0, 0.002, -0.002, 0.15, 0.15];
     let points: Vec<WithinRun> = changes.iter().map(|&c| point(c, 0.002)).collect();
-    assert_eq!(RunToRun::estimate(&points).source, Source::Floor);
+    let r = RunToRun::estimate(&points);
+    assert_eq!(r.source, Source::Estimated);
+    assert!(r.cv > 0.04, "{r:?}");
 }
 
 #[test]
