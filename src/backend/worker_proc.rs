@@ -64,8 +64,13 @@ impl WorkerProc {
         }
         .encode(&mut proc.writer.buf);
         if proc.writer.flush().is_err() {
+            // A program that is not a worker (the user's own `main` run again) can end before
+            // its first frame is even written: the same advice as for a garbled answer.
             anyhow::bail!(
-                "a worker process exited before it was given the workload ({})",
+                "a worker process exited before it was given the workload ({}); a program that \
+                 runs its own workload kinds on the process backends must call \
+                 throttlebench::run_if_worker_with(&registry) first thing in main, or set \
+                 THROTTLEBENCH_EXE to a throttlebench binary",
                 launch.place(slot)
             );
         }
