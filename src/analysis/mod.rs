@@ -169,10 +169,12 @@ impl Analysis {
 }
 pub(crate) mod allowance;
 pub mod bootstrap;
+pub mod change_point;
 pub mod compare;
 pub(crate) mod error_rate;
 #[cfg(test)]
 pub(crate) mod fixture;
+pub mod history;
 pub(crate) mod metric;
 pub mod noise;
 pub(crate) mod run_to_run;

@@ -141,6 +141,13 @@ fn lower_bound_of_increase(base: &[f64], current: &[f64]) -> f64 {
     crate::analysis::student::Welch::of(base, current).map_or(0.0, |w| w.lower_95().max(0.0))
 }
 
+/// A run as stored: its results and the noise probes taken during it.
+#[derive(Debug, Clone)]
+pub struct StoredRun {
+    pub sweep: crate::results::SweepResult,
+    pub noise: Vec<NoiseSample>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

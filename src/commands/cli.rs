@@ -6,6 +6,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::spec::{FitWeights, Overrides};
 
+mod history;
+pub use history::{HistoryArgs, HistoryFormat, HistoryOrder};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "throttlebench",
@@ -34,6 +37,10 @@ pub enum Command {
     /// Compare a run with a baseline: change per point and metric, with a confidence interval
     /// and a verdict. Exit 1 on regression (see --fail-on).
     Compare(CompareArgs),
+    /// Follow a sweep across runs (days, commits): per-point trends, steps and where they
+    /// began, the latest run judged against the runs before it. Exit 1 on regression with
+    /// --fail-on-change.
+    History(HistoryArgs),
     /// Serve HTTP on 127.0.0.1 with a chosen latency, capacity and error rate (a test target).
     #[command(after_help = "Paths:\n  \
         /redirect/N     301 to /redirect/N-1; /redirect/1 to /\n  \
@@ -98,6 +105,10 @@ pub struct RunArgs {
     /// Save this run as a named baseline (baselines/NAME.json), or at a path ending in .json.
     #[arg(long, value_name = "NAME")]
     pub save_baseline: Option<String>,
+    /// Also append this run to a history folder (one file per run, never replaced), for
+    /// `throttlebench history DIR`.
+    #[arg(long, value_name = "DIR")]
+    pub history: Option<PathBuf>,
     /// Compare this run with a saved baseline (name, run folder or results file) at the end.
     #[arg(long, value_name = "NAME")]
     pub baseline: Option<String>,

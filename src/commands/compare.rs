@@ -1,5 +1,5 @@
 //! `throttlebench compare BASELINE CURRENT`, and the baseline hooks of `run` (`--baseline`,
-//! `--save-baseline`, `--export`): load both runs, compare, print, export, pick the exit code.
+//! `--save-baseline`, `--history`, `--export`): load both runs, compare, print, export, pick the exit code.
 
 use std::path::Path;
 
@@ -93,6 +93,10 @@ pub fn prepare(args: &RunArgs, spec: &RunSpec) -> anyhow::Result<RunHooks> {
     if let Some(name) = &args.save_baseline {
         store.path_of(name)?;
     }
+    if let Some(dir) = &args.history {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create history folder {}: {e}", dir.display()))?;
+    }
     let baseline = match &args.baseline {
         Some(name) => {
             let base = store.load(name)?;
@@ -127,7 +131,7 @@ pub fn finish(
     write_atomic(&dir.join("results.json"), &run.to_json()?)?;
     ci::write_all(&args.check.exports, sweep)?;
     if sweep.interrupted {
-        if args.save_baseline.is_some() || hooks.baseline.is_some() {
+        if args.save_baseline.is_some() || args.history.is_some() || hooks.baseline.is_some() {
             eprintln!("The run was interrupted: no baseline saved, no comparison made.");
         }
         return Ok(Exit::Ok);
@@ -136,6 +140,12 @@ pub fn finish(
         let path = hooks.store.save(name, &run)?;
         if !args.quiet {
             println!("Baseline saved: {}", path.display());
+        }
+    }
+    if let Some(dir) = &args.history {
+        let path = crate::report::baseline::append_to_history(dir, &run)?;
+        if !args.quiet {
+            println!("Added to the history: {}", path.display());
         }
     }
     let Some(base) = hooks.baseline else {

@@ -2,7 +2,8 @@
 //! the default `reports/` folder) so later runs and `compare` can refer to it. Wherever a run
 //! is expected, a run folder, a results file or a baseline name will do. The file is
 //! `results.json` plus the run's machine-noise probe (`noise_probe`), which readers of
-//! `results.json` ignore.
+//! `results.json` ignore. A history folder holds such files too, one per run, only ever added
+//! to.
 
 use std::path::{Path, PathBuf};
 
@@ -11,16 +12,10 @@ use anyhow::Context;
 use super::folder::sanitize;
 use super::json::ResultsJson;
 use super::{write_atomic, Exporter};
-use crate::analysis::noise::NoiseSample;
 use crate::error::SpecError;
 use crate::results::SweepResult;
 
-/// A run as stored: its results and the noise probes taken during it.
-#[derive(Debug, Clone)]
-pub struct StoredRun {
-    pub sweep: SweepResult,
-    pub noise: Vec<NoiseSample>,
-}
+pub use crate::analysis::noise::StoredRun;
 
 const NOISE_KEY: &str = "noise_probe";
 
@@ -157,6 +152,33 @@ impl Baselines {
     }
 }
 
+/// Adds `run` to a history folder as a file of its own, named by its start time and commit
+/// (`20261203T105047-abc123456789.json`), never replacing an earlier one; returns its path.
+pub fn append_to_history(dir: &Path, run: &StoredRun) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create history folder {}", dir.display()))?;
+    let sweep = &run.sweep;
+    let time: String = sweep
+        .started_at
+        .chars()
+        .take(19)
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let stem = format!(
+        "{time}-{}",
+        sanitize(sweep.environment.git_commit.as_deref().unwrap_or("run"))
+    );
+    let path = (1..)
+        .map(|n| match n {
+            1 => dir.join(format!("{stem}.json")),
+            n => dir.join(format!("{stem}-{n}.json")),
+        })
+        .find(|p| !p.exists())
+        .expect("some numbered name is free");
+    write_atomic(&path, &run.to_json()?)?;
+    Ok(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +209,21 @@ mod tests {
         std::fs::copy(&path, folder.join("results.json")).unwrap();
         same(store.load(folder.to_str().unwrap()).unwrap());
         assert_eq!(store.names(), ["main"]);
+    }
+
+    #[test]
+    fn a_history_folder_only_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = dir.path().join("history");
+        let run = StoredRun {
+            sweep: fixture::sweep(20.0, 1),
+            noise: Vec::new(),
+        };
+        let first = append_to_history(&history, &run).unwrap();
+        let second = append_to_history(&history, &run).unwrap();
+        assert_eq!(first, history.join("20260101T000000-abc123.json"));
+        assert_eq!(second, history.join("20260101T000000-abc123-2.json"));
+        assert_eq!(StoredRun::read(&second).unwrap().sweep.spec, run.sweep.spec);
     }
 
     #[test]

@@ -169,34 +169,7 @@ fn describe(c: &Comparison) -> String {
 
 /// Columns padded to width: text left (backend, metric, verdict), numbers right.
 fn align(rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = HEADERS.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[&str]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let pad = " ".repeat(widths[i] - c.chars().count());
-                if i == 0 || i == 2 || i == 9 {
-                    format!("{c}{pad}")
-                } else {
-                    format!("{pad}{c}")
-                }
-            })
-            .collect();
-        format!("{}\n", padded.join("  ").trim_end())
-    };
-    let mut out = line(&HEADERS);
-    let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
-    out.push_str(&format!("{}\n", rule.join("  ")));
-    for row in rows {
-        out.push_str(&line(&row.iter().map(String::as_str).collect::<Vec<_>>()));
-    }
-    out
+    super::table::aligned(&HEADERS, rows, &[0, 2, 9])
 }
 
 /// Aligned plain text.

@@ -103,6 +103,39 @@ pub fn console(sweep: &SweepResult) -> String {
     out
 }
 
+/// Columns padded to width under a rule: the `text_columns` left-aligned, the rest (numbers)
+/// right-aligned.
+pub fn aligned(headers: &[&str], rows: &[Vec<String>], text_columns: &[usize]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[&str]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let pad = " ".repeat(widths[i].saturating_sub(c.chars().count()));
+                if text_columns.contains(&i) {
+                    format!("{c}{pad}")
+                } else {
+                    format!("{pad}{c}")
+                }
+            })
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(headers);
+    let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
+    out.push_str(&format!("{}\n", rule.join("  ")));
+    for row in rows {
+        out.push_str(&line(&row.iter().map(String::as_str).collect::<Vec<_>>()));
+    }
+    out
+}
+
 /// A GitHub-flavoured markdown table.
 pub fn markdown(sweep: &SweepResult) -> String {
     let escape = |c: &str| c.replace('|', "\\|");

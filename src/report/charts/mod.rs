@@ -5,6 +5,7 @@
 
 pub mod answer;
 pub mod distribution;
+pub mod history;
 pub mod latency;
 pub mod memory;
 pub mod scalability;
