@@ -29,8 +29,9 @@ pub const MIN_ITEMS_FOR_P99: u64 = 1000;
 /// KB between identical runs (allocator arenas, pages touched once), which is no leak.
 pub const MIN_RSS_CHANGE_MB: f64 = 1.0;
 /// Default noise threshold, as a fraction: 2 %. With run-to-run variation modelled, the power
-/// study (BENCHMARKS.md, "The CI gate") has 2 % raise no false alarm in identical runs while a
-/// 5 % slowdown of sleeping items is caught; 5 % could not catch a 5 % change at all.
+/// study (BENCHMARKS.md, "The CI gate") saw no false alarm in identical runs at 1 % or 2 % and
+/// caught every 5 % slowdown of sleeping items at both; 2 % keeps a margin for noisier machines.
+/// 5 % could not catch a 5 % change at all.
 pub const DEFAULT_THRESHOLD: f64 = 0.02;
 
 /// A point present in one run only.
