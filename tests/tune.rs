@@ -9,6 +9,17 @@ use std::path::{Path, PathBuf};
 use common::{results, tb};
 use predicates::prelude::*;
 
+/// Tests here measure timing-sensitive answers (where goodput stops growing): a point measured
+/// while another test's sweep fills both cores loses items to the client's own turnaround and
+/// moves the answer. Each measuring test holds this for its whole run.
+static ONE_SWEEP_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ONE_SWEEP_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn analysis(dir: &Path) -> serde_json::Value {
     results(dir)["analysis"].clone()
 }
@@ -63,6 +74,7 @@ fn check_search(dir: &Path, stdout: &str, stderr: &str, backend: &str) {
 
 #[test]
 fn tune_searches_on_worker_processes() {
+    let _alone = alone();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("run");
     let assert = tb()
@@ -108,6 +120,7 @@ fn sshd(test: &str) -> Option<(u16, PathBuf, PathBuf)> {
 
 #[test]
 fn tune_searches_on_remote_hosts() {
+    let _alone = alone();
     let Some((port, key, known_hosts)) = sshd("tune_searches_on_remote_hosts") else {
         return;
     };
@@ -188,6 +201,7 @@ const CAPACITY_SIX: [&str; 10] = [
 
 #[test]
 fn tune_answers_runs_question_on_a_capacity_six_server() {
+    let _alone = alone();
     let out = tempfile::tempdir().unwrap();
     let go = |command: &str, extra: &[&str], name: &str| {
         let dir = out.path().join(name);
@@ -240,6 +254,7 @@ fn tune_answers_runs_question_on_a_capacity_six_server() {
 
 #[test]
 fn tune_and_run_agree_on_the_bounded_pool() {
+    let _alone = alone();
     let out = tempfile::tempdir().unwrap();
     let go = |command: &str| {
         let dir = out.path().join(command);
