@@ -22,7 +22,7 @@ mod runner;
 mod runner_tests;
 mod speedup;
 pub use point::FIRST_POINT_WARMUP;
-pub use runner::{fresh_sweep, Backends, MakeBackend, PointRunner, Step};
+pub(crate) use runner::{fresh_sweep, Backends, PointRunner, Step};
 pub(crate) use speedup::set_speedup;
 
 /// One point to measure.
@@ -130,7 +130,7 @@ pub fn resume(
 }
 
 /// `resume` on backends of the caller's making.
-pub fn resume_with(
+pub(crate) fn resume_with(
     sweep: SweepResult,
     registry: &Registry,
     backends: Backends,

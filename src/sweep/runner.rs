@@ -26,10 +26,10 @@ use crate::workload::{Nature, Registry, Workload};
 const NOISY_SPREAD: f64 = 0.10;
 
 /// Builds the backend of a kind; called once per kind a sweep uses.
-pub type MakeBackend = Box<dyn FnMut(BackendKind) -> anyhow::Result<Box<dyn Backend>>>;
+pub(crate) type MakeBackend = Box<dyn FnMut(BackendKind) -> anyhow::Result<Box<dyn Backend>>>;
 
 /// The backends of one sweep, each built on first use and kept for the points after.
-pub struct Backends {
+pub(crate) struct Backends {
     built: HashMap<BackendKind, Box<dyn Backend>>,
     make: MakeBackend,
 }
@@ -60,7 +60,7 @@ impl Backends {
 
 /// What became of a point the runner was asked to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Measured and kept: it is the sweep's last point now.
     Kept,
     /// The run was interrupted before or during the point: nothing of it is kept.
@@ -68,7 +68,7 @@ pub enum Step {
 }
 
 /// Measures points into one sweep; see the module's documentation.
-pub struct PointRunner<'l> {
+pub(crate) struct PointRunner<'l> {
     sweep: SweepResult,
     workload: Arc<dyn Workload>,
     backends: Backends,
@@ -237,7 +237,7 @@ impl<'l> PointRunner<'l> {
 }
 
 /// A sweep of `spec` with nothing measured yet.
-pub fn fresh_sweep(spec: &RunSpec) -> SweepResult {
+pub(crate) fn fresh_sweep(spec: &RunSpec) -> SweepResult {
     SweepResult {
         format_version: FORMAT_VERSION,
         spec: spec.clone(),
