@@ -112,7 +112,7 @@ pub fn recommend(
         return Ok(Recommendation {
             backend: b.backend,
             throttle: m.throttle,
-            summary: explain::summary(b, rows, m, slo, cores) + &tie_note(b),
+            summary: explain::summary(b, rows, m, slo, cores) + &tie_note(b) + ".",
         });
     }
     let budget = error_budget(slo);
@@ -151,7 +151,7 @@ pub fn recommend(
         backend: b.backend,
         throttle: m.throttle,
         summary: format!(
-            "No throttle meets the SLO ({slo}): the closest is throttle {} on {} with p99 {} ms at {} successful items/s",
+            "No throttle meets the SLO ({slo}): the closest is throttle {} on {} with p99 {} ms at {} successful items/s.",
             m.throttle,
             b.backend,
             number(p99),

@@ -115,7 +115,7 @@ fn the_better_backend_wins_and_ties_go_to_the_lower_throttle() {
         r.summary
     );
     assert!(
-        r.summary.ends_with("kept 1.90 of 2 cores busy"),
+        r.summary.ends_with("kept 1.90 of 2 cores busy."),
         "{}",
         r.summary
     );
