@@ -46,7 +46,7 @@ pub use file::parse;
 pub use overrides::Overrides;
 pub use remote::{apply_remote_flags, RemoteFlags};
 pub use slo::Slo;
-pub use values::{parse_backends, parse_duration, parse_limits};
+pub use values::{parse_backends, parse_count, parse_duration, parse_limits, parse_positive};
 pub use weights::FitWeights;
 
 /// Highest throttle accepted: beyond it threads and file descriptors run out before anything
