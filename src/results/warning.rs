@@ -61,7 +61,8 @@ impl fmt::Display for Warning {
             ),
             Warning::InflightBelowThrottle { backend, throttle, observed } => write!(
                 f,
-                "{backend} at throttle {throttle} never had more than {observed} items in flight; the pool is smaller than asked or items are too short to overlap"
+                "{backend} at throttle {throttle} never had more than {observed} {} in flight; the pool is smaller than asked, blocking work holds the async executor, or items are too short to overlap",
+                if *observed == 1 { "item" } else { "items" }
             ),
             Warning::ItemsFailed { backend, throttle, failed, timed_out, items } => write!(
                 f,
