@@ -142,7 +142,7 @@ fn disk_points_give_mb_per_s_and_iops() {
             .iter()
             .find(|p| {
                 p["backend"] == column(&row, "backend")
-                    && p["throttle"].to_string() == column(&row, "throttle")
+                    && p["throttle"] == column(&row, "throttle").parse::<u64>().unwrap()
             })
             .unwrap();
         assert!((point["disk_iops"].as_f64().unwrap() / iops - 1.0).abs() < 1e-3);
