@@ -229,6 +229,36 @@ fn workloads_lists_every_kind_with_defaults() {
     );
 }
 
+/// Without items or a duration, a point runs for a second: long enough for any built-in
+/// workload, so a default run never warns that its points were too short — not even no-op items.
+#[test]
+fn a_default_run_never_warns_that_its_points_are_too_short() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("run");
+    let assert = throttlebench()
+        .args([
+            "run",
+            "--kind",
+            "noop",
+            "--backend",
+            "thread",
+            "--limits",
+            "1,8",
+        ])
+        .arg("--out")
+        .arg(&dir)
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(!stderr.contains("too short"), "{stderr}");
+    let json = common::results(&dir);
+    assert_eq!(json["spec"]["sweep"]["budget"]["duration"], "1s");
+    for point in json["points"].as_array().unwrap() {
+        let wall = point["wall_s"].as_f64().unwrap();
+        assert!((0.9..3.0).contains(&wall), "a second per point: {wall}");
+    }
+}
+
 /// Runs the binary with bad input and checks the contract: exit 2, one line, no panic.
 fn refuses(args: &[&str], expected: &str) {
     let out = tempfile::tempdir().unwrap();

@@ -176,6 +176,32 @@ fn disk_points_give_mb_per_s_and_iops() {
         .is_none());
 }
 
+/// The example disk spec measures enough throttles for the scalability fit, each long enough to
+/// trust: neither the "too short" warning nor the "fit needs more throttles" note.
+#[test]
+fn the_example_disk_spec_runs_long_enough_for_a_fit() {
+    let out = tempfile::tempdir().unwrap();
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/workloads/disk-write.toml");
+    let assert = throttlebench()
+        .args(["run", spec, "--out"])
+        .arg(out.path().join("run"))
+        .assert()
+        .success();
+    let output = assert.get_output();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!text.contains("too short"), "{text}");
+    assert!(!text.contains("needs at least"), "{text}");
+    assert!(text.contains("IOPS"), "{text}");
+    let json = common::results(&out.path().join("run"));
+    for point in json["points"].as_array().unwrap() {
+        assert!(point["wall_s"].as_f64().unwrap() >= 0.5, "{point}");
+    }
+}
+
 /// Exit code 2 and one line on stderr that says what to do, and no report folder.
 fn assert_refused(output: std::process::Output, out: &Path, dir: &Path) {
     let stderr = String::from_utf8_lossy(&output.stderr);
