@@ -11,7 +11,9 @@
 # --overwrite=1 for writes, because throttlebench's direct writes overwrite a laid-out file too.
 #
 # Rounds alternate which tool goes first. Prints, per test and tool, the median and range of
-# MB/s (10^6 bytes/s) and IOPS, and the median of the per-round ratios throttlebench / fio.
+# MB/s and IOPS, and the median of the per-round ratios throttlebench / fio. MB is 2^20 bytes, as
+# in every throttlebench column (fio's MiB/s): throttlebench's figures are its disk_mb_per_s and
+# disk_iops columns, fio's are its bw_bytes / 2^20 and iops.
 # Fails (exit 1) if any throttlebench item failed or timed out, or fio reports an error.
 #
 #   scripts/bench-fio.sh [ROUNDS=5]
@@ -66,8 +68,9 @@ run_ours() { # mode out
         head -5 "$2/failures.csv" >&2 || true
         exit 1
     fi
-    awk -v t="$(csv_col "$2/results.csv" throughput_per_s thread)" -v s="$size" -v b="$bs" \
-        'BEGIN { printf "%.1f %.1f\n", t * s / 1e6, t * s / b }'
+    awk -v mb="$(csv_col "$2/results.csv" disk_mb_per_s thread)" \
+        -v iops="$(csv_col "$2/results.csv" disk_iops thread)" \
+        'BEGIN { printf "%.1f %.1f\n", mb, iops }'
 }
 
 # fio's JSON; fails on a non-zero exit or any job error.
@@ -87,7 +90,7 @@ errors = [j["error"] for j in report["jobs"] if j.get("error", 0) != 0]
 if errors:
     sys.exit(f"fio reported errors: {errors}")
 side = report["jobs"][0][sys.argv[2]]
-print(f'{side["bw_bytes"] / 1e6:.1f} {side["iops"]:.1f}')
+print(f'{side["bw_bytes"] / 2**20:.1f} {side["iops"]:.1f}')
 PY
 }
 

@@ -9,7 +9,7 @@ use predicates::prelude::*;
 const DESIGN_COLUMNS: &str = "workload,backend,throttle,repetition,items,ok,failed,timed_out,wall_s,throughput_per_s,\
 speedup,efficiency,lat_mean_ms,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_p999_ms,lat_max_ms,cpu_user_s,cpu_sys_s,\
 rss_before_mb,rss_after_mb,mem_delta_mb,peak_rss_mb,max_inflight,startup_ms,retried,goodput_per_s,error_pct,\
-rx_bytes,tx_bytes,rx_mb_per_s";
+rx_bytes,tx_bytes,rx_mb_per_s,disk_bytes_per_item,disk_mb_per_s,disk_iops";
 
 fn read_rows(dir: &std::path::Path) -> Vec<csv::StringRecord> {
     let mut reader = csv::Reader::from_path(dir.join("results.csv")).unwrap();
@@ -227,6 +227,36 @@ fn workloads_lists_every_kind_with_defaults() {
             .and(predicate::str::contains("(default 100)"))
             .and(predicate::str::contains("disk")),
     );
+}
+
+/// Without items or a duration, a point runs for a second: long enough for any built-in
+/// workload, so a default run never warns that its points were too short — not even no-op items.
+#[test]
+fn a_default_run_never_warns_that_its_points_are_too_short() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("run");
+    let assert = throttlebench()
+        .args([
+            "run",
+            "--kind",
+            "noop",
+            "--backend",
+            "thread",
+            "--limits",
+            "1,8",
+        ])
+        .arg("--out")
+        .arg(&dir)
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(!stderr.contains("too short"), "{stderr}");
+    let json = common::results(&dir);
+    assert_eq!(json["spec"]["sweep"]["budget"]["duration"], "1s");
+    for point in json["points"].as_array().unwrap() {
+        let wall = point["wall_s"].as_f64().unwrap();
+        assert!((0.9..3.0).contains(&wall), "a second per point: {wall}");
+    }
 }
 
 /// Runs the binary with bad input and checks the contract: exit 2, one line, no panic.

@@ -96,6 +96,112 @@ fn direct_sweeps_complete_every_item_and_leave_nothing_behind() {
     }
 }
 
+/// A disk point speaks the disk's units: MB/s (2^20 bytes, as fio's MiB/s) and IOPS from the
+/// successful items, bytes per item, in the table, the CSV and results.json alike.
+#[test]
+fn disk_points_give_mb_per_s_and_iops() {
+    let parent = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let run = out.path().join("rw");
+    let assert = throttlebench()
+        .args(["run", "--kind", "disk", "--param", "size=256KiB"])
+        .args(["--param", "block_size=64KiB", "--param", "mode=readwrite"])
+        .arg("--param")
+        .arg(format!("dir={}", parent.path().display()))
+        .args(["--backend", "thread,process", "--limits", "1,2"])
+        .args(["--items", "40", "--out"])
+        .arg(&run)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    let heading = stdout.lines().find(|l| l.starts_with("backend")).unwrap();
+    assert!(heading.trim_end().ends_with("MB/s   IOPS"), "{heading}");
+    assert!(
+        stdout.contains("disk: 512 KiB (524288 bytes) per item; MB/s counts 2^20 bytes"),
+        "{stdout}"
+    );
+    let json = common::results(&run);
+    for row in rows(&run) {
+        let figure = |name: &str| column(&row, name).parse::<f64>().unwrap();
+        // Read and written: 2 × 256 KiB in 2 × 4 calls of 64 KiB.
+        assert_eq!(column(&row, "disk_bytes_per_item"), "524288");
+        let ok_per_s = figure("ok") / figure("wall_s");
+        let mb = figure("disk_mb_per_s");
+        let iops = figure("disk_iops");
+        assert!(
+            (mb / (ok_per_s * 0.5) - 1.0).abs() < 1e-3,
+            "{mb} vs {ok_per_s}"
+        );
+        assert!(
+            (iops / (ok_per_s * 8.0) - 1.0).abs() < 1e-3,
+            "{iops} vs {ok_per_s}"
+        );
+        let point = json["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| {
+                p["backend"] == column(&row, "backend")
+                    && p["throttle"] == column(&row, "throttle").parse::<u64>().unwrap()
+            })
+            .unwrap();
+        assert!((point["disk_iops"].as_f64().unwrap() / iops - 1.0).abs() < 1e-3);
+    }
+    let html = std::fs::read_to_string(run.join("index.html")).unwrap();
+    assert!(html.contains("<th>MB/s</th><th>IOPS</th>"), "index.html");
+
+    // Other workloads leave the disk columns empty and the table without them.
+    let noop = out.path().join("noop");
+    let assert = throttlebench()
+        .args([
+            "run",
+            "--kind",
+            "noop",
+            "--backend",
+            "thread",
+            "--limits",
+            "1",
+        ])
+        .args(["--items", "50", "--out"])
+        .arg(&noop)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    assert!(!stdout.contains("IOPS"), "{stdout}");
+    for row in rows(&noop) {
+        assert_eq!(column(&row, "disk_mb_per_s"), "");
+    }
+    assert!(common::results(&noop)["points"][0]
+        .get("disk_mb_per_s")
+        .is_none());
+}
+
+/// The example disk spec measures enough throttles for the scalability fit, each long enough to
+/// trust: neither the "too short" warning nor the "fit needs more throttles" note.
+#[test]
+fn the_example_disk_spec_runs_long_enough_for_a_fit() {
+    let out = tempfile::tempdir().unwrap();
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/workloads/disk-write.toml");
+    let assert = throttlebench()
+        .args(["run", spec, "--out"])
+        .arg(out.path().join("run"))
+        .assert()
+        .success();
+    let output = assert.get_output();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!text.contains("too short"), "{text}");
+    assert!(!text.contains("needs at least"), "{text}");
+    assert!(text.contains("IOPS"), "{text}");
+    let json = common::results(&out.path().join("run"));
+    for point in json["points"].as_array().unwrap() {
+        assert!(point["wall_s"].as_f64().unwrap() >= 0.5, "{point}");
+    }
+}
+
 /// Exit code 2 and one line on stderr that says what to do, and no report folder.
 fn assert_refused(output: std::process::Output, out: &Path, dir: &Path) {
     let stderr = String::from_utf8_lossy(&output.stderr);

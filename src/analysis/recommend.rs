@@ -60,8 +60,11 @@ pub fn backend_analysis(
         }
     } else {
         notes.push(format!(
-            "{backend}: {} throttles measured; the scalability fit (σ, κ) needs at least {MIN_POINTS} (e.g. --limits 1..32)",
-            fit_points.len()
+            "{backend}: {} measured; the scalability fit (σ, κ) needs at least {MIN_POINTS} (e.g. --limits 1..32)",
+            match fit_points.len() {
+                1 => "1 throttle".to_string(),
+                n => format!("{n} throttles"),
+            }
         ));
         (None, None)
     };

@@ -4,10 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::spec::{FitWeights, Overrides};
+use crate::spec::{parse_count, parse_positive, FitWeights, Overrides};
 
 mod history;
+mod parse_error;
 pub use history::{HistoryArgs, HistoryFormat, HistoryOrder};
+pub use parse_error::one_line;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -135,7 +137,7 @@ pub struct TuneArgs {
     #[command(flatten)]
     pub run: RunArgs,
     /// Highest throttle the search may try.
-    #[arg(long, value_name = "N", default_value_t = 256)]
+    #[arg(long, value_name = "N", default_value_t = 256, allow_negative_numbers = true, value_parser = parse_positive::<usize>)]
     pub max_limit: usize,
 }
 
@@ -172,15 +174,33 @@ pub struct CheckArgs {
     pub baseline_dir: PathBuf,
 }
 
-/// `--threshold`: "5%", "5" (percent) or "2.5%"; from 0 to 1000.
+/// `--threshold`: a percentage with its `%` ("5%", "2.5%"), from 0% to 1000%. A bare number is
+/// refused: `0.1` could mean 0.1% or a share of 10%, and a gate must not guess which.
 pub fn parse_threshold(text: &str) -> Result<f64, String> {
-    let number = text.trim().trim_end_matches('%').trim();
-    match number.parse::<f64>() {
-        Ok(x) if (0.0..=1000.0).contains(&x) => Ok(x),
-        _ => Err(format!(
-            "'{text}' is not a threshold (a percentage from 0% to 1000%, e.g. 5%)"
-        )),
+    let trimmed = text.trim();
+    let (number, has_unit) = match trimmed.strip_suffix('%') {
+        Some(n) => (n.trim(), true),
+        None => (trimmed, false),
+    };
+    let value = match number.parse::<f64>() {
+        Ok(x) if (0.0..=1000.0).contains(&x) => x,
+        _ => {
+            return Err(format!(
+                "'{text}' is not a threshold (a percentage from 0% to 1000%, e.g. 5%)"
+            ))
+        }
+    };
+    if has_unit || value == 0.0 {
+        return Ok(value);
     }
+    Err(if value < 1.0 {
+        format!(
+            "'{text}' is ambiguous: write {number}% for {number} percent, or {}% for a share of {number}",
+            (value * 100.0 * 1e6).round() / 1e6
+        )
+    } else {
+        format!("'{text}' needs its unit: write {number}% (thresholds are percentages)")
+    })
 }
 
 impl Default for CheckArgs {
@@ -220,22 +240,37 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: String,
     /// Time to answer each request, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 0.0)]
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
     pub latency_ms: f64,
     /// Answers take the latency ± up to this many milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 0.0)]
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
     pub jitter_ms: f64,
     /// Serve at most C requests at once; the rest wait in a queue.
-    #[arg(long, value_name = "C")]
+    #[arg(long, value_name = "C", allow_negative_numbers = true, value_parser = parse_positive::<usize>)]
     pub capacity: Option<usize>,
     /// Requests allowed to wait for capacity; past it, 503 at once.
-    #[arg(long, value_name = "N", default_value_t = 1024)]
+    #[arg(long, value_name = "N", default_value_t = 1024, allow_negative_numbers = true, value_parser = parse_count::<usize>)]
     pub queue: usize,
     /// Share of requests (0..1) answered with 503.
-    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    #[arg(
+        long,
+        value_name = "P",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
     pub error_rate: f64,
     /// Executor threads (default: one per core).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, allow_negative_numbers = true, value_parser = parse_count::<usize>)]
     pub threads: usize,
     /// Bytes in each ok answer's body, e.g. 1MiB (default: "ok\n", 3 bytes).
     #[arg(long, value_name = "SIZE", value_parser = crate::workload::params::parse_size)]
@@ -303,9 +338,21 @@ mod tests {
     #[test]
     fn thresholds_read_as_percentages() {
         assert_eq!(parse_threshold("5%"), Ok(5.0));
-        assert_eq!(parse_threshold("2.5"), Ok(2.5));
+        assert_eq!(parse_threshold("2.5%"), Ok(2.5));
         assert_eq!(parse_threshold(" 0 % "), Ok(0.0));
+        assert_eq!(parse_threshold("0"), Ok(0.0));
         assert!(parse_threshold("-1%").is_err());
         assert!(parse_threshold("five").is_err());
+    }
+
+    #[test]
+    fn a_threshold_without_its_percent_sign_is_refused() {
+        let ambiguous = parse_threshold("0.1").unwrap_err();
+        assert!(
+            ambiguous.contains("0.1%") && ambiguous.contains("10%"),
+            "{ambiguous}"
+        );
+        let bare = parse_threshold("5").unwrap_err();
+        assert!(bare.contains("write 5%"), "{bare}");
     }
 }

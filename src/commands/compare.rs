@@ -161,10 +161,27 @@ pub fn finish(
         &dir.join("comparison.json"),
         comparison::json(&result)?.as_bytes(),
     )?;
+    let exit = exit_for(&result, args.check.fail_on);
     if !args.quiet {
         print!("\n{}", comparison::console(&result));
+    } else if exit == Exit::Failed {
+        // Quiet leaves a failed job's log with an exit code alone: the reason goes with it.
+        eprintln!(
+            "failed: {} against the baseline (--fail-on {}; see {})",
+            result.headline(),
+            fail_on_name(args.check.fail_on),
+            dir.join("comparison.md").display()
+        );
     }
-    Ok(exit_for(&result, args.check.fail_on))
+    Ok(exit)
+}
+
+/// The flag's value as the user writes it.
+fn fail_on_name(fail_on: FailOn) -> String {
+    use clap::ValueEnum;
+    fail_on
+        .to_possible_value()
+        .map_or_else(|| format!("{fail_on:?}"), |v| v.get_name().to_string())
 }
 
 #[cfg(test)]

@@ -37,9 +37,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
         Err(e) => {
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("{first} (see --help)");
+            eprintln!("{}", cli::one_line(&e));
             return ExitCode::from(2);
         }
     };
@@ -63,10 +61,27 @@ pub fn main() -> ExitCode {
     match outcome {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(e) => {
-            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            eprintln!("error: {}", error_line(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// An error and its causes as one line, each cause once: an error whose own message already
+/// quotes its cause (`cannot read x: No such file…`) must not have that cause repeated after it.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string().replace('\n', " ");
+        if line.contains(text.trim()) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 /// A panic inside a workload item is recorded as a failed item; it must not also spray a

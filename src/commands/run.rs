@@ -116,6 +116,14 @@ pub fn exit_for(args: &RunArgs, sweep: &SweepResult, verdict: Exit) -> Exit {
     if sweep.interrupted {
         Exit::Interrupted
     } else if args.fail_on_slo && slo_missed {
+        if args.quiet {
+            // Quiet leaves a failed job's log with an exit code alone: the reason goes with it.
+            let slo = sweep.spec.sweep.slo.as_ref().map(|s| s.to_string());
+            eprintln!(
+                "failed: no throttle meets the SLO {} (--fail-on-slo)",
+                slo.unwrap_or_default()
+            );
+        }
         Exit::Failed
     } else {
         verdict

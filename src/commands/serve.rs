@@ -3,7 +3,7 @@
 //! `server::ServerProcess`), which then dies with the run.
 
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -45,12 +45,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
         // Started by a run: a run killed outright must not leave its server behind.
         die_with(Some(parent));
     }
-    let addr: SocketAddr = args.addr.parse().map_err(|_| {
-        SpecError::invalid(format!(
-            "--addr expects IP:PORT such as 127.0.0.1:8080, got '{}'",
-            args.addr
-        ))
-    })?;
+    let addrs = resolve(&args.addr)?;
     let config = config(&args)?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(crate::tls::server_config_from_pem(cert, key)?),
@@ -66,9 +61,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
         .build()
         .context("cannot start the server runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr)
+        let listener = tokio::net::TcpListener::bind(addrs.as_slice())
             .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+            .with_context(|| format!("cannot listen on {}", args.addr))?;
         let bound = listener.local_addr()?;
         let stop = stop_signal()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -91,6 +86,24 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
         let _ = writeln!(std::io::stdout(), "stopped");
         Ok(Exit::Ok)
     })
+}
+
+/// `--addr`: HOST:PORT, the host an address or a name (`localhost:8080`), resolved to every
+/// address it has; the server listens on the first one it can bind.
+fn resolve(addr: &str) -> Result<Vec<SocketAddr>, SpecError> {
+    let refuse = |why: String| {
+        SpecError::invalid(format!(
+            "--addr expects HOST:PORT such as 127.0.0.1:8080 or localhost:8080, got '{addr}': {why}"
+        ))
+    };
+    let addrs: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .map_err(|e| refuse(e.to_string()))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(refuse("the name has no address".into()));
+    }
+    Ok(addrs)
 }
 
 /// Completes on Ctrl-C or SIGTERM. The handlers are in place when this returns, so a signal

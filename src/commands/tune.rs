@@ -33,9 +33,12 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
     let mut spec = super::run::resolve_spec(&args.run, registry)?;
     super::run::check_fail_on_slo(&args.run, &spec)?;
     if args.run.overrides.backends.is_some() && spec.sweep.backends.len() > 1 {
-        return Err(SpecError::invalid(
-            "tune searches one backend at a time: give a single --backend (thread or async)",
-        )
+        let given: Vec<String> = spec.sweep.backends.iter().map(|b| b.to_string()).collect();
+        return Err(SpecError::invalid(format!(
+            "tune searches one backend at a time, got {}: give one, e.g. --backend {}",
+            given.join(","),
+            given[0]
+        ))
         .into());
     }
     let backend = *spec.sweep.backends.first().ok_or_else(|| {

@@ -5,7 +5,7 @@ use super::Exporter;
 use crate::results::{PointResult, SweepResult};
 
 /// The columns of `results.csv`, in order.
-pub const COLUMNS: [&str; 32] = [
+pub const COLUMNS: [&str; 35] = [
     "workload",
     "backend",
     "throttle",
@@ -38,6 +38,9 @@ pub const COLUMNS: [&str; 32] = [
     "rx_bytes",
     "tx_bytes",
     "rx_mb_per_s",
+    "disk_bytes_per_item",
+    "disk_mb_per_s",
+    "disk_iops",
 ];
 
 /// One CSV row of a point, in `COLUMNS` order.
@@ -78,6 +81,11 @@ pub fn row(p: &PointResult) -> Vec<String> {
         p.rx_bytes.map(|n| n.to_string()).unwrap_or_default(),
         p.tx_bytes.map(|n| n.to_string()).unwrap_or_default(),
         opt(p.rx_mb_per_s, 3),
+        p.disk_bytes_per_item
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+        opt(p.disk_mb_per_s, 3),
+        opt(p.disk_iops, 3),
     ]
 }
 

@@ -253,11 +253,20 @@ fn results_table(page: &mut String, sweep: &SweepResult) {
     if transfer {
         page.push_str("<th>received (MB/s)</th>");
     }
+    let disk = table::has_disk(&summaries);
+    if disk {
+        for h in table::DISK_HEADERS {
+            let _ = write!(page, "<th>{}</th>", escape(h));
+        }
+    }
     page.push_str("</tr>\n");
     for summary in &summaries {
         let mut row = table::cells(summary);
         if transfer {
             row.push(maybe(summary.rx_mb_per_s, number));
+        }
+        if disk {
+            row.extend(table::disk_cells(summary));
         }
         page.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {
@@ -267,6 +276,9 @@ fn results_table(page: &mut String, sweep: &SweepResult) {
         page.push_str("</tr>\n");
     }
     page.push_str("</table>\n");
+    if let Some(note) = table::disk_note(&summaries) {
+        let _ = writeln!(page, "<p class=\"muted\">{}</p>", escape(&note));
+    }
 }
 
 fn charts(page: &mut String, charts: &[ChartFile], timeline_note: Option<&str>) {

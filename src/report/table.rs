@@ -55,15 +55,68 @@ fn failed_cell(s: &Summary) -> String {
     cell
 }
 
+/// The columns a file I/O workload (`disk`) adds, in its own units (MB = 2^20 bytes).
+pub const DISK_HEADERS: [&str; 2] = ["MB/s", "IOPS"];
+
+/// A row's disk cells.
+pub fn disk_cells(s: &Summary) -> Vec<String> {
+    vec![maybe(s.disk_mb_per_s, number), maybe(s.disk_iops, number)]
+}
+
+/// Whether the sweep's workload did file I/O: its table gets the disk columns.
+pub fn has_disk(summaries: &[Summary]) -> bool {
+    summaries.iter().any(|s| s.disk_mb_per_s.is_some())
+}
+
+/// What the disk columns count, under the table: `disk: 1 MiB (1048576 bytes) per item; …`.
+pub fn disk_note(summaries: &[Summary]) -> Option<String> {
+    let bytes = summaries.iter().find_map(|s| s.disk_bytes_per_item)?;
+    Some(format!(
+        "disk: {} ({bytes} bytes) per item; MB/s counts 2^20 bytes (fio's MiB/s), IOPS the read and write calls of successful items",
+        size_text(bytes)
+    ))
+}
+
+/// `1 MiB`, `64 KiB`, `1000 bytes`: the largest binary unit that divides the size.
+fn size_text(bytes: u64) -> String {
+    for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if bytes >= size && bytes % size == 0 {
+            return format!("{} {unit}", bytes / size);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+/// The table's headings for this sweep.
+pub fn headers(sweep: &SweepResult) -> Vec<&'static str> {
+    let mut headers = HEADERS.to_vec();
+    if has_disk(&sweep.summaries()) {
+        headers.extend(DISK_HEADERS);
+    }
+    headers
+}
+
 /// The table's rows as text, one per (backend, throttle).
 pub fn rows(sweep: &SweepResult) -> Vec<Vec<String>> {
-    sweep.summaries().iter().map(cells).collect()
+    let summaries = sweep.summaries();
+    let disk = has_disk(&summaries);
+    summaries
+        .iter()
+        .map(|s| {
+            let mut row = cells(s);
+            if disk {
+                row.extend(disk_cells(s));
+            }
+            row
+        })
+        .collect()
 }
 
 /// Aligned plain text: text columns left, numbers right.
 pub fn console(sweep: &SweepResult) -> String {
     let rows = rows(sweep);
-    let mut widths: Vec<usize> = HEADERS.iter().map(|h| h.chars().count()).collect();
+    let headers = headers(sweep);
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -86,7 +139,7 @@ pub fn console(sweep: &SweepResult) -> String {
             .trim_end()
             .to_string()
     };
-    let mut out = line(HEADERS.to_vec());
+    let mut out = line(headers);
     out.push('\n');
     out.push_str(
         &widths
@@ -99,6 +152,9 @@ pub fn console(sweep: &SweepResult) -> String {
     for row in &rows {
         out.push_str(&line(row.iter().map(String::as_str).collect()));
         out.push('\n');
+    }
+    if let Some(note) = disk_note(&sweep.summaries()) {
+        out.push_str(&format!("{note}\n"));
     }
     out
 }
@@ -139,10 +195,11 @@ pub fn aligned(headers: &[&str], rows: &[Vec<String>], text_columns: &[usize]) -
 /// A GitHub-flavoured markdown table.
 pub fn markdown(sweep: &SweepResult) -> String {
     let escape = |c: &str| c.replace('|', "\\|");
-    let mut out = format!("| {} |\n", HEADERS.join(" | "));
+    let headers = headers(sweep);
+    let mut out = format!("| {} |\n", headers.join(" | "));
     out.push_str(&format!(
         "|{}\n",
-        HEADERS
+        headers
             .iter()
             .enumerate()
             .map(|(i, _)| if i == 0 { ":---|" } else { "---:|" })
@@ -156,6 +213,9 @@ pub fn markdown(sweep: &SweepResult) -> String {
                 .collect::<Vec<_>>()
                 .join(" | ")
         ));
+    }
+    if let Some(note) = disk_note(&sweep.summaries()) {
+        out.push_str(&format!("\n{note}\n"));
     }
     out
 }

@@ -99,6 +99,15 @@ pub struct PointResult {
     /// Remote points: what each host did; the point's histogram is the merge of theirs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<HostResult>,
+    /// File I/O workloads (`disk`): bytes one successful item reads and writes, and the
+    /// successful items' bytes per second of `wall_s` in MB (2^20 bytes, as every MB here) and
+    /// their read and write calls per second (IOPS). `None` for workloads without file I/O.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_bytes_per_item: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_mb_per_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_iops: Option<f64>,
     /// Per-item events (`--trace`); written to `items.jsonl`, not to `results.json`.
     #[serde(skip)]
     pub trace: Vec<TraceEvent>,
@@ -109,7 +118,25 @@ impl PointResult {
     pub fn is_baseline(&self) -> bool {
         self.backend == BackendKind::Sequential
     }
+
+    /// Fills the disk columns from what one successful item moves. Failed items are left out,
+    /// as from goodput: how far a failed write got is not known.
+    pub fn set_disk_io(&mut self, bytes_per_item: u64, calls_per_item: u64) {
+        let per_s = |n: f64| {
+            if self.wall_s > 0.0 {
+                n / self.wall_s
+            } else {
+                0.0
+            }
+        };
+        self.disk_bytes_per_item = Some(bytes_per_item);
+        self.disk_mb_per_s = Some(per_s(self.ok as f64 * bytes_per_item as f64 / MB));
+        self.disk_iops = Some(per_s(self.ok as f64 * calls_per_item as f64));
+    }
 }
+
+/// Bytes in a MB, in every MB column (memory, transfer, disk): 2^20, fio's MiB.
+pub const MB: f64 = 1024.0 * 1024.0;
 
 /// A whole sweep: the spec it ran, where, and every point measured so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -203,6 +230,10 @@ pub struct Summary {
     pub max_inflight: usize,
     /// Received MB/s (median); `None` for workloads that move no bytes.
     pub rx_mb_per_s: Option<f64>,
+    /// File I/O (median MB/s and IOPS, bytes per item); `None` for workloads without it.
+    pub disk_mb_per_s: Option<f64>,
+    pub disk_iops: Option<f64>,
+    pub disk_bytes_per_item: Option<u64>,
     /// (max − min) / median of goodput across repetitions.
     pub spread: f64,
 }
@@ -277,6 +308,9 @@ fn summarize(backend: BackendKind, throttle: usize, reps: &[&PointResult]) -> Su
         peak_rss_mb: med(|p| p.peak_rss_mb),
         max_inflight: reps.iter().map(|p| p.max_inflight).max().unwrap_or(0),
         rx_mb_per_s: med_opt(|p| p.rx_mb_per_s),
+        disk_mb_per_s: med_opt(|p| p.disk_mb_per_s),
+        disk_iops: med_opt(|p| p.disk_iops),
+        disk_bytes_per_item: reps.iter().find_map(|p| p.disk_bytes_per_item),
         spread: if mid > 0.0 && reps.len() > 1 {
             (hi - lo) / mid
         } else {

@@ -43,7 +43,8 @@ impl fmt::Display for Warning {
         match self {
             Warning::FewerItemsThanThrottle { items, throttle } => write!(
                 f,
-                "only {items} items per point but throttles up to {throttle}: throttles above {items} cannot be filled; raise --items to at least {}",
+                "only {items} {} per point but throttles up to {throttle}: throttles above {items} cannot be filled; raise --items to at least {}",
+                if *items == 1 { "item" } else { "items" },
                 throttle * 4
             ),
             Warning::ShortPoint { backend, throttle, wall } => write!(
@@ -61,11 +62,13 @@ impl fmt::Display for Warning {
             ),
             Warning::InflightBelowThrottle { backend, throttle, observed } => write!(
                 f,
-                "{backend} at throttle {throttle} never had more than {observed} items in flight; the pool is smaller than asked or items are too short to overlap"
+                "{backend} at throttle {throttle} never had more than {observed} {} in flight; the pool is smaller than asked, blocking work holds the async executor, or items are too short to overlap",
+                if *observed == 1 { "item" } else { "items" }
             ),
             Warning::ItemsFailed { backend, throttle, failed, timed_out, items } => write!(
                 f,
-                "{backend} at throttle {throttle}: {failed} failed and {timed_out} timed out of {items} items; see failures.csv"
+                "{backend} at throttle {throttle}: {failed} failed and {timed_out} timed out of {items} {}; see failures.csv",
+                if *items == 1 { "item" } else { "items" }
             ),
             Warning::PeakRssSampled => f.write_str(
                 "the kernel refused to reset the peak-memory counter (/proc/self/clear_refs): peak_rss_mb was sampled every 5 ms and may miss short spikes",

@@ -46,7 +46,7 @@ pub use file::parse;
 pub use overrides::Overrides;
 pub use remote::{apply_remote_flags, RemoteFlags};
 pub use slo::Slo;
-pub use values::{parse_backends, parse_duration, parse_limits};
+pub use values::{parse_backends, parse_count, parse_duration, parse_limits, parse_positive};
 pub use weights::FitWeights;
 
 /// Highest throttle accepted: beyond it threads and file descriptors run out before anything
@@ -56,6 +56,11 @@ pub const MAX_THROTTLE: usize = 4096;
 pub const MAX_ITEMS: u64 = 1_000_000_000_000;
 const MAX_REPEAT: u32 = 1000;
 const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+/// Work per point when neither `items` nor `duration` is given: a time, not a count, because no
+/// one count suits a no-op item and a 100 ms one alike — 100 items are 0.1 ms of the first, too
+/// short to measure, and 10 s of the second. A second is ten times the shortest point measured
+/// without a warning, and a default sweep of 13 points takes about a quarter of a minute.
+pub const DEFAULT_POINT_DURATION: Duration = Duration::from_secs(1);
 
 /// Everything one sweep needs: what to run and how to sweep it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,7 +112,7 @@ impl Default for SweepSettings {
         SweepSettings {
             backends: vec![BackendKind::Thread, BackendKind::Async],
             limits: vec![1, 2, 4, 8, 16, 32],
-            budget: Budget::Items(100),
+            budget: Budget::Duration(DEFAULT_POINT_DURATION),
             repeat: 1,
             warmup: 0,
             timeout: None,

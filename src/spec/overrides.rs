@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::values::{
     checked_items, checked_repeat, checked_retries, parse_backends, parse_budget_duration,
-    parse_duration, parse_limits, parse_timeout,
+    parse_count, parse_duration, parse_limits, parse_positive, parse_timeout,
 };
 use super::RunSpec;
 use crate::backend::Budget;
@@ -29,25 +29,25 @@ pub struct Overrides {
     #[arg(long = "backend", value_name = "LIST")]
     pub backends: Option<String>,
     /// Throttle limits: a list (1,2,4,8) or a doubling range (1..64).
-    #[arg(long, value_name = "LIMITS")]
+    #[arg(long, value_name = "LIMITS", allow_negative_numbers = true)]
     pub limits: Option<String>,
     /// Items per point.
-    #[arg(long, value_name = "N", conflicts_with = "duration")]
+    #[arg(long, value_name = "N", conflicts_with = "duration", allow_negative_numbers = true, value_parser = parse_positive::<u64>)]
     pub items: Option<u64>,
     /// Run each point for this long instead of a fixed item count (e.g. 10s).
     #[arg(long, value_name = "TIME")]
     pub duration: Option<String>,
     /// Repetitions of every point (interleaved).
-    #[arg(long, value_name = "R")]
+    #[arg(long, value_name = "R", allow_negative_numbers = true, value_parser = parse_positive::<u32>)]
     pub repeat: Option<u32>,
     /// Unmeasured items run before each point, at its throttle.
-    #[arg(long, value_name = "W")]
+    #[arg(long, value_name = "W", allow_negative_numbers = true, value_parser = parse_count::<u64>)]
     pub warmup: Option<u64>,
     /// Per-item timeout (e.g. 5s); an item past it is recorded as timed out.
     #[arg(long, value_name = "TIME")]
     pub timeout: Option<String>,
     /// Attempts per item after a failure (exponential backoff with jitter).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count::<u32>)]
     pub retries: Option<u32>,
     /// Wait before the first retry; doubled for each further one (e.g. 100ms).
     #[arg(long, value_name = "TIME")]

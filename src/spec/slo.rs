@@ -112,11 +112,21 @@ impl FromStr for Slo {
                 "errors" | "error" => Metric::Errors,
                 other => return Err(bad(format!("unknown objective '{other}'"))),
             };
+            let value = value.trim();
+            let name = metric.name();
             let limit = match metric {
-                Metric::Errors => parse_share(value.trim()),
-                _ => parse_millis(value.trim()),
+                Metric::Errors => parse_share(value),
+                _ => parse_millis(value),
             }
-            .ok_or_else(|| bad(format!("cannot read '{}'", value.trim())))?;
+            .map_err(|why| match why {
+                Unreadable::NoUnit if metric == Metric::Errors => SpecError::invalid(format!(
+                    "SLO '{text}': {name}={value} needs its unit: write {name}={value}% for {value} percent"
+                )),
+                Unreadable::NoUnit => SpecError::invalid(format!(
+                    "SLO '{text}': {name}={value} needs a time unit, as every duration does: write {name}={value}ms or {name}={value}s"
+                )),
+                Unreadable::Bad => bad(format!("cannot read '{value}'")),
+            })?;
             bounds.retain(|b: &Bound| b.metric != metric);
             bounds.push(Bound { metric, limit });
         }
@@ -127,8 +137,15 @@ impl FromStr for Slo {
     }
 }
 
-/// `200ms`, `1.5s`, `800us` → milliseconds; a bare number is milliseconds.
-fn parse_millis(text: &str) -> Option<f64> {
+/// Why an objective's figure was refused.
+enum Unreadable {
+    /// A plain number: milliseconds or seconds? a share or a percentage? Not guessed.
+    NoUnit,
+    Bad,
+}
+
+/// `200ms`, `1.5s`, `800us` → milliseconds.
+fn parse_millis(text: &str) -> Result<f64, Unreadable> {
     let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
         (n, 1.0)
     } else if let Some(n) = text.strip_suffix("us").or(text.strip_suffix("µs")) {
@@ -136,21 +153,30 @@ fn parse_millis(text: &str) -> Option<f64> {
     } else if let Some(n) = text.strip_suffix('s') {
         (n, 1000.0)
     } else {
-        (text, 1.0)
+        return Err(unit_missing(text));
     };
-    let v: f64 = number.trim().parse().ok()?;
-    (v.is_finite() && v > 0.0).then_some(v * scale)
+    let v: f64 = number.trim().parse().map_err(|_| Unreadable::Bad)?;
+    (v.is_finite() && v > 0.0)
+        .then_some(v * scale)
+        .ok_or(Unreadable::Bad)
 }
 
-/// `1%` → 0.01; a bare number is a share (`0.01`).
-fn parse_share(text: &str) -> Option<f64> {
-    let (number, scale) = match text.strip_suffix('%') {
-        Some(n) => (n, 0.01),
-        None => (text, 1.0),
-    };
-    let v: f64 = number.trim().parse().ok()?;
-    let share = v * scale;
-    (share.is_finite() && (0.0..=1.0).contains(&share)).then_some(share)
+/// `1%` → 0.01.
+fn parse_share(text: &str) -> Result<f64, Unreadable> {
+    let number = text.strip_suffix('%').ok_or_else(|| unit_missing(text))?;
+    let v: f64 = number.trim().parse().map_err(|_| Unreadable::Bad)?;
+    let share = v * 0.01;
+    (share.is_finite() && (0.0..=1.0).contains(&share))
+        .then_some(share)
+        .ok_or(Unreadable::Bad)
+}
+
+fn unit_missing(text: &str) -> Unreadable {
+    if text.parse::<f64>().is_ok() {
+        Unreadable::NoUnit
+    } else {
+        Unreadable::Bad
+    }
 }
 
 impl Serialize for Slo {
@@ -189,5 +215,13 @@ mod tests {
             let err = text.parse::<Slo>().unwrap_err().to_string();
             assert!(err.contains("p99=200ms"), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn a_figure_without_its_unit_is_refused_not_guessed() {
+        let err = "p99=100".parse::<Slo>().unwrap_err().to_string();
+        assert!(err.contains("write p99=100ms or p99=100s"), "{err}");
+        let err = "errors=0.01".parse::<Slo>().unwrap_err().to_string();
+        assert!(err.contains("write errors=0.01%"), "{err}");
     }
 }

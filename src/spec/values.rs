@@ -123,6 +123,31 @@ pub(super) fn checked_repeat(n: i64) -> Result<u32, SpecError> {
     Ok(n as u32)
 }
 
+/// A whole number of 1 or more from a flag (`--items 100`). The flag takes negative numbers as
+/// values (`allow_negative_numbers`), so that `-5` is refused as a number, not as a flag.
+pub fn parse_positive<T: TryFrom<i128>>(text: &str) -> Result<T, String> {
+    match whole(text)? {
+        n if n < 1 => Err(format!("must be positive (at least 1), got {n}")),
+        n => T::try_from(n).map_err(|_| format!("{n} is too large")),
+    }
+}
+
+/// A whole number of 0 or more from a flag (`--warmup 0`); see `parse_positive`.
+pub fn parse_count<T: TryFrom<i128>>(text: &str) -> Result<T, String> {
+    match whole(text)? {
+        n if n < 0 => Err(format!("must be 0 or positive, got {n}")),
+        n => T::try_from(n).map_err(|_| format!("{n} is too large")),
+    }
+}
+
+fn whole(text: &str) -> Result<i128, String> {
+    let text = text.trim();
+    text.parse().map_err(|_| match text.parse::<f64>() {
+        Ok(x) if x.is_finite() => format!("'{text}' is not a whole number"),
+        _ => format!("'{text}' is not a number"),
+    })
+}
+
 /// A positive duration such as `10s`, `250ms`, `1m 30s`.
 pub fn parse_duration(text: &str, what: &str) -> Result<Duration, SpecError> {
     let d = humantime::parse_duration(text.trim()).map_err(|e| {

@@ -82,6 +82,9 @@ pub(crate) fn measure_point(
         ),
     );
     result.setup_cpu_s = Some((setup_cpu.user + setup_cpu.sys).as_secs_f64());
+    if let Some(io) = workload.disk_io_per_item() {
+        result.set_disk_io(io.bytes, io.calls);
+    }
     result.hosts = backend.take_hosts();
     Ok((result, method))
 }
@@ -126,6 +129,9 @@ fn point_result(
         error_pct: crate::results::error_pct(s.ok, s.failed + s.timed_out),
         rx_bytes: s.transfer.map(|t| t.rx),
         tx_bytes: s.transfer.map(|t| t.tx),
+        disk_bytes_per_item: None,
+        disk_mb_per_s: None,
+        disk_iops: None,
         rx_mb_per_s: s.transfer.map(|t| {
             if wall_s > 0.0 {
                 bytes_to_mb(t.rx) / wall_s

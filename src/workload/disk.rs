@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use tempfile::TempDir;
 
-use super::{ItemError, ItemResult, ParamDef, ParamType, Params, Runner, Workload, WorkloadKind};
+use super::{
+    DiskIo, ItemError, ItemResult, ParamDef, ParamType, Params, Runner, Workload, WorkloadKind,
+};
 use crate::error::SpecError;
 use aligned::{AlignedBuf, ALIGN};
 
@@ -204,6 +206,15 @@ fn checked_io(p: &Params) -> Result<Io, SpecError> {
 }
 
 impl Workload for Disk {
+    fn disk_io_per_item(&self) -> Option<DiskIo> {
+        let io = self.io;
+        let passes = if io.mode == Mode::ReadWrite { 2 } else { 1 };
+        Some(DiskIo {
+            bytes: io.size * passes,
+            calls: io.size.div_ceil(io.block_size as u64) * passes,
+        })
+    }
+
     fn runner(&self) -> Result<Box<dyn Runner>, ItemError> {
         let slot = self.next_slot.fetch_add(1, Ordering::Relaxed);
         let path = self.folder.path().join(format!("slot-{slot}.dat"));

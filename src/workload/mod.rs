@@ -107,6 +107,20 @@ pub trait Workload: Send + Sync {
     fn spec_for_workers(&self) -> Option<WorkloadSpec> {
         None
     }
+
+    /// What one successful item moves through files, for workloads that do file I/O: the
+    /// point's MB/s and IOPS follow from its goodput. `None` for the others.
+    fn disk_io_per_item(&self) -> Option<DiskIo> {
+        None
+    }
+}
+
+/// The file I/O of one successful item: bytes read and written, and the read and write calls
+/// that moved them (each call one I/O operation, as fio counts them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiskIo {
+    pub bytes: u64,
+    pub calls: u64,
 }
 
 /// Runs items, one at a time, for one in-flight slot.

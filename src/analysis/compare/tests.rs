@@ -56,7 +56,7 @@ fn different_parameters_or_budgets_are_refused_by_name() {
     longer.spec.sweep.budget = crate::backend::Budget::Items(80);
     let err = compare(&base, &longer, &allowed).unwrap_err().to_string();
     assert!(
-        err.contains("items per point differ (baseline 100 items, current 80 items)"),
+        err.contains("items per point differ (baseline 1s, current 80 items)"),
         "{err}"
     );
 

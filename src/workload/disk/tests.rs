@@ -169,3 +169,42 @@ fn an_unusable_dir_is_a_parameter_error() {
     let err = refused(json!({ "dir": "/proc/definitely/not/here" }));
     assert!(err.contains("dir"), "{err}");
 }
+
+#[test]
+fn an_item_counts_its_bytes_and_calls_in_every_mode() {
+    let io = |mode: &str| {
+        disk(json!({ "size": 100, "block_size": 30, "mode": mode }))
+            .disk_io_per_item()
+            .unwrap()
+    };
+    // 100 bytes in calls of 30: three whole blocks and a short one.
+    assert_eq!(
+        io("write"),
+        DiskIo {
+            bytes: 100,
+            calls: 4
+        }
+    );
+    assert_eq!(
+        io("read"),
+        DiskIo {
+            bytes: 100,
+            calls: 4
+        }
+    );
+    assert_eq!(
+        io("readwrite"),
+        DiskIo {
+            bytes: 200,
+            calls: 8
+        }
+    );
+    let whole = disk(json!({ "size": "1MiB" })).disk_io_per_item().unwrap();
+    assert_eq!(
+        whole,
+        DiskIo {
+            bytes: 1 << 20,
+            calls: 1
+        }
+    );
+}
