@@ -5,7 +5,7 @@ use super::Exporter;
 use crate::results::{PointResult, SweepResult};
 
 /// The columns of `results.csv`, in order.
-pub const COLUMNS: [&str; 32] = [
+pub const COLUMNS: [&str; 33] = [
     "workload",
     "backend",
     "throttle",
@@ -38,6 +38,7 @@ pub const COLUMNS: [&str; 32] = [
     "rx_bytes",
     "tx_bytes",
     "rx_mb_per_s",
+    "worker_rss_mb",
 ];
 
 /// One CSV row of a point, in `COLUMNS` order.
@@ -71,13 +72,14 @@ pub fn row(p: &PointResult) -> Vec<String> {
         f(p.mem_delta_mb, 2),
         f(p.peak_rss_mb, 2),
         p.max_inflight.to_string(),
-        p.startup_ms.map(|x| f(x, 3)).unwrap_or_default(),
+        opt(p.startup_ms, 6),
         p.retried.to_string(),
         f(p.goodput_per_s, 3),
         opt(p.error_pct, 3),
         p.rx_bytes.map(|n| n.to_string()).unwrap_or_default(),
         p.tx_bytes.map(|n| n.to_string()).unwrap_or_default(),
         opt(p.rx_mb_per_s, 3),
+        opt(p.worker_rss_mb, 2),
     ]
 }
 

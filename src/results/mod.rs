@@ -102,6 +102,12 @@ pub struct PointResult {
     /// Per-item events (`--trace`); written to `items.jsonl`, not to `results.json`.
     #[serde(skip)]
     pub trace: Vec<TraceEvent>,
+    /// The process backends: Σ over slots of the worker's resident size when ready and idle,
+    /// MB — what the backend holds per slot whatever the items do, part of `peak_rss_mb`.
+    /// `None` where no worker process holds a slot (and on `remote`, whose workers are other
+    /// machines').
+    #[serde(default)]
+    pub worker_rss_mb: Option<f64>,
 }
 
 impl PointResult {
