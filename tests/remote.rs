@@ -539,9 +539,8 @@ fn a_host_lost_mid_run_costs_its_queued_items() {
     // before the baseline, which is on disk first), let it work a little, then take the whole
     // host away.
     let until = Instant::now() + Duration::from_secs(30);
-    let baseline_written = || {
-        std::fs::read_to_string(out.join("results.csv")).is_ok_and(|t| t.lines().count() >= 2)
-    };
+    let baseline_written =
+        || std::fs::read_to_string(out.join("results.csv")).is_ok_and(|t| t.lines().count() >= 2);
     while !baseline_written() {
         assert!(Instant::now() < until, "the baseline never ended");
         std::thread::sleep(Duration::from_millis(10));

@@ -113,8 +113,8 @@ pub struct PointJob<'a> {
 pub struct WindowStart {
     cpu: OnceLock<CpuTimes>,
     workers_setup: Mutex<CpuTimes>,
-    /// Σ resident size of each slot's first worker when ready, bytes: what the backend holds
-    /// per slot before any item runs, apart from what the items cost.
+    /// Σ over slots of what the slot's worker holds itself, bytes (`PointResult::worker_rss_mb`):
+    /// the backend's part of the memory, apart from what the items cost.
     workers_resident: AtomicU64,
 }
 
@@ -137,7 +137,7 @@ impl WindowStart {
         }
     }
 
-    /// Adds a slot's worker's resident size when ready (bytes).
+    /// Adds what a slot's worker holds itself (bytes).
     pub fn add_worker_resident(&self, bytes: u64) {
         self.workers_resident.fetch_add(bytes, Ordering::Relaxed);
     }

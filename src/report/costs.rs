@@ -21,7 +21,7 @@ pub const HEADERS: [&str; 7] = [
 pub fn cells(c: &BackendCost) -> Vec<String> {
     vec![
         c.backend.to_string(),
-        maybe(c.startup_ms, number),
+        maybe(c.startup_ms, startup_ms),
         memory_cell(c),
         maybe(c.worker_mb_per_slot, number),
         maybe(c.cpu_per_item_ms, number),
@@ -43,6 +43,16 @@ fn memory_cell(c: &BackendCost) -> String {
     }
 }
 
+/// A startup in ms to three significant figures: a thread's is a tenth of a microsecond, a
+/// process's most of a millisecond, and both must read as more than zero.
+fn startup_ms(ms: f64) -> String {
+    if ms >= 1.0 || ms <= 0.0 {
+        return number(ms);
+    }
+    let decimals = (2.0 - ms.log10().floor()) as usize;
+    format!("{ms:.decimals$}")
+}
+
 fn signed(mb: f64) -> String {
     if mb < 0.0 {
         format!("-{}", number(-mb))
@@ -55,7 +65,8 @@ fn signed(mb: f64) -> String {
 pub const LEGEND: &str = "startup: item handed out (claimed, written to an idle worker, or its \
 process spawned) → its workload starts, median; memory/job: growth of the process tree's peak \
 per extra item in flight, fitted over the throttles, less the workers the slots hold; worker \
-memory/slot: one idle worker process's resident size, held per slot whatever the jobs do; CPU: \
+memory/slot: one worker process's own peak (its jobs apart), held per slot whatever the jobs \
+do; CPU: \
 user + system of the whole process tree over the timed window, per successful item, at the \
 best throttle (median of repetitions).";
 
@@ -184,6 +195,14 @@ mod tests {
                 "the item"
             ]
         );
+    }
+
+    #[test]
+    fn a_startup_keeps_three_figures_however_small() {
+        assert_eq!(startup_ms(0.0000955), "0.0000955");
+        assert_eq!(startup_ms(0.0072755), "0.00728");
+        assert_eq!(startup_ms(0.626389), "0.626");
+        assert_eq!(startup_ms(1.25), "1.25");
     }
 
     #[test]

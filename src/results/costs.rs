@@ -23,8 +23,8 @@ pub struct BackendCost {
     /// R² of that line: how well "a fixed cost per job in flight" describes the points.
     #[serde(default)]
     pub memory_fit_r2: Option<f64>,
-    /// What the backend holds per slot whatever its jobs do, MB: a worker process's resident
-    /// size when ready and idle (`process`; median over points). `None` where a slot is no
+    /// What the backend holds per slot whatever its jobs do, MB: a worker process's own
+    /// memory (`process`, see `PointResult::worker_rss_mb`; median over points). `None` where a slot is no
     /// process of its own (`thread`, `async`), is the job itself (`process-per-item`), or lives
     /// on another machine (`remote`).
     #[serde(default)]
