@@ -1,6 +1,8 @@
 //! Registering a workload kind of your own and sweeping it from code.
 //!
 //! `cargo run --release --example custom_workload [BACKEND,…]`
+//! `… custom_workload remote HOST,… PROGRAM [SSH_OPTION…]` — `remote` runs the kind on other
+//! hosts, where PROGRAM is a copy of this very program.
 //!
 //! The kind here, `collatz`, walks Collatz sequences for a range of numbers per item: CPU-bound
 //! work with a parameter, declared once so that spec files, `--param` and worker processes can
@@ -10,6 +12,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use throttlebench::backend::hosts::RemoteSettings;
 use throttlebench::workload::{ParamDef, ParamType, Params};
 use throttlebench::{
     BackendKind, ItemResult, Registry, Runner, SpecError, Sweep, Workload, WorkloadKind,
@@ -103,13 +106,21 @@ fn sweep(registry: Registry) -> anyhow::Result<()> {
             BackendKind::ProcessPerItem,
         ],
     };
-    let result = Sweep::kind("collatz")
+    let mut sweep = Sweep::kind("collatz")
         .registry(registry)
         .param("numbers", 5000)
         .backends(backends)
         .limits([1, 2, 4])
-        .items(64)
-        .run()?;
+        .items(64);
+    let mut args = std::env::args().skip(2);
+    if let (Some(hosts), Some(binary)) = (args.next(), args.next()) {
+        sweep = sweep.remote(RemoteSettings {
+            hosts: hosts.split(',').map(str::to_string).collect(),
+            binary,
+            ssh_options: args.collect(),
+        });
+    }
+    let result = sweep.run()?;
 
     println!(
         "{:<17} {:>8} {:>6} {:>6} {:>10} {:>8}",

@@ -149,6 +149,14 @@ impl Sweep {
         self
     }
 
+    /// Where the `remote` backend's workers run: the hosts, the program on them that serves
+    /// `worker` (this program itself, put there by you, when it registers kinds of its own and
+    /// calls [`run_if_worker_with`]) and ssh options.
+    pub fn remote(mut self, settings: backend::hosts::RemoteSettings) -> Sweep {
+        self.spec.sweep.remote = Some(settings);
+        self
+    }
+
     /// Per-item timeout: an item past it counts as timed out.
     pub fn timeout(mut self, timeout: std::time::Duration) -> Sweep {
         self.spec.sweep.timeout = Some(timeout);
@@ -172,21 +180,7 @@ impl Sweep {
             );
         }
         self.registry.validate(&self.spec.workload)?;
-        let workload = self.registry.build(&self.spec.workload)?;
-        let local_workers = [BackendKind::Process, BackendKind::ProcessPerItem];
-        if self
-            .spec
-            .sweep
-            .backends
-            .iter()
-            .any(|b| local_workers.contains(b))
-        {
-            let spec = workload
-                .spec_for_workers()
-                .unwrap_or_else(|| self.spec.workload.clone());
-            backend::process::check_worker(&spec)?;
-        }
-        drop(workload);
+        // The sweep checks its backends' workers before the baseline.
         let result = sweep::run(
             &self.spec,
             &self.registry,

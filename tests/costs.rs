@@ -1,6 +1,7 @@
 //! The backend cost table from a real run: a small program on `thread`, `process` and
 //! `process-per-item`, memory per job measured alike (the programs a thread item starts
-//! included), per-job CPU on one basis with `--repeat`, and the table in every output.
+//! included, the workers `process` holds per slot apart), startup ordered by what starting a
+//! job takes, per-job CPU on one basis with `--repeat`, and the table in every output.
 
 use std::path::Path;
 use std::process::Command;
@@ -62,21 +63,48 @@ fn a_jobs_cost_is_measured_alike_on_every_backend() {
             .find(|c| c["backend"] == backend)
             .unwrap_or_else(|| panic!("no {backend} in {costs:?}"))
     };
-    // A thread item's program counts as a process-per-item item's does: about the program's
-    // own peak per job (a thread's stack and its share of the allocator ride along).
-    for backend in ["thread", "process-per-item"] {
+    // A job's memory is about the program's own peak on every backend: a thread item's
+    // program counts as a process-per-item item's does, and on `process` the worker each slot
+    // holds is set apart (a thread's stack and its share of the allocator ride along).
+    for backend in ["thread", "process", "process-per-item"] {
         let mb = cost(backend)["memory_per_job_mb"].as_f64().unwrap();
         assert!(
             mb > 0.5 * program_mb && mb < 2.0 * program_mb,
             "{backend}: {mb} MB per job against the program's {program_mb} MB"
         );
     }
-    // On `process` a job in flight also holds a worker.
-    let process_mb = cost("process")["memory_per_job_mb"].as_f64().unwrap();
-    assert!(process_mb > program_mb, "{process_mb} MB");
-    // Only process-per-item starts a process per job.
-    assert!(cost("process-per-item")["startup_ms"].as_f64().unwrap() > 0.0);
-    assert!(cost("thread")["startup_ms"].is_null());
+    // What `process` holds per slot is a worker process, measured: megabytes, not a job's.
+    let worker_mb = cost("process")["worker_mb_per_slot"].as_f64().unwrap();
+    assert!(worker_mb > 1.0 && worker_mb < 100.0, "{worker_mb} MB");
+    assert!(cost("thread")["worker_mb_per_slot"].is_null());
+    assert!(cost("process-per-item")["worker_mb_per_slot"].is_null());
+    // A job starts from a claim on a thread, through a pipe to an idle worker on process, and
+    // from a new process on process-per-item: each an order of magnitude or so above the one
+    // before; a factor of 2 between them holds on a busy machine.
+    let startup = |backend: &str| cost(backend)["startup_ms"].as_f64().unwrap();
+    let (thread, process, per_item) = (
+        startup("thread"),
+        startup("process"),
+        startup("process-per-item"),
+    );
+    assert!(
+        thread > 0.0 && 2.0 * thread < process && 2.0 * process < per_item,
+        "startup thread {thread} ms, process {process} ms, process-per-item {per_item} ms"
+    );
+    let rows = std::fs::read_to_string(dir.path().join("r/results.csv")).unwrap();
+    let header: Vec<&str> = rows.lines().next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    for row in rows.lines().skip(1) {
+        let cells: Vec<&str> = row.split(',').collect();
+        // Every backend's point has a startup; only `process` has workers holding slots.
+        assert!(!cells[column("startup_ms")].is_empty(), "{row}");
+        let holds_workers = cells[column("backend")] == "process";
+        assert_eq!(
+            !cells[column("worker_rss_mb")].is_empty(),
+            holds_workers,
+            "{row}"
+        );
+    }
     // CPU per item: each repetition's CPU over its own items, so a 30 ms sleep costs far less
     // than its duration, and the same order of CPU on the in-process and per-process sides.
     for c in costs {

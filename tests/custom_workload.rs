@@ -63,3 +63,25 @@ fn a_worker_that_runs_the_users_main_is_one_clear_error_up_front() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn a_worker_that_hangs_while_starting_is_one_clear_error_naming_the_timeout() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let hangs = dir.path().join("hangs");
+    std::fs::write(&hangs, "#!/bin/sh\nexec sleep 60\n").unwrap();
+    std::fs::set_permissions(&hangs, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let started = std::time::Instant::now();
+    let out = Command::new(example())
+        .arg("process")
+        .env("THROTTLEBENCH_EXE", &hangs)
+        .env("THROTTLEBENCH_WORKER_START_TIMEOUT", "1")
+        .output()
+        .expect("run the example");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("not ready within 1 s"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(out.stdout.is_empty());
+}

@@ -294,7 +294,8 @@ fn one_sweep_compares_thread_process_and_process_per_item() {
             assert_eq!(&row[col("ok")], "24", "{row:?}");
             assert_eq!(&row[col("max_inflight")], throttle, "{row:?}");
             let startup = &row[col("startup_ms")];
-            assert_eq!(startup.is_empty(), backend != "process-per-item", "{row:?}");
+            // Every backend says how long a job takes to start.
+            assert!(startup.parse::<f64>().unwrap() > 0.0, "{row:?}");
             let p50: f64 = row[col("lat_p50_ms")].parse().unwrap();
             assert!(p50 >= 19.0, "{row:?}");
         }

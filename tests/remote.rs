@@ -369,6 +369,88 @@ fn bad_hosts_are_named_before_the_sweep() {
     }
 }
 
+/// `examples/custom_workload.rs`, built beside the binary by `cargo test`.
+fn custom_workload_example() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_throttlebench"))
+        .with_file_name("examples")
+        .join("custom_workload")
+}
+
+#[test]
+fn a_programs_own_kinds_run_on_remote_hosts() {
+    let Some(s) = sshd("a_programs_own_kinds_run_on_remote_hosts") else {
+        return;
+    };
+    let example = custom_workload_example();
+    let dir = tempfile::tempdir().unwrap();
+    let known = own_known_hosts(&s, dir.path());
+    // The hosts run the example itself as their worker: it registers `collatz`, which no
+    // throttlebench binary knows, and hands `worker` to run_if_worker_with.
+    let out = Command::new(&example)
+        .arg("remote")
+        .arg(format!("127.0.0.1:{},127.0.0.1:{}", s.port, s.port2))
+        .arg(&example)
+        .arg(format!("IdentityFile={}", s.key.display()))
+        .arg("IdentitiesOnly=yes")
+        .arg(format!("UserKnownHostsFile={}", known.display()))
+        .env(MARK, "own-kinds")
+        .output()
+        .expect("run the example");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let remote: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|r| r.first() == Some(&"remote"))
+        .collect();
+    assert_eq!(remote.len(), 3, "{stdout}");
+    for row in remote {
+        assert_eq!((row[2], row[3]), ("64", "0"), "{stdout}");
+    }
+    assert!(marked("own-kinds").is_empty());
+}
+
+#[test]
+fn a_remote_program_that_is_no_worker_is_named_before_the_sweep() {
+    let Some(s) = sshd("a_remote_program_that_is_no_worker_is_named_before_the_sweep") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let known = own_known_hosts(&s, dir.path());
+    let host = format!("127.0.0.1:{}", s.port);
+    let mut args: Vec<String> = [
+        "run",
+        "--kind",
+        "sleep",
+        "--param",
+        "ms=200",
+        "--backend",
+        "remote",
+        "--limits",
+        "2",
+        "--items",
+        "20",
+        "--hosts",
+        &host,
+        "--out",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.push(dir.path().join("out").display().to_string());
+    let mut ssh = remote_args(&s, &known);
+    ssh[1] = "/bin/echo".into(); // a program that prints where the protocol's frames go
+    args.extend(ssh);
+    let started = Instant::now();
+    let (code, _, stderr) = finish(spawn(&args, "no-worker"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(&format!("host {host}")), "{stderr}");
+    assert!(stderr.contains("run_if_worker_with"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(started.elapsed() < Duration::from_secs(4), "{stderr}");
+    assert!(marked("no-worker").is_empty());
+}
+
 /// Starts an sshd of the test's own (so it can be killed) with the CI host and client keys.
 fn own_sshd(s: &Sshd, dir: &Path, name: &str) -> (Child, u16) {
     let port = TcpListener::bind("127.0.0.1:0")
@@ -453,8 +535,16 @@ fn a_host_lost_mid_run_costs_its_queued_items() {
     ];
     args.extend(remote_args(&s, &known));
     let run = spawn(&args, "lost");
-    // Once host b runs a worker, let it work a little, then take the whole host away.
+    // Once host b runs a worker of the point (the check before the sweep started one too, but
+    // before the baseline, which is on disk first), let it work a little, then take the whole
+    // host away.
     let until = Instant::now() + Duration::from_secs(30);
+    let baseline_written =
+        || std::fs::read_to_string(out.join("results.csv")).is_ok_and(|t| t.lines().count() >= 2);
+    while !baseline_written() {
+        assert!(Instant::now() < until, "the baseline never ended");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     loop {
         let workers = descendants(goes.id())
             .into_iter()

@@ -1,6 +1,7 @@
 //! What a job costs on each backend, measured the same way for all: the start of a job, the
-//! memory one more job in flight adds, the CPU one successful item takes, the best goodput
-//! reached and what a crashing item takes down. Users comparing backends choose by cost per
+//! memory one more job in flight adds, the memory the backend itself holds per slot (a worker
+//! process), the CPU one successful item takes, the best goodput reached and what a crashing
+//! item takes down. Users comparing backends choose by cost per
 //! job as much as by throughput, so these sit beside the scaling table.
 
 use crate::backend::BackendKind;
@@ -45,13 +46,21 @@ fn backend_cost(backend: BackendKind, points: &[&PointResult]) -> BackendCost {
                 .then(b.cmp(a))
         })
         .unwrap_or(1);
+    // A job's memory is the tree's peak less what the slots' idle workers hold: a worker
+    // process per slot is the backend's cost, not the job's.
     let peaks: Vec<(f64, f64)> = throttles
         .iter()
         .filter_map(|&t| {
-            median(&mut at(t).map(|p| p.peak_rss_mb).collect::<Vec<_>>()).map(|m| (t as f64, m))
+            let jobs = at(t).map(|p| p.peak_rss_mb - p.worker_rss_mb.unwrap_or(0.0));
+            median(&mut jobs.collect::<Vec<_>>()).map(|m| (t as f64, m))
         })
         .collect();
     let fit = slope(&peaks);
+    let worker_mb_per_slot = median_of(
+        points
+            .iter()
+            .map(|p| p.worker_rss_mb.map(|mb| mb / p.throttle.max(1) as f64)),
+    );
     let cpu_per_item_ms = median_of(
         at(best_throttle)
             .map(|p| (p.ok > 0).then(|| (p.cpu_user_s + p.cpu_sys_s) * 1000.0 / p.ok as f64)),
@@ -61,6 +70,7 @@ fn backend_cost(backend: BackendKind, points: &[&PointResult]) -> BackendCost {
         startup_ms: median_of(points.iter().map(|p| p.startup_ms)),
         memory_per_job_mb: fit.map(|(s, _)| s),
         memory_fit_r2: fit.and_then(|(_, r2)| r2),
+        worker_mb_per_slot,
         cpu_per_item_ms,
         best_goodput_per_s: goodput(best_throttle).unwrap_or(0.0),
         best_throttle,
@@ -134,9 +144,32 @@ mod tests {
             "{thread:?}"
         );
         assert_eq!(thread.startup_ms, None);
+        assert_eq!(thread.worker_mb_per_slot, None);
         // One throttle only: no slope to fit.
         assert_eq!(costs[1].memory_per_job_mb, None);
         assert_eq!(costs[1].crash_takes, crash_takes(BackendKind::Async));
+    }
+
+    #[test]
+    fn a_worker_per_slot_is_the_backends_memory_not_the_jobs() {
+        use crate::analysis::fixture;
+        let mut sweep = fixture::sweep(10.0, 1);
+        // Each slot holds a 5.5 MB worker and each job 1.8 MB more: the tree grows 7.3 MB per
+        // throttle step, of which 1.8 is the job's.
+        for p in sweep.points.iter_mut() {
+            let slots = p.throttle as f64;
+            p.worker_rss_mb = Some(5.5 * slots);
+            p.peak_rss_mb = 9.0 + 7.3 * slots;
+        }
+        let thread = &costs(&sweep)[0];
+        assert!(
+            (thread.memory_per_job_mb.unwrap() - 1.8).abs() < 1e-9,
+            "{thread:?}"
+        );
+        assert!(
+            (thread.worker_mb_per_slot.unwrap() - 5.5).abs() < 1e-9,
+            "{thread:?}"
+        );
     }
 
     #[test]

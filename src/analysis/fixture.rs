@@ -60,6 +60,7 @@ pub fn point(backend: BackendKind, throttle: usize, repetition: u32, item_ms: f6
         histogram: String::new(),
         failed_histogram: String::new(),
         trace: Vec::new(),
+        worker_rss_mb: None,
     }
 }
 

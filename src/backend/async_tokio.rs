@@ -116,7 +116,7 @@ async fn run_tasks(shards: &[Shard], job: &PointJob<'_>) -> anyhow::Result<Execu
         stats,
         wall: last_end.saturating_duration_since(started),
         max_inflight: point.max_inflight(),
-        startup: None,
+        startup: point.startup(),
         children_peak_rss: None,
     })
 }

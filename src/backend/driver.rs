@@ -15,6 +15,7 @@
 mod claims;
 mod lane;
 mod local;
+mod startup;
 #[cfg(test)]
 mod tests;
 
@@ -24,6 +25,7 @@ pub(crate) use claims::Claims;
 pub(crate) use lane::{LaneEnd, Point};
 pub use local::panic_message;
 pub(crate) use local::{guarded, LocalRunner};
+pub(crate) use startup::{median as median_startup, StartupSample};
 
 use crate::measure::timeline::{Outcome, TraceEvent};
 use crate::measure::WorkerStats;

@@ -49,9 +49,14 @@ pub(super) fn serve(
     completed: &mut u64,
 ) -> anyhow::Result<Ending> {
     let mut life = WorkerStats::new();
-    // (item, when it was sent) for every item queued in the worker, oldest first.
+    // (item, when it was sent, whether its startup is measured) for every item queued in the
+    // worker, oldest first. An item sent to an idle worker starts as soon as the worker reads
+    // it: its wait is a startup; one queued behind another waits for the worker instead, so
+    // only the former are sampled.
     let (queued_work_ns, max_window) = shared.launch.window();
-    let mut queue: VecDeque<(u64, u64)> = VecDeque::with_capacity(max_window);
+    let mut queue: VecDeque<(u64, u64, bool)> = VecDeque::with_capacity(max_window);
+    // Both ends read CLOCK_MONOTONIC only on one machine: a remote worker's clock is another's.
+    let local = !shared.launch.remote();
     // When the item at the head of the queue started (or will have started) running.
     let mut head_since = 0u64;
     let mut busy: Option<Entered> = None;
@@ -69,15 +74,16 @@ pub(super) fn serve(
             while queue.len() < window {
                 let Some(item) = shared.claim() else { break };
                 ToWorker::Item(item).encode(&mut proc.writer.buf);
-                if queue.is_empty() {
+                let idle = queue.is_empty();
+                if idle {
                     head_since = now;
                     busy = Some(shared.inflight.enter());
                 }
-                queue.push_back((item, now));
+                queue.push_back((item, now, idle && local && out.startups.wants()));
             }
         }
         if queue.is_empty() {
-            break finish(proc, &mut life, out);
+            break finish(shared, proc, &mut life, out);
         }
         let next = match proc.reader.buffered(FromWorker::decode) {
             Ok(Some(frame)) => Next::Frame(frame),
@@ -101,11 +107,14 @@ pub(super) fn serve(
         };
         match next {
             Next::Frame(FromWorker::Done(done)) => {
-                let Some((item, _)) = queue.pop_front() else {
+                let Some((item, sent, measured)) = queue.pop_front() else {
                     anyhow::bail!("worker {} answered an item it was not sent", proc.pid);
                 };
                 if item != done.item {
                     anyhow::bail!("worker {} answered items out of order", proc.pid);
+                }
+                if measured {
+                    out.startups.add(done.begin_ns.saturating_sub(sent));
                 }
                 let took = done.end_ns.saturating_sub(done.begin_ns);
                 avg_ns = if avg_ns == 0 {
@@ -114,7 +123,7 @@ pub(super) fn serve(
                     (avg_ns * 7 + took) / 8
                 }
                 .max(1);
-                if let Some(&(_, sent)) = queue.front() {
+                if let Some(&(_, sent, _)) = queue.front() {
                     head_since = done.end_ns.max(sent);
                 } else if let Some(entered) = busy.take() {
                     shared.inflight.leave(entered);
@@ -130,7 +139,7 @@ pub(super) fn serve(
                     proc.kill();
                     break Ending::Stopped;
                 }
-                let (Some(limit), Some(&(item, _))) = (shared.timeout, queue.front()) else {
+                let (Some(limit), Some(&(item, _, _))) = (shared.timeout, queue.front()) else {
                     continue;
                 };
                 if mono_ns().saturating_sub(head_since) < limit.as_nanos() as u64 {
@@ -145,7 +154,7 @@ pub(super) fn serve(
                 *completed += 1;
                 shared.progress.set(slot, *completed);
                 queue.pop_front();
-                shared.give_back(queue.drain(..).map(|(i, _)| i));
+                shared.give_back(queue.drain(..).map(|(i, _, _)| i));
                 break Ending::Replace;
             }
             Next::Closed => {
@@ -156,7 +165,7 @@ pub(super) fn serve(
                 let how = proc.reap_dead();
                 if shared.launch.remote() {
                     // Items sent over a dropped connection may or may not have run: all are lost.
-                    let lost = queue.drain(..).map(|(item, _)| item).collect::<Vec<_>>();
+                    let lost = queue.drain(..).map(|(item, _, _)| item).collect::<Vec<_>>();
                     let place = shared.launch.place(slot);
                     for &item in &lost {
                         let took = Duration::from_nanos(mono_ns().saturating_sub(head_since));
@@ -177,7 +186,7 @@ pub(super) fn serve(
                     shared.progress.set(slot, *completed);
                     break Ending::Replace;
                 }
-                let Some((item, _)) = queue.pop_front() else {
+                let Some((item, _, _)) = queue.pop_front() else {
                     break Ending::Replace;
                 };
                 life.record(
@@ -200,7 +209,7 @@ pub(super) fn serve(
                 out.last_end = Some(Instant::now());
                 *completed += 1;
                 shared.progress.set(slot, *completed);
-                shared.give_back(queue.drain(..).map(|(i, _)| i));
+                shared.give_back(queue.drain(..).map(|(i, _, _)| i));
                 break Ending::Replace;
             }
         }
@@ -268,7 +277,17 @@ fn trace_lost(
 }
 
 /// Asks the worker for its report, swaps in its own histogram, and reaps it.
-fn finish(proc: &mut WorkerProc, life: &mut WorkerStats, out: &mut SlotResult) -> Ending {
+fn finish(
+    shared: &Shared,
+    proc: &mut WorkerProc,
+    life: &mut WorkerStats,
+    out: &mut SlotResult,
+) -> Ending {
+    if shared.programs_are_jobs {
+        // Idle, its programs reaped: the worker's own peak, apart from theirs.
+        let own = crate::child::peak_rss_of(proc.pid).unwrap_or(0);
+        out.worker_peak = out.worker_peak.max(own);
+    }
     if let Some((histogram, peak_rss, transfer)) = proc.finish() {
         out.peak_rss = out.peak_rss.max(peak_rss);
         life.add_transfer(transfer);

@@ -12,6 +12,7 @@ pub(crate) mod per_item;
 pub(crate) mod process;
 pub mod protocol;
 pub(crate) mod remote;
+mod remote_check;
 pub mod retry;
 pub(crate) mod thread;
 pub mod worker;
@@ -112,6 +113,9 @@ pub struct PointJob<'a> {
 pub struct WindowStart {
     cpu: OnceLock<CpuTimes>,
     workers_setup: Mutex<CpuTimes>,
+    /// Σ over slots of what the slot's worker holds itself, bytes (`PointResult::worker_rss_mb`):
+    /// the backend's part of the memory, apart from what the items cost.
+    workers_resident: AtomicU64,
 }
 
 impl WindowStart {
@@ -131,6 +135,16 @@ impl WindowStart {
         if let Ok(mut total) = self.workers_setup.lock() {
             *total = total.plus(cpu);
         }
+    }
+
+    /// Adds what a slot's worker holds itself (bytes).
+    pub fn add_worker_resident(&self, bytes: u64) {
+        self.workers_resident.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// What the slots' workers held when ready, bytes; `None` when no worker said.
+    pub fn workers_resident(&self) -> Option<u64> {
+        Some(self.workers_resident.load(Ordering::Relaxed)).filter(|&b| b > 0)
     }
 
     /// CPU the workers spent before the timed window opened.
@@ -171,7 +185,8 @@ pub struct Execution {
     /// From the moment every worker was ready to the moment the last one finished.
     pub wall: Duration,
     pub max_inflight: usize,
-    /// Median time from spawning a process to its item starting (process-per-item only).
+    /// Median time from an item being handed out (claimed, written to a worker, or its process
+    /// spawned) to its workload starting; `None` where it cannot be known (remote).
     pub startup: Option<Duration>,
     /// Sum of the peak RSS of the child processes, in bytes (process backends only).
     pub children_peak_rss: Option<u64>,
@@ -188,6 +203,14 @@ pub trait Backend: Send + Sync {
     /// Backends spread over hosts: what each host did in the last point (taken once).
     fn take_hosts(&self) -> Vec<hosts::HostResult> {
         Vec::new()
+    }
+
+    /// Before a sweep: shows that this backend can run `spec`'s items — its worker processes
+    /// start, speak the protocol and build the workload within the start limit — so that a
+    /// worker that cannot is one error up front, not a failure in the sweep's middle. Backends
+    /// that run items in this process have nothing to show.
+    fn check(&self, _spec: &WorkloadSpec) -> anyhow::Result<()> {
+        Ok(())
     }
 }
 

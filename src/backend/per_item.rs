@@ -48,6 +48,15 @@ impl Backend for PerItemBackend {
     fn execute(&self, job: &PointJob<'_>) -> anyhow::Result<Execution> {
         run(job)
     }
+
+    /// A `command` item's process is the program itself; any other is a worker, checked as the
+    /// `process` backend's are.
+    fn check(&self, spec: &crate::workload::WorkloadSpec) -> anyhow::Result<()> {
+        match spec.kind.as_str() {
+            "command" => Ok(()),
+            _ => super::process::check_worker(spec),
+        }
+    }
 }
 
 /// What each item's process is.

@@ -23,6 +23,7 @@ use crossbeam_utils::CachePadded;
 
 use std::process::{Command, Stdio};
 
+use super::driver::{median_startup, StartupSample};
 use super::feed::{serve, Clock, Ending, MAX_WINDOW, QUEUED_WORK_NS};
 use super::inflight::InflightTracker;
 use super::protocol::mono_ns;
@@ -41,6 +42,10 @@ impl Backend for ProcessBackend {
 
     fn execute(&self, job: &PointJob<'_>) -> anyhow::Result<Execution> {
         run_pool(job, &Local).map(|(execution, _)| execution)
+    }
+
+    fn check(&self, spec: &crate::workload::WorkloadSpec) -> anyhow::Result<()> {
+        check_worker(spec)
     }
 }
 
@@ -82,13 +87,15 @@ impl Launch for Local {
     }
 }
 
-/// Starts one local worker with `spec` and waits for it to be ready: a worker that cannot build
-/// the workload (a kind only the parent's registry knows, a program that does not dispatch its
-/// `worker` command line) is one clear error before a sweep, not a failure in its middle.
+/// Starts one local worker with `spec` and waits for it to be ready, within the start limit: a
+/// worker that cannot build the workload (a kind only the parent's registry knows, a program
+/// that does not dispatch its `worker` command line) or hangs while starting is one clear error
+/// before a sweep, not a failure in its middle.
 pub(crate) fn check_worker(spec: &crate::workload::WorkloadSpec) -> anyhow::Result<()> {
+    let limit = super::worker_proc::start_limit()?;
     let spec_json = serde_json::to_vec(spec).context("cannot encode the workload spec")?;
     let mut proc = WorkerProc::spawn(&Local, 0, &spec_json, 0, RetryPolicy::none())?;
-    proc.await_ready(&AtomicBool::new(false), || Local.place(0))?;
+    proc.await_ready(&AtomicBool::new(false), Some(limit), || Local.place(0))?;
     proc.finish();
     Ok(())
 }
@@ -121,6 +128,11 @@ pub(super) struct Shared<'a> {
     pub(super) inflight: InflightTracker,
     pub(super) progress: Arc<PointProgress>,
     pub(super) window: Arc<super::WindowStart>,
+    /// `command` items on local workers: the programs are the jobs, and everything a worker
+    /// holds itself — its start, and the code and buffers its first spawns touch — is what the
+    /// backend costs per slot. Otherwise a job runs inside the worker, and the worker's peak
+    /// before its first measured item is the backend's part.
+    pub(super) programs_are_jobs: bool,
 }
 
 impl Shared<'_> {
@@ -157,6 +169,10 @@ pub(super) struct SlotResult {
     pub(super) error: Option<anyhow::Error>,
     /// Remote only: why the slot was given up (its host could not be reached again).
     pub(super) lost: Option<String>,
+    /// Writing an item to an idle worker → the worker starting it, for a sample of items.
+    pub(super) startups: StartupSample,
+    /// `programs_are_jobs`: the largest own peak (VmHWM) of the slot's workers, bytes.
+    pub(super) worker_peak: u64,
 }
 
 /// Runs one point on a pool of `job.throttle` workers started by `launch`.
@@ -191,6 +207,7 @@ pub(crate) fn run_pool(
         inflight: InflightTracker::new(workers),
         progress: job.progress.clone(),
         window: job.window.clone(),
+        programs_are_jobs: spec.kind == "command" && !launch.remote(),
     };
     let slots: Vec<SlotResult> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
@@ -216,6 +233,8 @@ pub(crate) fn run_pool(
                     peak_rss: 0,
                     error: Some(anyhow!("a worker slot thread panicked")),
                     lost: None,
+                    startups: StartupSample::default(),
+                    worker_peak: 0,
                 }),
                 Err(e) => SlotResult {
                     stats: WorkerStats::new(),
@@ -223,6 +242,8 @@ pub(crate) fn run_pool(
                     peak_rss: 0,
                     error: Some(anyhow!("cannot start a worker slot thread: {e}")),
                     lost: None,
+                    startups: StartupSample::default(),
+                    worker_peak: 0,
                 },
             })
             .collect()
@@ -234,6 +255,7 @@ pub(crate) fn run_pool(
     let mut stats = WorkerStats::new();
     let mut last_end = started;
     let mut children_peak = 0u64;
+    let mut startups = Vec::new();
     let mut reports = Vec::new();
     if launch.remote() && !job.stop.load(Ordering::Relaxed) {
         if let Some(why) = slots
@@ -261,6 +283,9 @@ pub(crate) fn run_pool(
         stats.merge(slot.stats);
         last_end = last_end.max(slot.last_end.unwrap_or(started));
         children_peak += slot.peak_rss;
+        let mut sample = slot.startups;
+        startups.extend(sample.take());
+        job.window.add_worker_resident(slot.worker_peak);
     }
     // A remote worker's memory is another machine's: it is not added to this one's peak.
     let children_peak = if launch.remote() { 0 } else { children_peak };
@@ -268,14 +293,19 @@ pub(crate) fn run_pool(
         stats,
         wall: last_end.saturating_duration_since(started),
         max_inflight: shared.inflight.max(),
-        startup: None,
+        startup: median_startup(startups),
         children_peak_rss: (children_peak > 0).then_some(children_peak),
     };
     Ok((execution, reports))
 }
 
-/// Starts a worker and waits for it to be ready.
-fn start_worker(shared: &Shared, slot: usize, warmup: u64) -> anyhow::Result<WorkerProc> {
+/// Starts a worker and waits for it to be ready; a slot's `first` worker says what a slot holds.
+fn start_worker(
+    shared: &Shared,
+    slot: usize,
+    warmup: u64,
+    first: bool,
+) -> anyhow::Result<WorkerProc> {
     let mut proc = WorkerProc::spawn(
         shared.launch,
         slot,
@@ -283,22 +313,25 @@ fn start_worker(shared: &Shared, slot: usize, warmup: u64) -> anyhow::Result<Wor
         warmup,
         shared.retry_policy,
     )?;
-    let setup = proc.await_ready(&shared.stop, || shared.launch.place(slot))?;
-    // A remote worker's CPU is spent on its host and never reaches our rusage.
+    let ready = proc.await_ready(&shared.stop, None, || shared.launch.place(slot))?;
+    // A remote worker's CPU and memory are its host's and never reach our rusage or peak.
     if !shared.launch.remote() {
         shared
             .window
             .add_worker_setup(crate::measure::cpu::CpuTimes {
-                user: setup,
+                user: ready.setup_cpu,
                 sys: std::time::Duration::ZERO,
             });
+        if first && !shared.programs_are_jobs {
+            shared.window.add_worker_resident(ready.resident);
+        }
     }
     Ok(proc)
 }
 
 /// One slot's life: its first worker, then a replacement for every worker that died.
 fn run_slot(shared: &Shared, slot: usize, warmup: u64) -> SlotResult {
-    let first = start_worker(shared, slot, warmup);
+    let first = start_worker(shared, slot, warmup, true);
     // A remote slot that cannot start is given up; the other hosts run the point.
     if first.is_err() && !shared.launch.remote() {
         shared.failed_start.store(true, Ordering::Relaxed);
@@ -311,6 +344,8 @@ fn run_slot(shared: &Shared, slot: usize, warmup: u64) -> SlotResult {
         peak_rss: 0,
         error: None,
         lost: None,
+        startups: StartupSample::default(),
+        worker_peak: 0,
     };
     let mut proc = match first {
         Ok(p) if !shared.failed_start.load(Ordering::Relaxed) => p,
@@ -335,7 +370,7 @@ fn run_slot(shared: &Shared, slot: usize, warmup: u64) -> SlotResult {
         match ending {
             Ok(Ending::Finished) | Ok(Ending::Stopped) => break,
             Ok(Ending::Replace) if shared.stop.load(Ordering::Relaxed) => break,
-            Ok(Ending::Replace) => match start_worker(shared, slot, 0) {
+            Ok(Ending::Replace) => match start_worker(shared, slot, 0, false) {
                 Ok(p) => proc = p,
                 Err(e) if shared.launch.remote() => {
                     result.lost = Some(format!("{e:#}"));

@@ -6,8 +6,9 @@
 //! Times are `CLOCK_MONOTONIC` nanoseconds, which is one clock for every process on the
 //! machine: a worker's item start can be compared with the parent's clock directly.
 //!
-//! Fields added since the first version (the retry policy in `Start`, the protocol version in
-//! `Ready`, the attempts in `Done`, the bytes moved in `Stats`) are appended at the end of their
+//! Fields added since the first version (the retry policy in `Start`, the protocol version, the
+//! set-up CPU and the resident size in `Ready`, the attempts in `Done`, the bytes moved in
+//! `Stats`) are appended at the end of their
 //! frame and read only when present: an older reader ignores them, and a frame without them
 //! reads as the old meaning (no retries, version 1, one attempt, no byte count). An item that
 //! needed one attempt still costs 30 bytes.
@@ -120,6 +121,9 @@ pub enum FromWorker {
         /// The worker's own CPU time (user + system) up to this frame, µs: its start-up and
         /// warm-up, which the point's CPU columns leave out (0 from older workers).
         setup_cpu_us: u64,
+        /// The worker's peak resident size (VmHWM, bytes) when ready, before any measured
+        /// item: what the backend holds per slot (0 from older workers, or without /proc).
+        resident: u64,
     },
     Done(ItemDone),
     /// The worker's last word: its latency histogram (HdrHistogram V2 + deflate), its own
@@ -215,12 +219,14 @@ impl FromWorker {
                 setup_error,
                 protocol,
                 setup_cpu_us,
+                resident,
             } => {
                 let at = begin(out, FROM_READY);
                 out.extend_from_slice(&pid.to_le_bytes());
                 put_bytes(out, setup_error.as_deref().unwrap_or("").as_bytes());
                 out.extend_from_slice(&protocol.to_le_bytes());
                 out.extend_from_slice(&setup_cpu_us.to_le_bytes());
+                out.extend_from_slice(&resident.to_le_bytes());
                 end(out, at);
             }
             FromWorker::Done(done) => encode_done(out, done),
@@ -249,11 +255,13 @@ impl FromWorker {
                 let text = String::from_utf8_lossy(c.bytes()?).into_owned();
                 let protocol = if c.is_empty() { 1 } else { c.u32()? };
                 let setup_cpu_us = if c.is_empty() { 0 } else { c.u64()? };
+                let resident = if c.is_empty() { 0 } else { c.u64()? };
                 Ok(FromWorker::Ready {
                     pid,
                     setup_error: (!text.is_empty()).then_some(text),
                     protocol,
                     setup_cpu_us,
+                    resident,
                 })
             }
             FROM_DONE => {

@@ -37,6 +37,7 @@ fn frames_round_trip() {
             setup_error: None,
             protocol: PROTOCOL_VERSION,
             setup_cpu_us: 1234,
+            resident: 5_500_000,
         },
         FromWorker::Done(ItemDone::once(
             9,
@@ -113,6 +114,7 @@ fn frames_of_the_first_version_read_as_no_retries() {
             setup_error: None,
             protocol: 1,
             setup_cpu_us: 0,
+            resident: 0,
         }
     );
     assert_eq!(

@@ -6,31 +6,35 @@
 //! Latency is measured by the worker where the item runs; the point's wall time by this
 //! process, so the hosts' clocks never meet.
 //!
-//! Every host is checked before the sweep (`ssh host -- exec BINARY --version`): an
-//! unreachable host, a refused key or a missing binary is one error naming the host. A host
-//! that drops during a point loses the items queued on it (kind `host-lost`); its slots are
-//! given up and the other hosts finish the point.
+//! BINARY is `throttlebench` on the host's PATH, or whatever `--remote-binary` (a hosts file's
+//! `binary`) names: a program of the user's own that registers kinds and hands its `worker`
+//! command line to `run_if_worker_with` runs them here as on `process`; it is not copied, the
+//! user puts it on each host.
+//!
+//! Every host is checked before the sweep by a worker handshake with the sweep's workload (see
+//! `remote_check`): an unreachable host, a refused key, a missing binary, a program that is no
+//! worker or a workload the host cannot build is one error naming the host. A host that drops
+//! during a point loses the items queued on it (kind `host-lost`); its slots are given up and
+//! the other hosts finish the point.
 
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 
 use super::hosts::{ssh_command, Host, HostResult, RemoteSettings};
 use super::process::{run_pool, Launch, SlotReport};
+use super::remote_check::check_host;
 use super::{Backend, BackendKind, Execution, PointJob};
-use crate::child::{kill_and_reap, own_group};
 use crate::measure::latency::{encode_histogram, us_to_ms};
 use crate::measure::WorkerStats;
+use crate::workload::WorkloadSpec;
 
 /// Work kept queued in a remote worker: an ssh round trip costs far more than a pipe's, so
 /// fast items travel in batches up to 16 times deeper than the `process` backend's.
 const REMOTE_QUEUED_WORK_NS: u64 = 2_000_000;
 const REMOTE_MAX_WINDOW: usize = 1024;
-
-/// How long the check of one host may take in all.
-const PROBE_LIMIT: Duration = Duration::from_secs(30);
 
 pub struct RemoteBackend {
     launcher: Remote,
@@ -67,7 +71,7 @@ impl Launch for Remote {
 }
 
 impl RemoteBackend {
-    /// Parses the hosts and checks every one of them, in parallel.
+    /// Parses the hosts; `check` reaches them.
     pub fn connect(settings: &RemoteSettings) -> anyhow::Result<RemoteBackend> {
         let hosts = settings
             .hosts
@@ -76,23 +80,6 @@ impl RemoteBackend {
             .collect::<Result<Vec<_>, _>>()?;
         if hosts.is_empty() {
             anyhow::bail!("the remote backend needs hosts (--hosts or --hosts-file)");
-        }
-        let checks: Vec<anyhow::Result<()>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = hosts
-                .iter()
-                .zip(&settings.hosts)
-                .map(|(host, label)| scope.spawn(move || probe(host, label, settings)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a host check panicked")))
-                })
-                .collect()
-        });
-        for check in checks {
-            check?;
         }
         Ok(RemoteBackend {
             launcher: Remote {
@@ -118,6 +105,31 @@ impl Backend for RemoteBackend {
 
     fn take_hosts(&self) -> Vec<HostResult> {
         std::mem::take(&mut *self.last.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Starts a worker on every host, in parallel, and gives it the workload.
+    fn check(&self, spec: &WorkloadSpec) -> anyhow::Result<()> {
+        let limit = super::worker_proc::start_limit()?;
+        let spec_json = serde_json::to_vec(spec).context("cannot encode the workload spec")?;
+        let (hosts, settings) = (&self.launcher.hosts, &self.launcher.settings);
+        let checks: Vec<anyhow::Result<()>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = hosts
+                .iter()
+                .zip(&settings.hosts)
+                .map(|(host, label)| {
+                    let spec_json = &spec_json;
+                    scope.spawn(move || check_host(host, label, settings, spec_json, limit))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a host check panicked")))
+                })
+                .collect()
+        });
+        checks.into_iter().collect()
     }
 }
 
@@ -173,62 +185,6 @@ pub(crate) fn breakdown(
             }
         })
         .collect()
-}
-
-/// Runs `BINARY --version` on the host; any failure becomes one line naming the host.
-fn probe(host: &Host, label: &str, settings: &RemoteSettings) -> anyhow::Result<()> {
-    let mut cmd = ssh_command(host, settings, &["--version"]);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = own_group(&mut cmd)
-        .spawn()
-        .context("cannot run ssh (is the OpenSSH client installed?)")?;
-    let until = Instant::now() + PROBE_LIMIT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                kill_and_reap(&mut child);
-                anyhow::bail!(
-                    "host {label}: no answer from ssh within {}s",
-                    PROBE_LIMIT.as_secs()
-                );
-            }
-        }
-    };
-    let read = |pipe: Option<&mut dyn std::io::Read>| {
-        let mut text = String::new();
-        if let Some(p) = pipe {
-            let _ = p.read_to_string(&mut text);
-        }
-        text
-    };
-    let stdout = read(child.stdout.as_mut().map(|p| p as &mut dyn std::io::Read));
-    let stderr = read(child.stderr.as_mut().map(|p| p as &mut dyn std::io::Read));
-    let said = stderr
-        .lines()
-        .map(str::trim)
-        .rfind(|l| !l.is_empty())
-        .unwrap_or("")
-        .to_string();
-    let binary = &settings.binary;
-    match status.code() {
-        Some(0) if stdout.starts_with("throttlebench") => Ok(()),
-        Some(0) => anyhow::bail!("host {label}: '{binary}' is not a throttlebench binary"),
-        Some(255) if stderr.contains("Permission denied") => {
-            anyhow::bail!("host {label} refused the key ({said})")
-        }
-        Some(255) if stderr.contains("Host key verification failed") => {
-            anyhow::bail!("host {label}: its host key is not trusted (check known_hosts; {said})")
-        }
-        Some(255) => anyhow::bail!("host {label} is unreachable ({said})"),
-        Some(126 | 127) => anyhow::bail!(
-            "host {label} has no throttlebench at '{binary}' (set --remote-binary; {said})"
-        ),
-        _ => anyhow::bail!("host {label}: '{binary} --version' failed ({status}; {said})"),
-    }
 }
 
 #[cfg(test)]

@@ -188,7 +188,7 @@ fn run_pool(job: &PointJob<'_>, workers: usize) -> anyhow::Result<Execution> {
         stats,
         wall: last_end.saturating_duration_since(started),
         max_inflight: shared.point.max_inflight(),
-        startup: None,
+        startup: shared.point.startup(),
         children_peak_rss: None,
     })
 }

@@ -166,6 +166,7 @@ fn serve(registry: &Registry, input: File, output: File) -> anyhow::Result<()> {
                 setup_error: Some(why),
                 protocol: PROTOCOL_VERSION,
                 setup_cpu_us: 0,
+                resident: 0,
             }
             .encode(&mut writer.buf);
             writer.flush()?;
@@ -175,18 +176,22 @@ fn serve(registry: &Registry, input: File, output: File) -> anyhow::Result<()> {
     let mut runner = LocalRunner::build(workload.as_ref());
     let mut warmups = 0..warmup;
     runner.warm_up(|| warmups.next().is_some());
+    // The record the items go into is the worker's, made before it says what it holds.
+    let mut latency: Histogram<u64> =
+        Histogram::new(3).context("cannot create a latency histogram")?;
     let own = crate::measure::cpu::CpuTimes::of_self();
     FromWorker::Ready {
         pid,
         setup_error: None,
         protocol: PROTOCOL_VERSION,
         setup_cpu_us: (own.user + own.sys).as_micros() as u64,
+        // The most this worker has held before any measured item: its own cost, apart from
+        // what its items add later.
+        resident: rss_and_peak().map_or(0, |(_, hwm)| hwm),
     }
     .encode(&mut writer.buf);
     writer.flush()?;
 
-    let mut latency: Histogram<u64> =
-        Histogram::new(3).context("cannot create a latency histogram")?;
     loop {
         let frame = match reader.buffered(ToWorker::decode)? {
             Some(frame) => frame,
@@ -222,6 +227,9 @@ fn finish<W: Write>(
     latency: &Histogram<u64>,
     transfer: Option<Transfer>,
 ) -> io::Result<()> {
+    // Read before the histogram is compressed: the compressor's buffers are the report's, not
+    // the items'.
+    let peak_rss = peak_rss();
     let mut histogram = Vec::new();
     if V2DeflateSerializer::new()
         .serialize(latency, &mut histogram)
@@ -231,7 +239,7 @@ fn finish<W: Write>(
     }
     FromWorker::Stats {
         histogram,
-        peak_rss: peak_rss(),
+        peak_rss,
         transfer,
     }
     .encode(&mut writer.buf);

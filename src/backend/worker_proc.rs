@@ -19,6 +19,36 @@ pub const SLICE: Duration = Duration::from_millis(20);
 /// How long a finishing worker gets to send its last report.
 const FINISH_GRACE: Duration = Duration::from_secs(10);
 
+/// Seconds a worker checked before a sweep may take to become ready.
+pub const START_LIMIT_ENV: &str = "THROTTLEBENCH_WORKER_START_TIMEOUT";
+const DEFAULT_START_LIMIT: Duration = Duration::from_secs(30);
+
+/// How long a worker checked before a sweep may take to start and build the workload: 30 s, or
+/// `THROTTLEBENCH_WORKER_START_TIMEOUT` seconds.
+pub fn start_limit() -> anyhow::Result<Duration> {
+    match std::env::var(START_LIMIT_ENV) {
+        Err(_) => Ok(DEFAULT_START_LIMIT),
+        Ok(text) => text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| {
+                anyhow::anyhow!("{START_LIMIT_ENV}={text:?}: expected seconds above 0, like 30")
+            }),
+    }
+}
+
+/// What a worker said of itself when ready.
+#[derive(Debug, Clone, Copy)]
+pub struct Readied {
+    /// CPU it spent starting and warming up.
+    pub setup_cpu: Duration,
+    /// Its resident size then, bytes (0 when it could not say).
+    pub resident: u64,
+}
+
 /// One running worker process and its pipes. Dropping it kills its process group.
 pub struct WorkerProc {
     child: Child,
@@ -77,14 +107,16 @@ impl WorkerProc {
         Ok(proc)
     }
 
-    /// Waits for `Ready`, giving up on Ctrl-C, and returns the CPU the worker spent getting
-    /// there. A worker too old to retry (a remote host's binary of an earlier version) is
+    /// Waits for `Ready`, giving up on Ctrl-C or past `limit`, and returns what the worker said
+    /// of itself. A worker too old to retry (a remote host's binary of an earlier version) is
     /// refused when retries were asked for, rather than silently running every item once.
     pub fn await_ready(
         &mut self,
         stop: &AtomicBool,
+        limit: Option<Duration>,
         place: impl Fn() -> String,
-    ) -> anyhow::Result<std::time::Duration> {
+    ) -> anyhow::Result<Readied> {
+        let until = limit.and_then(|l| Instant::now().checked_add(l));
         loop {
             let next = self
                 .reader
@@ -102,8 +134,14 @@ impl WorkerProc {
                 Next::Frame(FromWorker::Ready {
                     setup_error: None,
                     setup_cpu_us,
+                    resident,
                     ..
-                }) => return Ok(std::time::Duration::from_micros(setup_cpu_us)),
+                }) => {
+                    return Ok(Readied {
+                        setup_cpu: Duration::from_micros(setup_cpu_us),
+                        resident,
+                    })
+                }
                 Next::Frame(FromWorker::Ready {
                     setup_error: Some(why),
                     ..
@@ -113,6 +151,12 @@ impl WorkerProc {
                     anyhow::bail!("a worker process exited before it was ready ({})", place())
                 }
                 Next::Idle if stop.load(Ordering::Relaxed) => anyhow::bail!("interrupted"),
+                Next::Idle if until.is_some_and(|u| Instant::now() >= u) => anyhow::bail!(
+                    "a worker process was not ready within {} s ({}); it hangs while starting, or \
+                     building the workload takes longer (set {START_LIMIT_ENV} to allow more)",
+                    limit.unwrap_or_default().as_secs_f64(),
+                    place()
+                ),
                 Next::Idle => {}
             }
         }

@@ -1,6 +1,7 @@
 //! Measurements taken around and inside a point: latency histograms and outcome counts (per
 //! worker, merged after), CPU time, memory, and the machine the run happened on.
 
+pub mod cgroup;
 pub mod cpu;
 pub mod environment;
 pub mod latency;

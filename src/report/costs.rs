@@ -1,16 +1,17 @@
 //! The backend cost table — per backend, what a job costs: its start, the memory one more job
-//! in flight adds, the CPU of one successful item, the best goodput and what a crash takes
-//! down — as console text, a markdown table (`summary.md`) and an HTML table. It follows the
+//! in flight adds, the memory the backend holds per slot apart from it, the CPU of one
+//! successful item, the best goodput and what a crash takes down — as console text, a markdown table (`summary.md`) and an HTML table. It follows the
 //! main table, where a reader comparing backends looks next.
 
 use crate::analysis::costs::{BackendCost, WEAK_FIT_R2};
 use crate::format::{maybe, number, NO_DATA};
 use crate::results::SweepResult;
 
-pub const HEADERS: [&str; 6] = [
+pub const HEADERS: [&str; 7] = [
     "backend",
     "startup/job (ms)",
     "memory/job (MB)",
+    "worker memory/slot (MB)",
     "CPU/item (ms)",
     "best goodput (ok/s @ throttle)",
     "a crash takes",
@@ -20,8 +21,9 @@ pub const HEADERS: [&str; 6] = [
 pub fn cells(c: &BackendCost) -> Vec<String> {
     vec![
         c.backend.to_string(),
-        maybe(c.startup_ms, number),
+        maybe(c.startup_ms, startup_ms),
         memory_cell(c),
+        maybe(c.worker_mb_per_slot, number),
         maybe(c.cpu_per_item_ms, number),
         format!("{} @ {}", number(c.best_goodput_per_s), c.best_throttle),
         c.crash_takes.clone(),
@@ -41,6 +43,16 @@ fn memory_cell(c: &BackendCost) -> String {
     }
 }
 
+/// A startup in ms to three significant figures: a thread's is a tenth of a microsecond, a
+/// process's most of a millisecond, and both must read as more than zero.
+fn startup_ms(ms: f64) -> String {
+    if ms >= 1.0 || ms <= 0.0 {
+        return number(ms);
+    }
+    let decimals = (2.0 - ms.log10().floor()) as usize;
+    format!("{ms:.decimals$}")
+}
+
 fn signed(mb: f64) -> String {
     if mb < 0.0 {
         format!("-{}", number(-mb))
@@ -50,10 +62,13 @@ fn signed(mb: f64) -> String {
 }
 
 /// What the columns mean, in one line under the table.
-pub const LEGEND: &str = "startup: spawn → item starts (process-per-item); memory: peak RSS \
-growth per extra item in flight, fitted over the throttles; CPU: user + system of the whole \
-process tree over the timed window, per successful item, at the best throttle (median of \
-repetitions).";
+pub const LEGEND: &str = "startup: item handed out (claimed, written to an idle worker, or its \
+process spawned) → its workload starts, median; memory/job: growth of the process tree's peak \
+per extra item in flight, fitted over the throttles, less the workers the slots hold; worker \
+memory/slot: one worker process's own peak (its jobs apart), held per slot whatever the jobs \
+do; CPU: \
+user + system of the whole process tree over the timed window, per successful item, at the \
+best throttle (median of repetitions).";
 
 fn rows(sweep: &SweepResult) -> Vec<Vec<String>> {
     sweep
@@ -157,6 +172,7 @@ mod tests {
             startup_ms: Some(1.25),
             memory_per_job_mb: mb,
             memory_fit_r2: r2,
+            worker_mb_per_slot: None,
             cpu_per_item_ms: None,
             best_goodput_per_s: 1018.4,
             best_throttle: 4,
@@ -174,10 +190,19 @@ mod tests {
                 "1.25",
                 "1.80 (R² 0.97)",
                 NO_DATA,
+                NO_DATA,
                 "1018 @ 4",
                 "the item"
             ]
         );
+    }
+
+    #[test]
+    fn a_startup_keeps_three_figures_however_small() {
+        assert_eq!(startup_ms(0.0000955), "0.0000955");
+        assert_eq!(startup_ms(0.0072755), "0.00728");
+        assert_eq!(startup_ms(0.626389), "0.626");
+        assert_eq!(startup_ms(1.25), "1.25");
     }
 
     #[test]

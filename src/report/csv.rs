@@ -5,7 +5,7 @@ use super::Exporter;
 use crate::results::{PointResult, SweepResult};
 
 /// The columns of `results.csv`, in order.
-pub const COLUMNS: [&str; 35] = [
+pub const COLUMNS: [&str; 36] = [
     "workload",
     "backend",
     "throttle",
@@ -41,6 +41,7 @@ pub const COLUMNS: [&str; 35] = [
     "disk_bytes_per_item",
     "disk_mb_per_s",
     "disk_iops",
+    "worker_rss_mb",
 ];
 
 /// One CSV row of a point, in `COLUMNS` order.
@@ -74,7 +75,7 @@ pub fn row(p: &PointResult) -> Vec<String> {
         f(p.mem_delta_mb, 2),
         f(p.peak_rss_mb, 2),
         p.max_inflight.to_string(),
-        p.startup_ms.map(|x| f(x, 3)).unwrap_or_default(),
+        opt(p.startup_ms, 6),
         p.retried.to_string(),
         f(p.goodput_per_s, 3),
         opt(p.error_pct, 3),
@@ -86,6 +87,7 @@ pub fn row(p: &PointResult) -> Vec<String> {
             .unwrap_or_default(),
         opt(p.disk_mb_per_s, 3),
         opt(p.disk_iops, 3),
+        opt(p.worker_rss_mb, 2),
     ]
 }
 

@@ -9,17 +9,26 @@ use crate::backend::BackendKind;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BackendCost {
     pub backend: BackendKind,
-    /// Median time from spawning an item's process to the item starting, ms (the backends that
-    /// start a process per item; elsewhere a job starts without one and this is `None`).
+    /// Median time from an item being handed out to its workload starting, ms: on `thread` and
+    /// `async` from the driver's claim, on `process` from writing the item to an idle worker,
+    /// on `process-per-item` from the spawn. `None` on `remote`, whose workers' clocks are other
+    /// machines'.
     #[serde(default)]
     pub startup_ms: Option<f64>,
     /// How much the peak memory grows per extra item in flight, MB: the least-squares slope of
-    /// peak RSS (median over repetitions) against the throttle. `None` below two throttles.
+    /// the process tree's peak, less what the slots' idle workers hold (median over
+    /// repetitions), against the throttle. `None` below two throttles.
     #[serde(default)]
     pub memory_per_job_mb: Option<f64>,
     /// R² of that line: how well "a fixed cost per job in flight" describes the points.
     #[serde(default)]
     pub memory_fit_r2: Option<f64>,
+    /// What the backend holds per slot whatever its jobs do, MB: a worker process's own
+    /// memory (`process`, see `PointResult::worker_rss_mb`; median over points). `None` where a slot is no
+    /// process of its own (`thread`, `async`), is the job itself (`process-per-item`), or lives
+    /// on another machine (`remote`).
+    #[serde(default)]
+    pub worker_mb_per_slot: Option<f64>,
     /// CPU (user + system, this process and every child it waited for, over the timed window)
     /// per successful item, ms, at the throttle of best goodput: each repetition's CPU over that
     /// repetition's successful items, then the median, so the two are on one basis.

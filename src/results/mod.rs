@@ -111,6 +111,13 @@ pub struct PointResult {
     /// Per-item events (`--trace`); written to `items.jsonl`, not to `results.json`.
     #[serde(skip)]
     pub trace: Vec<TraceEvent>,
+    /// `process`: Σ over slots of what the slot's worker holds itself, MB — what the backend
+    /// holds per slot whatever the items do, part of `peak_rss_mb`: for `command` items the
+    /// worker's own peak (its programs are the jobs), otherwise its peak when ready, before any
+    /// measured item (the job runs inside it). `None` where no worker process holds a slot
+    /// (and on `remote`, whose workers are other machines').
+    #[serde(default)]
+    pub worker_rss_mb: Option<f64>,
 }
 
 impl PointResult {

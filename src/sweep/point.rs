@@ -70,21 +70,26 @@ pub(crate) fn measure_point(
     let setup_cpu = opened.since(cpu_before).plus(workers_setup);
     let (peak_rss, method) = peak.finish();
     let rss_after = rss_bytes().unwrap_or(0);
+    // Worker processes' and programs' memory counts too: their peaks add to ours, unless the
+    // kernel's account already holds the whole tree.
+    let tree_peak = match method.covers_tree() {
+        true => peak_rss.unwrap_or(rss_after),
+        false => {
+            peak_rss.unwrap_or(rss_after) + programs_peak + execution.children_peak_rss.unwrap_or(0)
+        }
+    };
     let mut result = point_result(
         spec,
         point,
         execution,
         cpu,
-        (
-            rss_before,
-            rss_after,
-            peak_rss.unwrap_or(rss_after) + programs_peak,
-        ),
+        (rss_before, rss_after, tree_peak),
     );
     result.setup_cpu_s = Some((setup_cpu.user + setup_cpu.sys).as_secs_f64());
     if let Some(io) = workload.disk_io_per_item() {
         result.set_disk_io(io.bytes, io.calls);
     }
+    result.worker_rss_mb = job.window.workers_resident().map(bytes_to_mb);
     result.hosts = backend.take_hosts();
     Ok((result, method))
 }
@@ -104,8 +109,6 @@ fn point_result(
     let f = &s.failed_latency;
     let fq = |quantile: f64| (!f.is_empty()).then(|| us_to_ms(f.value_at_quantile(quantile)));
     let per_s = |n: u64| if wall_s > 0.0 { n as f64 / wall_s } else { 0.0 };
-    // Worker processes' memory counts too: their peaks add to ours.
-    let children = ex.children_peak_rss.unwrap_or(0);
     PointResult {
         workload: spec.name.clone(),
         backend: point.backend,
@@ -148,7 +151,7 @@ fn point_result(
         rss_before_mb: bytes_to_mb(rss_before),
         rss_after_mb: bytes_to_mb(rss_after),
         mem_delta_mb: bytes_to_mb(rss_after) - bytes_to_mb(rss_before),
-        peak_rss_mb: bytes_to_mb(peak + children),
+        peak_rss_mb: bytes_to_mb(peak),
         max_inflight: ex.max_inflight,
         startup_ms: ex.startup.map(|d| d.as_secs_f64() * 1000.0),
         errors: s.errors.clone(),
@@ -167,6 +170,7 @@ fn point_result(
         retried: s.retried,
         hosts: Vec::new(),
         trace: ex.stats.trace,
+        worker_rss_mb: None,
     }
 }
 
@@ -182,6 +186,7 @@ fn take_out(cpu: CpuTimes, setup: CpuTimes) -> CpuTimes {
 
 pub(crate) fn peak_method_name(method: PeakMethod) -> &'static str {
     match method {
+        PeakMethod::CgroupPeak => "cgroup-peak",
         PeakMethod::ClearRefs => "clear-refs",
         PeakMethod::Sampled => "sampled",
         PeakMethod::Unavailable => "unavailable",

@@ -79,8 +79,8 @@ pub(crate) struct PointRunner<'l> {
 impl<'l> PointRunner<'l> {
     /// Starts measuring into `sweep` (fresh, or an interrupted one being continued): builds the
     /// workload, tells the listener what is `planned` (empty when points are chosen as the run
-    /// goes), warns about what is wrong already, and connects to remote hosts now, so a bad
-    /// host costs no waiting for the baseline.
+    /// goes), warns about what is wrong already, and checks every backend's workers now (remote
+    /// hosts included), so a bad worker or host costs no waiting for the baseline.
     pub fn start(
         mut sweep: SweepResult,
         registry: &Registry,
@@ -106,7 +106,6 @@ impl<'l> PointRunner<'l> {
         {
             first_warnings.push(Warning::CpuBoundOnAsync);
         }
-        let remote = settings.backends.contains(&BackendKind::Remote);
         sweep.interrupted = false;
         sweep.finished_at = None;
         listener.sweep_start(planned, &sweep.spec)?;
@@ -120,8 +119,21 @@ impl<'l> PointRunner<'l> {
         for warning in first_warnings {
             runner.warn(warning);
         }
-        if remote {
-            runner.backends.get(BackendKind::Remote)?;
+        // Backends that start workers show they can before the baseline: a worker that cannot
+        // build the workload, a host out of reach, is one error now, not after a long wait.
+        let for_workers = runner
+            .workload
+            .spec_for_workers()
+            .unwrap_or_else(|| runner.sweep.spec.workload.clone());
+        let with_workers = [
+            BackendKind::Process,
+            BackendKind::ProcessPerItem,
+            BackendKind::Remote,
+        ];
+        for kind in runner.sweep.spec.sweep.backends.clone() {
+            if with_workers.contains(&kind) {
+                runner.backends.get(kind)?.check(&for_workers)?;
+            }
         }
         Ok(runner)
     }

@@ -1,11 +1,12 @@
 //! The loop itself: a point's shared state, and one worker's pass over its items.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
+use super::{median_startup, StartupSample};
 use super::{Attempt, Claims, Finished, ItemEnd, ItemSource, LocalRunner, Outcomes, Span};
 use crate::backend::inflight::{Entered, InflightTracker};
 use crate::backend::retry::RetryPolicy;
@@ -26,6 +27,8 @@ pub(crate) struct Point {
     progress: Arc<PointProgress>,
     stop: Arc<AtomicBool>,
     started: OnceLock<Instant>,
+    /// Every finished lane's sample of startups (ns), merged once per lane, not per item.
+    startups: Mutex<Vec<u64>>,
 }
 
 impl Point {
@@ -48,6 +51,7 @@ impl Point {
             progress: job.progress.clone(),
             stop: job.stop.clone(),
             started: OnceLock::new(),
+            startups: Mutex::new(Vec::new()),
         }
     }
 
@@ -75,6 +79,13 @@ impl Point {
         self.inflight.max()
     }
 
+    /// The median time from an item being handed out to its workload starting, over the
+    /// lanes that have finished.
+    pub(crate) fn startup(&self) -> Option<Duration> {
+        let sample = self.startups.lock().map(|s| s.clone()).unwrap_or_default();
+        median_startup(sample)
+    }
+
     /// The point's items, handed out from its one counter.
     pub(crate) fn claims(&self) -> Claims<'_> {
         Claims::new(&self.next_item, self.items)
@@ -91,6 +102,7 @@ impl Point {
             deadline: self.duration.and_then(|d| started.checked_add(d)),
             completed: 0,
             last_end: started,
+            startup: StartupSample::default(),
         }
     }
 }
@@ -104,6 +116,17 @@ pub(crate) struct Lane<'p> {
     deadline: Option<Instant>,
     completed: u64,
     last_end: Instant,
+    /// Claim → the first attempt starting, for a sample of this lane's items.
+    startup: StartupSample,
+}
+
+impl Drop for Lane<'_> {
+    fn drop(&mut self) {
+        let sample = self.startup.take();
+        if let Ok(mut all) = self.point.startups.lock() {
+            all.extend(sample);
+        }
+    }
 }
 
 /// How a lane's pass ended.
@@ -142,11 +165,19 @@ impl Lane<'_> {
             };
             let item = claimed.item;
             let deadline = point.timeout.and_then(|t| claimed.begin.checked_add(t));
+            let mut first = self.startup.wants();
+            let startup = &mut self.startup;
             let (ended, attempts) = point.retry.attempt_blocking(
                 item,
                 deadline,
                 &point.stop,
-                |deadline| attempt.attempt(item, deadline),
+                |deadline| {
+                    if first {
+                        first = false;
+                        startup.add(claimed.begin.elapsed().as_nanos() as u64);
+                    }
+                    attempt.attempt(item, deadline)
+                },
                 |n, err| sink.failed_attempt(item, n, &err),
             );
             if let Err(end) = self.settle(claimed, ended, attempts, attempt.ran_on(), source, sink)
@@ -174,6 +205,10 @@ impl Lane<'_> {
                 return LaneEnd::Finished;
             };
             let item = claimed.item;
+            if self.startup.wants() {
+                // The item's future is polled at once below: its start is now.
+                self.startup.add(claimed.begin.elapsed().as_nanos() as u64);
+            }
             let (ended, attempts) = match runner.runner() {
                 Some(r) => {
                     point
