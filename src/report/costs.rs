@@ -9,7 +9,7 @@ use crate::results::SweepResult;
 
 pub const HEADERS: [&str; 7] = [
     "backend",
-    "startup/job (ms)",
+    "startup/job (µs)",
     "memory/job (MB)",
     "worker memory/slot (MB)",
     "CPU/item (ms)",
@@ -21,7 +21,7 @@ pub const HEADERS: [&str; 7] = [
 pub fn cells(c: &BackendCost) -> Vec<String> {
     vec![
         c.backend.to_string(),
-        maybe(c.startup_ms, startup_ms),
+        maybe(c.startup_ms, startup_us),
         memory_cell(c),
         maybe(c.worker_mb_per_slot, number),
         maybe(c.cpu_per_item_ms, number),
@@ -43,14 +43,15 @@ fn memory_cell(c: &BackendCost) -> String {
     }
 }
 
-/// A startup in ms to three significant figures: a thread's is a tenth of a microsecond, a
-/// process's most of a millisecond, and both must read as more than zero.
-fn startup_ms(ms: f64) -> String {
-    if ms >= 1.0 || ms <= 0.0 {
-        return number(ms);
+/// A startup given in ms, shown in µs to three significant figures: a thread's is a tenth of a
+/// microsecond, a process's most of a millisecond, and both must read as more than zero.
+fn startup_us(ms: f64) -> String {
+    let us = ms * 1000.0;
+    if us >= 1.0 || us <= 0.0 {
+        return number(us);
     }
-    let decimals = (2.0 - ms.log10().floor()) as usize;
-    format!("{ms:.decimals$}")
+    let decimals = (2.0 - us.log10().floor()) as usize;
+    format!("{us:.decimals$}")
 }
 
 fn signed(mb: f64) -> String {
@@ -187,7 +188,7 @@ mod tests {
             row,
             [
                 "process-per-item",
-                "1.25",
+                "1250",
                 "1.80 (R² 0.97)",
                 NO_DATA,
                 NO_DATA,
@@ -199,10 +200,10 @@ mod tests {
 
     #[test]
     fn a_startup_keeps_three_figures_however_small() {
-        assert_eq!(startup_ms(0.0000955), "0.0000955");
-        assert_eq!(startup_ms(0.0072755), "0.00728");
-        assert_eq!(startup_ms(0.626389), "0.626");
-        assert_eq!(startup_ms(1.25), "1.25");
+        assert_eq!(startup_us(0.0000955), "0.0955");
+        assert_eq!(startup_us(0.0072755), "7.28");
+        assert_eq!(startup_us(0.626389), "626");
+        assert_eq!(startup_us(1.25), "1250");
     }
 
     #[test]
