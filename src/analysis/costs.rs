@@ -46,21 +46,37 @@ fn backend_cost(backend: BackendKind, points: &[&PointResult]) -> BackendCost {
                 .then(b.cmp(a))
         })
         .unwrap_or(1);
-    // A job's memory is the tree's peak less what the slots' idle workers hold: a worker
-    // process per slot is the backend's cost, not the job's.
-    let peaks: Vec<(f64, f64)> = throttles
-        .iter()
-        .filter_map(|&t| {
-            let jobs = at(t).map(|p| p.peak_rss_mb - p.worker_rss_mb.unwrap_or(0.0));
-            median(&mut jobs.collect::<Vec<_>>()).map(|m| (t as f64, m))
-        })
-        .collect();
-    let fit = slope(&peaks);
-    let worker_mb_per_slot = median_of(
+    // Where jobs run in processes of their own, this process is the backend's harness: its
+    // growth per slot (a thread, buffers, a record) is the backend's cost, not a job's.
+    let harness = |p: &PointResult| match jobs_run_elsewhere(backend) {
+        true => p.own_peak_rss_mb,
+        false => None,
+    };
+    let per_throttle = |value: &dyn Fn(&PointResult) -> Option<f64>| -> Vec<(f64, f64)> {
+        throttles
+            .iter()
+            .filter_map(|&t| {
+                let values = at(t).filter_map(|p| value(p)).collect::<Vec<_>>();
+                median(&mut values.clone()).map(|m| (t as f64, m))
+            })
+            .collect()
+    };
+    // A job's memory is the tree's peak less what the backend holds: the slots' idle workers
+    // and, where jobs run elsewhere, this process.
+    let jobs = per_throttle(&|p| {
+        Some(p.peak_rss_mb - p.worker_rss_mb.unwrap_or(0.0) - harness(p).unwrap_or(0.0))
+    });
+    let fit = slope(&jobs);
+    let workers = median_of(
         points
             .iter()
             .map(|p| p.worker_rss_mb.map(|mb| mb / p.throttle.max(1) as f64)),
     );
+    let harness_per_slot = slope(&per_throttle(&harness)).map(|(s, _)| s.max(0.0));
+    let backend_mb_per_slot = match (workers, harness_per_slot) {
+        (None, None) => None,
+        (w, h) => Some(w.unwrap_or(0.0) + h.unwrap_or(0.0)),
+    };
     let cpu_per_item_ms = median_of(
         at(best_throttle)
             .map(|p| (p.ok > 0).then(|| (p.cpu_user_s + p.cpu_sys_s) * 1000.0 / p.ok as f64)),
@@ -70,12 +86,18 @@ fn backend_cost(backend: BackendKind, points: &[&PointResult]) -> BackendCost {
         startup_ms: median_of(points.iter().map(|p| p.startup_ms)),
         memory_per_job_mb: fit.map(|(s, _)| s),
         memory_fit_r2: fit.and_then(|(_, r2)| r2),
-        worker_mb_per_slot,
+        backend_mb_per_slot,
         cpu_per_item_ms,
         best_goodput_per_s: goodput(best_throttle).unwrap_or(0.0),
         best_throttle,
         crash_takes: crash_takes(backend).to_string(),
     }
+}
+
+/// Whether `backend`'s jobs run outside this process (in workers or processes of their own) on
+/// this machine, so that this process's own memory is all harness.
+fn jobs_run_elsewhere(backend: BackendKind) -> bool {
+    matches!(backend, BackendKind::Process | BackendKind::ProcessPerItem)
 }
 
 /// What a crash (a segfault, an abort, a kill) of one item takes down on `backend`.
@@ -144,7 +166,7 @@ mod tests {
             "{thread:?}"
         );
         assert_eq!(thread.startup_ms, None);
-        assert_eq!(thread.worker_mb_per_slot, None);
+        assert_eq!(thread.backend_mb_per_slot, None);
         // One throttle only: no slope to fit.
         assert_eq!(costs[1].memory_per_job_mb, None);
         assert_eq!(costs[1].crash_takes, crash_takes(BackendKind::Async));
@@ -167,9 +189,45 @@ mod tests {
             "{thread:?}"
         );
         assert!(
-            (thread.worker_mb_per_slot.unwrap() - 5.5).abs() < 1e-9,
+            (thread.backend_mb_per_slot.unwrap() - 5.5).abs() < 1e-9,
             "{thread:?}"
         );
+    }
+
+    #[test]
+    fn where_jobs_run_elsewhere_this_processs_growth_is_the_backends() {
+        use crate::analysis::fixture;
+        let mut sweep = fixture::sweep(10.0, 1);
+        sweep.spec.sweep.backends = vec![BackendKind::Process];
+        // Each slot: a 4.9 MB worker, 0.3 MB more here (a thread, buffers) and a 1.8 MB job.
+        for p in sweep.points.iter_mut() {
+            let slots = p.throttle as f64;
+            p.backend = BackendKind::Process;
+            p.worker_rss_mb = Some(4.9 * slots);
+            p.own_peak_rss_mb = Some(7.0 + 0.3 * slots);
+            p.peak_rss_mb = 7.0 + (4.9 + 0.3 + 1.8) * slots;
+        }
+        let process = &costs(&sweep)[0];
+        assert!(
+            (process.memory_per_job_mb.unwrap() - 1.8).abs() < 1e-9,
+            "{process:?}"
+        );
+        assert!(
+            (process.backend_mb_per_slot.unwrap() - 5.2).abs() < 1e-9,
+            "{process:?}"
+        );
+        // On thread the same growth of this process is the jobs' own: nothing is taken off.
+        for p in sweep.points.iter_mut() {
+            p.backend = BackendKind::Thread;
+            p.worker_rss_mb = None;
+        }
+        sweep.spec.sweep.backends = vec![BackendKind::Thread];
+        let thread = &costs(&sweep)[0];
+        assert!(
+            (thread.memory_per_job_mb.unwrap() - 7.0).abs() < 1e-9,
+            "{thread:?}"
+        );
+        assert_eq!(thread.backend_mb_per_slot, None);
     }
 
     #[test]

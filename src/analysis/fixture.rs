@@ -61,6 +61,7 @@ pub fn point(backend: BackendKind, throttle: usize, repetition: u32, item_ms: f6
         failed_histogram: String::new(),
         trace: Vec::new(),
         worker_rss_mb: None,
+        own_peak_rss_mb: None,
     }
 }
 

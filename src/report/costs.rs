@@ -11,7 +11,7 @@ pub const HEADERS: [&str; 7] = [
     "backend",
     "startup/job (µs)",
     "memory/job (MB)",
-    "worker memory/slot (MB)",
+    "backend memory/slot (MB)",
     "CPU/item (ms)",
     "best goodput (ok/s @ throttle)",
     "a crash takes",
@@ -23,7 +23,7 @@ pub fn cells(c: &BackendCost) -> Vec<String> {
         c.backend.to_string(),
         maybe(c.startup_ms, startup_us),
         memory_cell(c),
-        maybe(c.worker_mb_per_slot, number),
+        maybe(c.backend_mb_per_slot, number),
         maybe(c.cpu_per_item_ms, number),
         format!("{} @ {}", number(c.best_goodput_per_s), c.best_throttle),
         c.crash_takes.clone(),
@@ -65,11 +65,11 @@ fn signed(mb: f64) -> String {
 /// What the columns mean, in one line under the table.
 pub const LEGEND: &str = "startup: item handed out (claimed, written to an idle worker, or its \
 process spawned) → its workload starts, median; memory/job: growth of the process tree's peak \
-per extra item in flight, fitted over the throttles, less the workers the slots hold; worker \
-memory/slot: one worker process's own peak (its jobs apart), held per slot whatever the jobs \
-do; CPU: \
-user + system of the whole process tree over the timed window, per successful item, at the \
-best throttle (median of repetitions).";
+per extra item in flight, fitted over the throttles, less what the backend holds; backend \
+memory/slot: what a slot holds whatever its jobs do (a worker's own peak, and throttlebench's \
+own growth per slot where jobs run in processes of their own); CPU: user + system of the whole \
+process tree over the timed window, per successful item, at the best throttle (median of \
+repetitions).";
 
 fn rows(sweep: &SweepResult) -> Vec<Vec<String>> {
     sweep
@@ -173,7 +173,7 @@ mod tests {
             startup_ms: Some(1.25),
             memory_per_job_mb: mb,
             memory_fit_r2: r2,
-            worker_mb_per_slot: None,
+            backend_mb_per_slot: None,
             cpu_per_item_ms: None,
             best_goodput_per_s: 1018.4,
             best_throttle: 4,

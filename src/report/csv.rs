@@ -5,7 +5,7 @@ use super::Exporter;
 use crate::results::{PointResult, SweepResult};
 
 /// The columns of `results.csv`, in order.
-pub const COLUMNS: [&str; 36] = [
+pub const COLUMNS: [&str; 37] = [
     "workload",
     "backend",
     "throttle",
@@ -42,6 +42,7 @@ pub const COLUMNS: [&str; 36] = [
     "disk_mb_per_s",
     "disk_iops",
     "worker_rss_mb",
+    "own_peak_rss_mb",
 ];
 
 /// One CSV row of a point, in `COLUMNS` order.
@@ -88,6 +89,7 @@ pub fn row(p: &PointResult) -> Vec<String> {
         opt(p.disk_mb_per_s, 3),
         opt(p.disk_iops, 3),
         opt(p.worker_rss_mb, 2),
+        opt(p.own_peak_rss_mb, 2),
     ]
 }
 

@@ -24,11 +24,13 @@ pub struct BackendCost {
     #[serde(default)]
     pub memory_fit_r2: Option<f64>,
     /// What the backend holds per slot whatever its jobs do, MB: a worker process's own
-    /// memory (`process`, see `PointResult::worker_rss_mb`; median over points). `None` where a slot is no
-    /// process of its own (`thread`, `async`), is the job itself (`process-per-item`), or lives
+    /// memory (`process`, see `PointResult::worker_rss_mb`; median over points) plus, where jobs
+    /// run in processes of their own (`process`, `process-per-item`), the growth per slot of
+    /// throttlebench's own peak (`PointResult::own_peak_rss_mb`, fitted over the throttles).
+    /// `None` where jobs run inside throttlebench (`thread`, `async`: its growth is theirs) or
     /// on another machine (`remote`).
-    #[serde(default)]
-    pub worker_mb_per_slot: Option<f64>,
+    #[serde(default, alias = "worker_mb_per_slot")]
+    pub backend_mb_per_slot: Option<f64>,
     /// CPU (user + system, this process and every child it waited for, over the timed window)
     /// per successful item, ms, at the throttle of best goodput: each repetition's CPU over that
     /// repetition's successful items, then the median, so the two are on one basis.

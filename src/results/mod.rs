@@ -118,6 +118,12 @@ pub struct PointResult {
     /// (and on `remote`, whose workers are other machines').
     #[serde(default)]
     pub worker_rss_mb: Option<f64>,
+    /// The peak of throttlebench's own process alone, MB, part of `peak_rss_mb`: on the
+    /// backends whose jobs run elsewhere (`process`, `process-per-item`) its growth with the
+    /// throttle is the backend's (a thread, buffers and a record per slot), never a job's.
+    /// `None` where the kernel's account covered the whole tree at once (cgroup v2).
+    #[serde(default)]
+    pub own_peak_rss_mb: Option<f64>,
 }
 
 impl PointResult {

@@ -90,6 +90,8 @@ pub(crate) fn measure_point(
         result.set_disk_io(io.bytes, io.calls);
     }
     result.worker_rss_mb = job.window.workers_resident().map(bytes_to_mb);
+    result.own_peak_rss_mb =
+        (!method.covers_tree()).then(|| bytes_to_mb(peak_rss.unwrap_or(rss_after)));
     result.hosts = backend.take_hosts();
     Ok((result, method))
 }
@@ -171,6 +173,7 @@ fn point_result(
         hosts: Vec::new(),
         trace: ex.stats.trace,
         worker_rss_mb: None,
+        own_peak_rss_mb: None,
     }
 }
 
