@@ -102,6 +102,9 @@ pub struct PointJob<'a> {
     pub stop: Arc<AtomicBool>,
     /// Marked by the backend when its timed window opens (every worker ready and warmed up).
     pub window: Arc<WindowStart>,
+    /// Set for an open-loop point: items start at their intended times, at most `throttle` in
+    /// flight.
+    pub open_loop: Option<driver::OpenLoopJob>,
 }
 
 /// The CPU spent before a point's timed window opened, so the point's CPU columns cover the
@@ -160,6 +163,7 @@ impl<'a> PointJob<'a> {
             progress: Arc::new(PointProgress::new(throttle)),
             stop: Arc::new(AtomicBool::new(false)),
             window: Arc::new(WindowStart::default()),
+            open_loop: None,
         }
     }
 }
@@ -223,6 +227,17 @@ impl BackendKind {
             BackendKind::ProcessPerItem => "process-per-item",
             BackendKind::Remote => "remote",
         }
+    }
+
+    /// Whether the backend can run an open-loop point (`--rates`): those that run every item
+    /// through the item driver in this process. The process pool keeps items queued in its
+    /// workers, which cannot start them at their intended times; `sequential` is one at a time
+    /// by definition.
+    pub fn runs_open_loop(self) -> bool {
+        matches!(
+            self,
+            BackendKind::Thread | BackendKind::Async | BackendKind::ProcessPerItem
+        )
     }
 
     /// Builds the backend (for a sweep, whose settings hold the remote hosts: `create_for`).

@@ -5,7 +5,7 @@ use super::Exporter;
 use crate::results::{PointResult, SweepResult};
 
 /// The columns of `results.csv`, in order.
-pub const COLUMNS: [&str; 32] = [
+pub const COLUMNS: [&str; 37] = [
     "workload",
     "backend",
     "throttle",
@@ -38,6 +38,11 @@ pub const COLUMNS: [&str; 32] = [
     "rx_bytes",
     "tx_bytes",
     "rx_mb_per_s",
+    "offered_per_s",
+    "late",
+    "svc_p50_ms",
+    "svc_p90_ms",
+    "svc_p99_ms",
 ];
 
 /// One CSV row of a point, in `COLUMNS` order.
@@ -78,6 +83,11 @@ pub fn row(p: &PointResult) -> Vec<String> {
         p.rx_bytes.map(|n| n.to_string()).unwrap_or_default(),
         p.tx_bytes.map(|n| n.to_string()).unwrap_or_default(),
         opt(p.rx_mb_per_s, 3),
+        opt(p.offered_per_s, 3),
+        p.late.to_string(),
+        opt(p.svc_p50_ms, 3),
+        opt(p.svc_p90_ms, 3),
+        opt(p.svc_p99_ms, 3),
     ]
 }
 
@@ -91,7 +101,7 @@ impl Exporter for ResultsCsv {
     fn serialize(&self, sweep: &SweepResult) -> anyhow::Result<Vec<u8>> {
         let mut out = ::csv::Writer::from_writer(Vec::new());
         out.write_record(COLUMNS)?;
-        for point in &sweep.points {
+        for point in sweep.points.iter().chain(&sweep.open_loop) {
             out.write_record(row(point))?;
         }
         out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))

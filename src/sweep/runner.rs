@@ -164,7 +164,14 @@ impl<'l> PointRunner<'l> {
             (progress, warmup),
             self.stop.clone(),
         )
-        .with_context(|| format!("{} at throttle {}", point.backend, point.throttle))?;
+        .with_context(|| match point.rate {
+            Some(rate) => format!(
+                "{} at {} items/s",
+                point.backend,
+                crate::format::number(rate)
+            ),
+            None => format!("{} at throttle {}", point.backend, point.throttle),
+        })?;
         if self.stop.load(Ordering::Relaxed) {
             self.sweep.interrupted = true;
             return Ok(Step::Interrupted);
@@ -173,6 +180,15 @@ impl<'l> PointRunner<'l> {
             self.warn(Warning::PeakRssSampled);
         }
         self.sweep.environment.peak_rss_method = peak_method_name(peak_method).to_string();
+        if result.is_open_loop() {
+            for warning in point_warnings(&result, &self.sweep.spec) {
+                self.warn(warning);
+            }
+            self.sweep.open_loop.push(result);
+            let kept = self.sweep.open_loop.last().expect("just pushed");
+            self.listener.point_done(kept, &self.sweep)?;
+            return Ok(Step::Kept);
+        }
         if result.is_baseline() {
             update_baseline(&mut self.sweep, &result);
         }
@@ -247,6 +263,7 @@ pub fn fresh_sweep(spec: &RunSpec) -> SweepResult {
         baseline_throughput_per_s: None,
         baseline_goodput_per_s: None,
         points: Vec::new(),
+        open_loop: Vec::new(),
         warnings: Vec::new(),
         interrupted: false,
         stopped: None,

@@ -105,11 +105,7 @@ impl Stepper<'_> {
 
     fn repetitions(&mut self, backend: BackendKind, throttle: usize) -> anyhow::Result<bool> {
         for repetition in 1..=self.runner.spec().sweep.repeat {
-            let point = PlannedPoint {
-                backend,
-                throttle,
-                repetition,
-            };
+            let point = PlannedPoint::closed(backend, throttle, repetition);
             if self.runner.measure(point)? == Step::Interrupted {
                 return Ok(false);
             }
