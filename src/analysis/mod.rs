@@ -167,6 +167,9 @@ impl Analysis {
         if let Some(s) = &self.search {
             lines.push(text::describe_search(s));
         }
+        for open in &self.open_loop {
+            lines.push(open.summary.clone());
+        }
         for note in &self.notes {
             lines.push(format!("note: {note}"));
         }

@@ -180,12 +180,10 @@ fn littles_law(best: &RateOutcome, closed: &BackendAnalysis, slo: Option<&Slo>) 
         |k| format!("the closed-loop knee is {k}"),
     );
     format!(
-        "By Little's law, to serve {}/s{bound} you need at least {} in flight ({}/s × {} ms in service); {knee}; the highest sustainable rate measured is {}/s.",
+        "By Little's law, to serve {}/s{bound} you need at least {needed:.0} in flight ({}/s × {} ms in service); {knee}.",
         number(rate),
-        number(needed),
         number(rate),
         number(service_ms),
-        number(rate)
     )
 }
 
