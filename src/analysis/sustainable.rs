@@ -5,7 +5,7 @@
 //! system).
 
 use crate::backend::BackendKind;
-use crate::format::number;
+use crate::format::{number, rate as per_s};
 use crate::results::findings::{BackendAnalysis, OpenLoopAnalysis, RateOutcome};
 use crate::results::{error_pct, median, median_of, PointResult, SweepResult};
 
@@ -129,7 +129,7 @@ fn summary(
         let first = &rates[0];
         return format!(
             "On {backend} no offered rate was sustained: at the lowest, {}/s, {}.",
-            number(first.offered_per_s),
+            per_s(first.offered_per_s),
             first.why_not.as_deref().unwrap_or("it was not")
         );
     };
@@ -139,7 +139,7 @@ fn summary(
     );
     let mut text = format!(
         "On {backend} the highest sustainable rate measured is {}/s ({} from the intended start",
-        number(best.offered_per_s),
+        per_s(best.offered_per_s),
         p99
     );
     if let Some(next) = rates
@@ -148,7 +148,7 @@ fn summary(
     {
         text.push_str(&format!(
             "; at {}/s {}",
-            number(next.offered_per_s),
+            per_s(next.offered_per_s),
             next.why_not.as_deref().unwrap_or("it was not sustained")
         ));
     }
@@ -181,8 +181,8 @@ fn littles_law(best: &RateOutcome, closed: &BackendAnalysis, slo: Option<&Slo>) 
     );
     format!(
         "By Little's law, to serve {}/s{bound} you need at least {needed:.0} in flight ({}/s × {} ms in service); {knee}.",
-        number(rate),
-        number(rate),
+        per_s(rate),
+        per_s(rate),
         number(service_ms),
     )
 }

@@ -33,7 +33,7 @@ pub fn rows(sweep: &SweepResult) -> Vec<Vec<String>> {
         for r in &backend.rates {
             rows.push(vec![
                 backend.backend.to_string(),
-                number(r.offered_per_s),
+                crate::format::rate(r.offered_per_s),
                 number(r.goodput_per_s),
                 number(r.goodput_per_s / r.offered_per_s * 100.0),
                 maybe(r.error_pct, percent),

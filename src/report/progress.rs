@@ -137,7 +137,7 @@ impl SweepListener for ProgressListener {
                 Some(rate) => format!(
                     "{} at {}/s offered (rep {})",
                     point.backend,
-                    number(rate),
+                    crate::format::rate(rate),
                     point.repetition
                 ),
                 None => format!(
@@ -157,7 +157,7 @@ impl SweepListener for ProgressListener {
             Some(offered) => format!(
                 "{} at {}/s offered: {} ok/s, p99 {} ms from intended start ({} ms service), {} late",
                 p.backend,
-                number(offered),
+                crate::format::rate(offered),
                 number(p.goodput_per_s),
                 maybe(p.lat_p99_ms, number),
                 maybe(p.svc_p99_ms, number),

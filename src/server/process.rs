@@ -122,6 +122,14 @@ fn serve_args(config: &ServerConfig, parent: u32) -> Vec<String> {
     if let Some(size) = config.body_size {
         args.extend(["--body-size".into(), size.to_string()]);
     }
+    if !config.stall.is_zero() {
+        args.extend([
+            "--stall-ms".into(),
+            ms(config.stall),
+            "--stall-every-ms".into(),
+            ms(config.stall_every),
+        ]);
+    }
     args
 }
 

@@ -55,14 +55,14 @@ impl OpenLoop {
 pub struct OpenLoopFlags {
     /// Open loop: offered rates in items/s, a list (100,200,400) or a doubling range
     /// (100..6400). Each rate is a point; with --limits too, both loops run.
-    #[arg(long, value_name = "RATES")]
+    #[arg(long, value_name = "RATES", allow_hyphen_values = true)]
     pub rates: Option<String>,
     /// Open loop: how arrivals are spaced, constant or poisson (seeded).
     #[arg(long, value_name = "KIND")]
     pub arrival: Option<String>,
     /// Open loop: items in flight at most (default 256); an item due when all are busy waits
     /// and starts late.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub max_inflight: Option<String>,
 }
 

@@ -93,7 +93,13 @@ impl<'l> PointRunner<'l> {
         let settings = &sweep.spec.sweep;
         let mut first_warnings = Vec::new();
         // Only planned throttles can be judged here: a search's are not known yet.
-        let top = planned.iter().map(|p| p.throttle).max().unwrap_or(1);
+        // An open-loop point's throttle is a cap, which its items need not fill.
+        let top = planned
+            .iter()
+            .filter(|p| p.rate.is_none())
+            .map(|p| p.throttle)
+            .max()
+            .unwrap_or(1);
         if let Budget::Items(items) = settings.budget {
             if items < top as u64 {
                 first_warnings.push(Warning::FewerItemsThanThrottle {
@@ -165,11 +171,7 @@ impl<'l> PointRunner<'l> {
             self.stop.clone(),
         )
         .with_context(|| match point.rate {
-            Some(rate) => format!(
-                "{} at {} items/s",
-                point.backend,
-                crate::format::number(rate)
-            ),
+            Some(rate) => format!("{} at {} items/s", point.backend, crate::format::rate(rate)),
             None => format!("{} at throttle {}", point.backend, point.throttle),
         })?;
         if self.stop.load(Ordering::Relaxed) {
