@@ -5,7 +5,7 @@
 //! system).
 
 use crate::backend::BackendKind;
-use crate::format::{number, rate as per_s};
+use crate::format::{number, percent, rate as per_s};
 use crate::results::findings::{BackendAnalysis, OpenLoopAnalysis, RateOutcome};
 use crate::results::{error_pct, median, median_of, PointResult, SweepResult};
 
@@ -92,13 +92,13 @@ fn verdict(rate: f64, reps: &[&PointResult], slo: Option<&Slo>) -> RateOutcome {
         Some(format!(
             "goodput {}/s is {}% of the offered rate",
             number(goodput),
-            number(goodput / rate * 100.0)
+            percent(goodput / rate * 100.0)
         ))
     } else if !measured.within_budget(error_budget(slo)) {
         Some(format!(
             "{}% of items failed, over the {}% budget",
-            number(measured.error_share * 100.0),
-            number(error_budget(slo) * 100.0)
+            percent(measured.error_share * 100.0),
+            percent(error_budget(slo) * 100.0)
         ))
     } else {
         slo.filter(|s| !s.met(&measured))
