@@ -70,6 +70,10 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
     drop(listeners);
     if !quiet {
         println!("\n{}", table::console(&sweep));
+        let open_loop = crate::report::open_loop::console(&sweep);
+        if !open_loop.is_empty() {
+            println!("{open_loop}");
+        }
         for line in table::host_lines(&sweep) {
             println!("{line}");
         }
@@ -116,6 +120,16 @@ fn heard_line(heard: &Heard<'_>, with_slo: bool) -> String {
                 (true, false) => ", SLO broken",
                 (false, false) => ", over the error budget",
                 _ => "",
+            }
+        ),
+        Heard::Rate { backend, outcome } => format!(
+            "rate: {backend} at {}/s offered: {} ok/s, p99 {} ms from the intended start, {}",
+            crate::format::rate(outcome.offered_per_s),
+            number(outcome.goodput_per_s),
+            maybe(outcome.lat_p99_ms, number),
+            match &outcome.why_not {
+                None => "sustained".to_string(),
+                Some(why) => format!("not sustained ({why})"),
             }
         ),
     }

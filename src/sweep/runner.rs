@@ -235,6 +235,17 @@ impl<'l> PointRunner<'l> {
             limits.sort_unstable();
             limits.dedup();
             self.sweep.spec.sweep.limits = limits;
+            let mut rates: Vec<f64> = self
+                .sweep
+                .open_loop
+                .iter()
+                .filter_map(|p| p.offered_per_s)
+                .collect();
+            rates.sort_by(f64::total_cmp);
+            rates.dedup();
+            if let Some(open) = self.sweep.spec.sweep.open_loop.as_mut() {
+                open.rates = rates;
+            }
         }
         for summary in self.sweep.summaries() {
             if summary.spread > NOISY_SPREAD {
