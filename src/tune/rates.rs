@@ -136,7 +136,7 @@ mod tests {
         let found = search((100.0, 12_800.0), 100.0, capacity(1_000.0)).unwrap();
         let best = found.best.unwrap();
         assert!(
-            best <= 1_000.0 && best >= 1_000.0 / (1.0 + RESOLUTION),
+            (1_000.0 / (1.0 + RESOLUTION)..=1_000.0).contains(&best),
             "{found:?}"
         );
         // 100, 200, 400, 800, 1600, then a few bisections: far fewer than a sweep of the range.
