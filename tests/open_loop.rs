@@ -297,3 +297,40 @@ fn a_bad_rate_in_a_spec_file_names_its_line() {
     .unwrap();
     refuses(&["run", spec.to_str().unwrap()], "open.toml:4:");
 }
+
+#[test]
+fn tune_with_rates_finds_the_sustainable_rate_in_few_points() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("tune");
+    throttlebench()
+        .args([
+            "tune",
+            "--quiet",
+            "--kind",
+            "sleep",
+            "--param",
+            "ms=5",
+            "--backend",
+            "thread",
+            "--max-limit",
+            "4",
+            "--rates",
+            "25..12800",
+            "--max-inflight",
+            "4",
+            "--duration",
+            "0.5s",
+        ])
+        .arg("--out")
+        .arg(&dir)
+        .assert()
+        .success();
+    let json = common::results(&dir);
+    let open = &json["analysis"]["open_loop"][0];
+    // At most 4 in flight of 5 ms each: 800/s at best, less on a busy machine.
+    let best = open["max_sustainable_per_s"].as_f64().unwrap();
+    assert!((100.0..=820.0).contains(&best), "{open}");
+    let probes = json["open_loop"].as_array().unwrap().len();
+    // A sweep of the range by doubling alone is 10 points, and only brackets the answer.
+    assert!(probes <= 10, "{probes} rates probed");
+}
