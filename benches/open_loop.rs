@@ -41,6 +41,7 @@ fn scheduler_per_item(c: &mut Criterion) {
                             rate: FLOOD,
                             arrival,
                             seed: 1,
+                            stages: Vec::new(),
                         });
                         let execution = backend.execute(&job).expect("point runs");
                         assert_eq!(execution.stats.ok, ITEMS);

@@ -115,7 +115,7 @@ pub fn plan(spec: &RunSpec) -> Vec<PlannedPoint> {
             let Some(open) = s.open_loop.as_ref().filter(|_| backend.runs_open_loop()) else {
                 continue;
             };
-            for &rate in &open.rates {
+            for rate in open.point_rates() {
                 points.push(PlannedPoint {
                     backend,
                     throttle: open.max_inflight,

@@ -334,3 +334,38 @@ fn tune_with_rates_finds_the_sustainable_rate_in_few_points() {
     // A sweep of the range by doubling alone is 10 points, and only brackets the answer.
     assert!(probes <= 10, "{probes} rates probed");
 }
+
+#[test]
+fn stages_ramp_in_one_point_per_backend() {
+    let out = tempfile::tempdir().unwrap();
+    let spec = out.path().join("ramp.toml");
+    std::fs::write(
+        &spec,
+        "[workload]\nkind = \"sleep\"\nms = 2\n[sweep]\nbackends = [\"thread\"]\n\
+         [[sweep.stages]]\nrate = 200\nduration = \"1s\"\n\
+         [[sweep.stages]]\nrate = 200\nduration = \"500ms\"\n",
+    )
+    .unwrap();
+    let dir = out.path().join("run");
+    run(&dir, &[spec.to_str().unwrap()]);
+    let rows = csv_rows(&dir);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    // 0 → 200/s over 1 s offers 100 items, then 100 more in half a second: 200 in 1.5 s.
+    assert_eq!(rows[0]["items"], "200");
+    let offered = num(&rows[0], "offered_per_s");
+    assert!((offered - 400.0 / 3.0).abs() < 0.01, "{offered}");
+    let wall = num(&rows[0], "wall_s");
+    assert!((1.4..2.5).contains(&wall), "{wall}");
+}
+
+#[test]
+fn a_stage_without_a_duration_is_refused() {
+    let out = tempfile::tempdir().unwrap();
+    let spec = out.path().join("ramp.toml");
+    std::fs::write(
+        &spec,
+        "[workload]\nkind = \"sleep\"\n[sweep]\n[[sweep.stages]]\nrate = 500\n",
+    )
+    .unwrap();
+    refuses(&["run", spec.to_str().unwrap()], "stage 1 has no duration");
+}

@@ -25,7 +25,7 @@ pub(crate) use claims::Claims;
 pub(crate) use lane::{LaneEnd, Point};
 pub use local::panic_message;
 pub(crate) use local::{guarded, LocalRunner};
-pub use schedule::{Arrival, OpenLoopJob};
+pub use schedule::{Arrival, OpenLoopJob, Stage};
 pub(crate) use schedule::{PointItems, Schedule};
 
 use crate::measure::timeline::{Outcome, TraceEvent};

@@ -35,7 +35,7 @@ use crate::error::SpecError;
 use crate::measure::cpu::CpuTimes;
 use crate::measure::WorkerStats;
 use crate::workload::{Workload, WorkloadSpec};
-pub use driver::{Arrival, OpenLoopJob};
+pub use driver::{Arrival, OpenLoopJob, Stage};
 
 /// How much work one point does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -32,6 +32,17 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
     }
     let mut spec = super::run::resolve_spec(&args.run, registry)?;
     super::run::check_fail_on_slo(&args.run, &spec)?;
+    if spec
+        .sweep
+        .open_loop
+        .as_ref()
+        .is_some_and(|o| !o.stages.is_empty())
+    {
+        return Err(SpecError::invalid(
+            "tune searches offered rates (--rates LOW..HIGH); a ramp of [[sweep.stages]] is for run",
+        )
+        .into());
+    }
     if args.run.overrides.backends.is_some() && spec.sweep.backends.len() > 1 {
         return Err(SpecError::invalid(
             "tune searches one backend at a time: give a single --backend (thread or async)",

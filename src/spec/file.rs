@@ -43,9 +43,17 @@ struct RawSweep {
     usl_weights: Option<Spanned<String>>,
     usl_keep_all: Option<bool>,
     rates: Option<Spanned<RawRates>>,
+    stages: Option<Vec<Spanned<RawStage>>>,
     arrival: Option<Spanned<String>>,
     max_inflight: Option<Spanned<i64>>,
     seed: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStage {
+    rate: Option<f64>,
+    duration: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -206,7 +214,16 @@ pub fn parse(
         };
     }
     sweep.usl_keep_all = s.usl_keep_all.unwrap_or(false);
-    sweep.open_loop = read_open_loop(s.rates, s.arrival, s.max_inflight, s.seed, &at)?;
+    let mut stages = Vec::new();
+    for (i, stage) in s.stages.unwrap_or_default().into_iter().enumerate() {
+        let span = stage.span();
+        let raw = stage.into_inner();
+        stages.push(
+            open_loop::checked_stage(i + 1, raw.rate, raw.duration.as_deref())
+                .map_err(|e| at(span, e.to_string()))?,
+        );
+    }
+    sweep.open_loop = read_open_loop(s.rates, stages, s.arrival, s.max_inflight, s.seed, &at)?;
 
     let name = raw
         .name
@@ -225,6 +242,7 @@ pub fn parse(
 /// The open loop's `[sweep]` keys, each checked where it stands.
 fn read_open_loop(
     rates: Option<Spanned<RawRates>>,
+    stages: Vec<crate::backend::Stage>,
     arrival: Option<Spanned<String>>,
     max_inflight: Option<Spanned<i64>>,
     seed: Option<Spanned<i64>>,
@@ -270,7 +288,7 @@ fn read_open_loop(
         ),
         None => None,
     };
-    open_loop::from_file(rates, arrival, max_inflight, seed)
+    open_loop::from_file(rates, stages, arrival, max_inflight, seed)
         .map_err(|e| at(first_span, e.to_string()))
 }
 

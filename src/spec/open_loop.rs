@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{RunSpec, MAX_THROTTLE};
-use crate::backend::driver::Arrival;
+use crate::backend::driver::{Arrival, Stage};
 use crate::backend::BackendKind;
 use crate::error::SpecError;
 
@@ -29,6 +29,9 @@ pub struct OpenLoop {
     /// Seeds Poisson arrivals (each point mixes in its rate and repetition).
     #[serde(default = "default_seed")]
     pub seed: u64,
+    /// A ramping run instead of rates (`[[sweep.stages]]`): one point per backend.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<Stage>,
 }
 
 fn default_max_inflight() -> usize {
@@ -46,6 +49,16 @@ impl OpenLoop {
             arrival: Arrival::Constant,
             max_inflight: DEFAULT_MAX_INFLIGHT,
             seed: DEFAULT_SEED,
+            stages: Vec::new(),
+        }
+    }
+
+    /// The offered rates of the run's points: the rates, or the stages' mean rate.
+    pub fn point_rates(&self) -> Vec<f64> {
+        if self.stages.is_empty() {
+            self.rates.clone()
+        } else {
+            vec![Stage::mean_rate(&self.stages)]
         }
     }
 }
@@ -115,9 +128,19 @@ fn check(spec: &RunSpec) -> Result<(), SpecError> {
             "--rates needs a concurrent backend (thread, async or process-per-item): sequential runs one item at a time and cannot keep a rate",
         ));
     }
-    if open.rates.is_empty() {
+    if !open.stages.is_empty() && !open.rates.is_empty() {
+        return Err(SpecError::invalid(
+            "give rates or [[sweep.stages]], not both: stages make one ramping point per backend",
+        ));
+    }
+    if open.rates.is_empty() && open.stages.is_empty() {
         return Err(SpecError::invalid(
             "the list of rates is empty (e.g. --rates 100,200,400)",
+        ));
+    }
+    if !open.stages.is_empty() && Stage::mean_rate(&open.stages) <= 0.0 {
+        return Err(SpecError::invalid(
+            "the stages offer no items: give at least one stage a rate above 0",
         ));
     }
     Ok(())
@@ -224,23 +247,48 @@ pub(super) fn checked_max_inflight(n: i64) -> Result<usize, SpecError> {
     Ok(n as usize)
 }
 
+/// One stage as read from a file: its rate (≥ 0) and its duration, which it must have.
+pub(super) fn checked_stage(
+    number: usize,
+    rate: Option<f64>,
+    duration: Option<&str>,
+) -> Result<Stage, SpecError> {
+    let rate = rate.ok_or_else(|| {
+        SpecError::invalid(format!("stage {number} has no rate (e.g. rate = 500)"))
+    })?;
+    if !rate.is_finite() || !(0.0..=MAX_RATE).contains(&rate) {
+        return Err(SpecError::invalid(format!(
+            "stage {number}: rate {rate} must be between 0 and {MAX_RATE} items/s"
+        )));
+    }
+    let duration = duration.ok_or_else(|| {
+        SpecError::invalid(format!(
+            "stage {number} has no duration (e.g. duration = \"30s\")"
+        ))
+    })?;
+    let duration = super::values::parse_budget_duration(duration)?;
+    Ok(Stage { rate, duration })
+}
+
 /// The `[sweep]` keys of the open loop, as read from a file; each is checked by the caller
 /// where it stands.
 pub(super) fn from_file(
     rates: Option<Vec<f64>>,
+    stages: Vec<Stage>,
     arrival: Option<Arrival>,
     max_inflight: Option<usize>,
     seed: Option<u64>,
 ) -> Result<Option<OpenLoop>, SpecError> {
-    let Some(rates) = rates else {
+    if rates.is_none() && stages.is_empty() {
         if arrival.is_some() || max_inflight.is_some() || seed.is_some() {
             return Err(SpecError::invalid(
-                "arrival, max_inflight and seed need rates = [...] (the open loop)",
+                "arrival, max_inflight and seed need rates = [...] or [[sweep.stages]] (the open loop)",
             ));
         }
         return Ok(None);
-    };
-    let mut open = OpenLoop::with_rates(rates);
+    }
+    let mut open = OpenLoop::with_rates(rates.unwrap_or_default());
+    open.stages = stages;
     open.arrival = arrival.unwrap_or_default();
     open.max_inflight = max_inflight.unwrap_or(DEFAULT_MAX_INFLIGHT);
     open.seed = seed.unwrap_or(DEFAULT_SEED);

@@ -103,6 +103,7 @@ fn open_loop_job(spec: &RunSpec, point: &PlannedPoint) -> Option<OpenLoopJob> {
         rate,
         arrival: open.arrival,
         seed,
+        stages: open.stages.clone(),
     })
 }
 
