@@ -26,11 +26,26 @@ pub(crate) use runner::{fresh_sweep, Backends, PointRunner, Step};
 pub(crate) use speedup::set_speedup;
 
 /// One point to measure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlannedPoint {
     pub backend: BackendKind,
+    /// Items in flight: exactly (closed loop), or at most (open loop).
     pub throttle: usize,
     pub repetition: u32,
+    /// Open loop: items offered per second.
+    pub rate: Option<f64>,
+}
+
+impl PlannedPoint {
+    /// A closed-loop point.
+    pub fn closed(backend: BackendKind, throttle: usize, repetition: u32) -> PlannedPoint {
+        PlannedPoint {
+            backend,
+            throttle,
+            repetition,
+            rate: None,
+        }
+    }
 }
 
 /// Hears about a sweep as it runs; every hook defaults to doing nothing.
@@ -83,23 +98,29 @@ impl SweepListener for Listeners {
 }
 
 /// The order points run in: all baseline repetitions, then repetition by repetition every
-/// backend at every throttle.
+/// backend at every throttle, then at every offered rate. A run of rates alone has no
+/// baseline: nothing in the open loop is measured against one.
 pub fn plan(spec: &RunSpec) -> Vec<PlannedPoint> {
     let s = &spec.sweep;
+    let closed_loop = !s.limits.is_empty();
     let mut points: Vec<PlannedPoint> = (1..=s.repeat)
-        .map(|repetition| PlannedPoint {
-            backend: BackendKind::Sequential,
-            throttle: 1,
-            repetition,
-        })
+        .filter(|_| closed_loop)
+        .map(|repetition| PlannedPoint::closed(BackendKind::Sequential, 1, repetition))
         .collect();
     for repetition in 1..=s.repeat {
         for &backend in &s.backends {
             for &throttle in &s.limits {
+                points.push(PlannedPoint::closed(backend, throttle, repetition));
+            }
+            let Some(open) = s.open_loop.as_ref().filter(|_| backend.runs_open_loop()) else {
+                continue;
+            };
+            for rate in open.point_rates() {
                 points.push(PlannedPoint {
                     backend,
-                    throttle,
+                    throttle: open.max_inflight,
                     repetition,
+                    rate: Some(rate),
                 });
             }
         }
@@ -138,8 +159,11 @@ pub(crate) fn resume_with(
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<SweepResult> {
     let measured = |p: &PlannedPoint| {
-        sweep.points.iter().any(|r| {
-            r.backend == p.backend && r.throttle == p.throttle && r.repetition == p.repetition
+        sweep.points.iter().chain(&sweep.open_loop).any(|r| {
+            r.backend == p.backend
+                && r.throttle == p.throttle
+                && r.repetition == p.repetition
+                && r.offered_per_s == p.rate
         })
     };
     let remaining: Vec<PlannedPoint> = plan(&sweep.spec)
@@ -172,7 +196,12 @@ pub(crate) fn point_warnings(p: &PointResult, spec: &RunSpec) -> Vec<Warning> {
             wall,
         });
     }
-    if p.items >= p.throttle as u64 && p.max_inflight < p.throttle && p.failed + p.timed_out == 0 {
+    // An open loop's throttle is a cap, not a target.
+    if !p.is_open_loop()
+        && p.items >= p.throttle as u64
+        && p.max_inflight < p.throttle
+        && p.failed + p.timed_out == 0
+    {
         warnings.push(Warning::InflightBelowThrottle {
             backend: p.backend,
             throttle: p.throttle,

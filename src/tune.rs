@@ -12,6 +12,7 @@ use crate::analysis::knee::PEAK_SHARE;
 use crate::analysis::pick::smallest_near_best;
 use crate::analysis::Measured;
 
+pub mod rates;
 pub mod stepper;
 pub use stepper::{run, Heard};
 

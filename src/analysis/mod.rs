@@ -25,6 +25,7 @@ pub(crate) mod pick;
 pub(crate) mod recommend;
 pub mod scaling;
 pub(crate) mod slo;
+pub mod sustainable;
 pub(crate) mod text;
 
 use crate::backend::BackendKind;
@@ -78,10 +79,15 @@ pub fn analyze(sweep: &SweepResult) -> Analysis {
                 .any(|b| b.slo.as_ref().is_some_and(|o| !o.feasible.is_empty())),
         );
     }
-    match pick::recommend(&analysis.backends, &tables, slo, sweep.environment.cores) {
-        Ok(r) => analysis.recommendation = Some(r),
-        Err(why) => analysis.no_recommendation = Some(why),
+    // A run of rates alone has no throttle to recommend: its finding is the sustainable rate.
+    let open_loop_only = tables.is_empty() && !sweep.open_loop.is_empty();
+    if !open_loop_only {
+        match pick::recommend(&analysis.backends, &tables, slo, sweep.environment.cores) {
+            Ok(r) => analysis.recommendation = Some(r),
+            Err(why) => analysis.no_recommendation = Some(why),
+        }
     }
+    analysis.open_loop = sustainable::analyze(sweep, &analysis.backends);
     analysis.costs = costs::costs(sweep);
     analysis.notes.extend(efficiency::notes(sweep));
     analysis.littles_law = littles_law::checks(sweep);
@@ -160,6 +166,9 @@ impl Analysis {
         }
         if let Some(s) = &self.search {
             lines.push(text::describe_search(s));
+        }
+        for open in &self.open_loop {
+            lines.push(open.summary.clone());
         }
         for note in &self.notes {
             lines.push(format!("note: {note}"));

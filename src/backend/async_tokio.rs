@@ -136,7 +136,7 @@ impl Task {
         self.ready.wait().await;
         let mut lane = point.lane(self.index);
         let mut stats = WorkerStats::new();
-        lane.run_async(&mut point.claims(), &mut runner, &mut stats)
+        lane.run_async(&mut point.items(), &mut runner, &mut stats)
             .await;
         stats.add_transfer(runner.take_transfer());
         (stats, lane.last_end())

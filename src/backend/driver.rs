@@ -15,6 +15,8 @@
 mod claims;
 mod lane;
 mod local;
+pub(crate) mod schedule;
+mod stages;
 mod startup;
 #[cfg(test)]
 mod tests;
@@ -25,6 +27,8 @@ pub(crate) use claims::Claims;
 pub(crate) use lane::{LaneEnd, Point};
 pub use local::panic_message;
 pub(crate) use local::{guarded, LocalRunner};
+pub use schedule::{Arrival, OpenLoopJob, Stage};
+pub(crate) use schedule::{PointItems, Schedule};
 pub(crate) use startup::{median as median_startup, StartupSample};
 
 use crate::measure::timeline::{Outcome, TraceEvent};
@@ -42,6 +46,13 @@ pub(crate) trait ItemSource {
     /// How the item last handed out went: what a source that paces itself goes by.
     #[inline]
     fn item_ended(&mut self, _took: Duration, _outcome: Outcome) {}
+
+    /// When the item last handed out is meant to start (open loop): the lane waits for it,
+    /// and its latency runs from then. `None`: at once.
+    #[inline]
+    fn due(&self) -> Option<Instant> {
+        None
+    }
 }
 
 /// How one attempt of an item runs.
@@ -113,6 +124,8 @@ pub(crate) struct Finished {
     pub limit: Option<Duration>,
     /// Set when the point is traced.
     pub trace: Option<Span>,
+    /// Open loop: from the item's intended start to its actual one.
+    pub lag: Option<Duration>,
 }
 
 /// Where and when a traced item ran: microseconds from the point's measured start.
@@ -138,6 +151,9 @@ impl Finished {
             self.limit,
             self.attempts,
         );
+        if let Some(lag) = self.lag {
+            stats.scheduled(lag, self.took, ended);
+        }
         if let Some(span) = self.trace {
             // Every backend names a timeout the same way, whatever the attempt was doing.
             let error = match ended {

@@ -243,6 +243,7 @@ fn record(shared: &Shared, clock: &Clock, pid: u32, life: &mut WorkerStats, done
             start_us: offset(done.begin_ns),
             end_us: offset(done.end_ns),
         }),
+        lag: None,
     }
     .record_into(life);
 }

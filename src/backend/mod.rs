@@ -36,6 +36,7 @@ use crate::error::SpecError;
 use crate::measure::cpu::CpuTimes;
 use crate::measure::WorkerStats;
 use crate::workload::{Workload, WorkloadSpec};
+pub use driver::{Arrival, OpenLoopJob, Stage};
 
 /// How much work one point does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +104,9 @@ pub struct PointJob<'a> {
     pub stop: Arc<AtomicBool>,
     /// Marked by the backend when its timed window opens (every worker ready and warmed up).
     pub window: Arc<WindowStart>,
+    /// Set for an open-loop point: items start at their intended times, at most `throttle` in
+    /// flight.
+    pub open_loop: Option<driver::OpenLoopJob>,
 }
 
 /// The CPU spent before a point's timed window opened, so the point's CPU columns cover the
@@ -174,6 +178,7 @@ impl<'a> PointJob<'a> {
             progress: Arc::new(PointProgress::new(throttle)),
             stop: Arc::new(AtomicBool::new(false)),
             window: Arc::new(WindowStart::default()),
+            open_loop: None,
         }
     }
 }
@@ -246,6 +251,17 @@ impl BackendKind {
             BackendKind::ProcessPerItem => "process-per-item",
             BackendKind::Remote => "remote",
         }
+    }
+
+    /// Whether the backend can run an open-loop point (`--rates`): those that run every item
+    /// through the item driver in this process. The process pool keeps items queued in its
+    /// workers, which cannot start them at their intended times; `sequential` is one at a time
+    /// by definition.
+    pub fn runs_open_loop(self) -> bool {
+        matches!(
+            self,
+            BackendKind::Thread | BackendKind::Async | BackendKind::ProcessPerItem
+        )
     }
 
     /// Builds the backend (for a sweep, whose settings hold the remote hosts: `create_for`).

@@ -174,7 +174,7 @@ fn run_slot(shared: &Shared, slot: usize) -> SlotResult {
         pid: 0,
     };
     let mut stats = WorkerStats::new();
-    lane.run_blocking(&mut point.claims(), &mut children, &mut stats);
+    lane.run_blocking(&mut point.items(), &mut children, &mut stats);
     stats.add_transfer(children.transfer);
     SlotResult {
         stats,

@@ -180,6 +180,9 @@ pub(crate) fn run_pool(
     job: &PointJob<'_>,
     launch: &dyn Launch,
 ) -> anyhow::Result<(Execution, Vec<SlotReport>)> {
+    if job.open_loop.is_some() {
+        anyhow::bail!("the process and remote backends cannot run an open-loop point (--rates): they queue items in their workers");
+    }
     let spec = job
         .workload
         .spec_for_workers()

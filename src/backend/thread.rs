@@ -247,9 +247,9 @@ fn work(
     let mut lane = point.lane(index);
     let mut stats = WorkerStats::new();
     let ended = match slot {
-        None => lane.run_blocking(&mut point.claims(), &mut runner, &mut stats),
+        None => lane.run_blocking(&mut point.items(), &mut runner, &mut stats),
         Some(slot) => lane.run_blocking(
-            &mut point.claims(),
+            &mut point.items(),
             &mut Watched {
                 runner: &mut runner,
                 slot,

@@ -275,6 +275,18 @@ pub struct ServeArgs {
     /// Bytes in each ok answer's body, e.g. 1MiB (default: "ok\n", 3 bytes).
     #[arg(long, value_name = "SIZE", value_parser = crate::workload::params::parse_size)]
     pub body_size: Option<u64>,
+    /// Pause the whole server this long in every --stall-every-ms (as a GC pause): nothing
+    /// arriving or in progress is answered until it ends.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 0.0,
+        requires = "stall_every_ms"
+    )]
+    pub stall_ms: f64,
+    /// The period of the stalls (--stall-ms), the first one period after the start.
+    #[arg(long, value_name = "MS", default_value_t = 0.0)]
+    pub stall_every_ms: f64,
     /// Serve https with this PEM certificate chain (needs --tls-key).
     #[arg(long, value_name = "PEM", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

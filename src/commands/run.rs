@@ -65,10 +65,16 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
     };
     drop(listeners);
     if !args.quiet {
-        println!("\n{}", table::console(&sweep));
+        if !sweep.points.is_empty() || sweep.open_loop.is_empty() {
+            println!("\n{}", table::console(&sweep));
+        }
         let costs = crate::report::costs::console(&sweep);
         if !costs.is_empty() {
             println!("{costs}");
+        }
+        let open_loop = crate::report::open_loop::console(&sweep);
+        if !open_loop.is_empty() {
+            println!("\n{open_loop}");
         }
         for line in table::host_lines(&sweep) {
             println!("{line}");
@@ -82,7 +88,7 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
         if sweep.interrupted {
             println!(
                 "Interrupted: {} points measured and kept.",
-                sweep.points.len()
+                sweep.points.len() + sweep.open_loop.len()
             );
         }
         println!("Report: {}", dir.join("index.html").display());

@@ -35,6 +35,8 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig, SpecError> {
         error_rate: args.error_rate,
         threads: args.threads,
         body_size: args.body_size,
+        stall: ms("stall-ms", args.stall_ms)?,
+        stall_every: ms("stall-every-ms", args.stall_every_ms)?,
     };
     config.check().map_err(SpecError::invalid)?;
     Ok(config)

@@ -32,6 +32,17 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
     }
     let mut spec = super::run::resolve_spec(&args.run, registry)?;
     super::run::check_fail_on_slo(&args.run, &spec)?;
+    if spec
+        .sweep
+        .open_loop
+        .as_ref()
+        .is_some_and(|o| !o.stages.is_empty())
+    {
+        return Err(SpecError::invalid(
+            "tune searches offered rates (--rates LOW..HIGH); a ramp of [[sweep.stages]] is for run",
+        )
+        .into());
+    }
     if args.run.overrides.backends.is_some() && spec.sweep.backends.len() > 1 {
         let given: Vec<String> = spec.sweep.backends.iter().map(|b| b.to_string()).collect();
         return Err(SpecError::invalid(format!(
@@ -73,6 +84,10 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
     drop(listeners);
     if !quiet {
         println!("\n{}", table::console(&sweep));
+        let open_loop = crate::report::open_loop::console(&sweep);
+        if !open_loop.is_empty() {
+            println!("{open_loop}");
+        }
         for line in table::host_lines(&sweep) {
             println!("{line}");
         }
@@ -119,6 +134,16 @@ fn heard_line(heard: &Heard<'_>, with_slo: bool) -> String {
                 (true, false) => ", SLO broken",
                 (false, false) => ", over the error budget",
                 _ => "",
+            }
+        ),
+        Heard::Rate { backend, outcome } => format!(
+            "rate: {backend} at {}/s offered: {} ok/s, p99 {} ms from the intended start, {}",
+            crate::format::rate(outcome.offered_per_s),
+            number(outcome.goodput_per_s),
+            maybe(outcome.lat_p99_ms, number),
+            match &outcome.why_not {
+                None => "sustained".to_string(),
+                Some(why) => format!("not sustained ({why})"),
             }
         ),
     }

@@ -37,6 +37,15 @@ pub fn number(x: f64) -> String {
     }
 }
 
+/// A rate as given: whole numbers without decimals (`200`), others to three figures.
+pub fn rate(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        number(x)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::scheduling::Scheduling;
 use super::timeline::{Outcome, TraceEvent, TRACE_CAP_PER_WORKER};
 use crate::workload::{ItemError, ItemResult, Transfer};
 
@@ -57,6 +58,8 @@ pub struct WorkerStats {
     /// Bytes received and sent by the runners, for workloads that count them (HTTP); `None`
     /// for the rest. Taken from each runner once, when its last item has ended.
     pub transfer: Option<Transfer>,
+    /// Open-loop points: lag and latency from each item's intended start.
+    pub scheduling: Option<Box<Scheduling>>,
     /// The attempt number given to the next failure noted (set by the retry loop).
     attempt: u32,
 }
@@ -82,6 +85,7 @@ impl WorkerStats {
             trace: Vec::new(),
             retried: 0,
             transfer: None,
+            scheduling: None,
             attempt: 1,
         }
     }
@@ -168,6 +172,14 @@ impl WorkerStats {
         }
     }
 
+    /// Notes an open-loop item's lag against its intended start (after recording it).
+    #[inline]
+    pub fn scheduled(&mut self, lag: Duration, took: Duration, ended: Outcome) {
+        self.scheduling
+            .get_or_insert_with(Box::default)
+            .record(lag, took, ended);
+    }
+
     /// Notes one item in the trace, up to the per-worker cap.
     #[cold]
     pub fn trace_item(&mut self, event: TraceEvent) {
@@ -240,6 +252,12 @@ impl WorkerStats {
         self.trace.extend(other.trace);
         self.retried += other.retried;
         self.transfer = Transfer::add(self.transfer, other.transfer);
+        if let Some(theirs) = other.scheduling {
+            match &mut self.scheduling {
+                Some(ours) => ours.merge(&theirs),
+                None => self.scheduling = Some(theirs),
+            }
+        }
     }
 
     /// Adds a runner's byte count (`Runner::take_transfer`).

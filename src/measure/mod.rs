@@ -6,6 +6,7 @@ pub mod cpu;
 pub mod environment;
 pub mod latency;
 pub mod memory;
+pub mod scheduling;
 pub mod timeline;
 
 pub use latency::{Failure, WorkerStats};

@@ -5,7 +5,7 @@ use super::Exporter;
 use crate::results::{PointResult, SweepResult};
 
 /// The columns of `results.csv`, in order.
-pub const COLUMNS: [&str; 37] = [
+pub const COLUMNS: [&str; 42] = [
     "workload",
     "backend",
     "throttle",
@@ -43,6 +43,11 @@ pub const COLUMNS: [&str; 37] = [
     "disk_iops",
     "worker_rss_mb",
     "own_peak_rss_mb",
+    "offered_per_s",
+    "late",
+    "svc_p50_ms",
+    "svc_p90_ms",
+    "svc_p99_ms",
 ];
 
 /// One CSV row of a point, in `COLUMNS` order.
@@ -90,6 +95,11 @@ pub fn row(p: &PointResult) -> Vec<String> {
         opt(p.disk_iops, 3),
         opt(p.worker_rss_mb, 2),
         opt(p.own_peak_rss_mb, 2),
+        opt(p.offered_per_s, 3),
+        p.late.to_string(),
+        opt(p.svc_p50_ms, 3),
+        opt(p.svc_p90_ms, 3),
+        opt(p.svc_p99_ms, 3),
     ]
 }
 
@@ -103,7 +113,7 @@ impl Exporter for ResultsCsv {
     fn serialize(&self, sweep: &SweepResult) -> anyhow::Result<Vec<u8>> {
         let mut out = ::csv::Writer::from_writer(Vec::new());
         out.write_record(COLUMNS)?;
-        for point in &sweep.points {
+        for point in sweep.points.iter().chain(&sweep.open_loop) {
             out.write_record(row(point))?;
         }
         out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))

@@ -133,10 +133,18 @@ impl SweepListener for ProgressListener {
             *current = Some(progress.clone());
         }
         if let Some(bar) = &self.bar {
-            bar.set_message(format!(
-                "{} at throttle {} (rep {})",
-                point.backend, point.throttle, point.repetition
-            ));
+            bar.set_message(match point.rate {
+                Some(rate) => format!(
+                    "{} at {}/s offered (rep {})",
+                    point.backend,
+                    crate::format::rate(rate),
+                    point.repetition
+                ),
+                None => format!(
+                    "{} at throttle {} (rep {})",
+                    point.backend, point.throttle, point.repetition
+                ),
+            });
         }
     }
 
@@ -145,15 +153,29 @@ impl SweepListener for ProgressListener {
         if let Ok(mut current) = self.current.lock() {
             *current = None;
         }
+        let figures = match p.offered_per_s {
+            Some(offered) => format!(
+                "{} at {}/s offered: {} ok/s, p99 {} ms from intended start ({} ms service), {} late",
+                p.backend,
+                crate::format::rate(offered),
+                number(p.goodput_per_s),
+                maybe(p.lat_p99_ms, number),
+                maybe(p.svc_p99_ms, number),
+                p.late
+            ),
+            None => format!(
+                "{} at throttle {}: {} ok/s, speedup {}×, p99 {} ms",
+                p.backend,
+                p.throttle,
+                number(p.goodput_per_s),
+                maybe(p.speedup, |x| format!("{x:.2}")),
+                maybe(p.lat_p99_ms, number),
+            ),
+        };
         let line = format!(
-            "[{}/{}] {} at throttle {}: {} ok/s, speedup {}×, p99 {} ms{}",
+            "[{}/{}] {figures}{}",
             self.done_points,
             self.total_points,
-            p.backend,
-            p.throttle,
-            number(p.goodput_per_s),
-            maybe(p.speedup, |x| format!("{x:.2}")),
-            maybe(p.lat_p99_ms, number),
             if p.failed + p.timed_out > 0 {
                 format!(
                     ", {} failed ({}%)",

@@ -278,8 +278,11 @@ impl Exporter for SummaryMarkdown {
             "Workload `{}` · sequential baseline {} · {} · {} cores\n\n",
             s.workload.kind, baseline, sweep.environment.cpu_model, sweep.environment.cores
         ));
-        out.push_str(&markdown(sweep));
+        if !sweep.points.is_empty() || sweep.open_loop.is_empty() {
+            out.push_str(&markdown(sweep));
+        }
         out.push_str(&super::costs::markdown(sweep));
+        out.push_str(&super::open_loop::markdown(sweep));
         if let Some(analysis) = &sweep.analysis {
             out.push_str("\n**Analysis**\n\n");
             for line in analysis.lines() {

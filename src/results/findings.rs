@@ -38,6 +38,44 @@ pub struct Analysis {
     /// How an adaptive search (`tune`) chose its points, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<SearchRecord>,
+    /// Open-loop points: per backend, which offered rates were sustained.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_loop: Vec<OpenLoopAnalysis>,
+}
+
+/// What one backend's offered rates showed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenLoopAnalysis {
+    pub backend: BackendKind,
+    /// Each offered rate, ascending, repetitions folded into medians.
+    pub rates: Vec<RateOutcome>,
+    /// The highest offered rate sustained: goodput ≥ 99 % of offered, errors within budget,
+    /// the SLO met from the intended start. `None` when none was.
+    pub max_sustainable_per_s: Option<f64>,
+    /// The finding in one sentence, linked to the closed loop by Little's law when the run
+    /// has both.
+    pub summary: String,
+}
+
+/// One offered rate on one backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateOutcome {
+    pub offered_per_s: f64,
+    pub goodput_per_s: f64,
+    pub error_pct: Option<f64>,
+    /// Latency from the intended start.
+    pub lat_p50_ms: Option<f64>,
+    pub lat_p99_ms: Option<f64>,
+    /// Service time, from the actual start.
+    pub svc_p99_ms: Option<f64>,
+    /// Items in flight on average (Σ service time / wall time).
+    pub in_flight: f64,
+    /// Items started more than 1 ms late, all repetitions.
+    pub late: u64,
+    /// Whether the rate was sustained; else why not.
+    pub sustained: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why_not: Option<String>,
 }
 
 /// The one throttle to use, on one backend, and why.

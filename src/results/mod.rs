@@ -81,6 +81,24 @@ pub struct PointResult {
     /// processes and warming up. Not in `cpu_user_s`/`cpu_sys_s`, which cover `wall_s` only.
     #[serde(default)]
     pub setup_cpu_s: Option<f64>,
+    /// Open loop: the offered rate, items/s; `None` for a closed-loop point. In open loop the
+    /// `lat_*` columns run from each item's intended start (what coordinated omission would
+    /// hide) and `svc_*` from its actual start; closed-loop rows carry the same figures in both.
+    #[serde(default)]
+    pub offered_per_s: Option<f64>,
+    /// Open loop: items that started more than 1 ms after their intended time.
+    #[serde(default)]
+    pub late: u64,
+    /// Service time of successful items, from their actual start.
+    #[serde(default)]
+    pub svc_p50_ms: Option<f64>,
+    #[serde(default)]
+    pub svc_p90_ms: Option<f64>,
+    #[serde(default)]
+    pub svc_p99_ms: Option<f64>,
+    /// Open loop, beyond the CSV: the generator's lag, intended to actual start, every item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag: Option<LagSummary>,
     /// Beyond the CSV: failed and timed-out items by error kind.
     #[serde(default)]
     pub errors: BTreeMap<String, u64>,
@@ -126,7 +144,20 @@ pub struct PointResult {
     pub own_peak_rss_mb: Option<f64>,
 }
 
+/// How far behind its schedule an open-loop generator started items.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LagSummary {
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
 impl PointResult {
+    /// Whether this point is open loop (measured at an offered rate).
+    pub fn is_open_loop(&self) -> bool {
+        self.offered_per_s.is_some()
+    }
+
     /// Whether this point is the sequential baseline.
     pub fn is_baseline(&self) -> bool {
         self.backend == BackendKind::Sequential
@@ -167,7 +198,12 @@ pub struct SweepResult {
     /// `None` until a baseline repetition had a successful item.
     #[serde(default)]
     pub baseline_goodput_per_s: Option<f64>,
+    /// Closed-loop points (the baseline and every throttle).
     pub points: Vec<PointResult>,
+    /// Open-loop points (`--rates`), kept apart: speedup, the fit and the knee are closed-loop
+    /// figures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_loop: Vec<PointResult>,
     #[serde(default)]
     pub warnings: Vec<String>,
     /// True when the sweep was stopped (Ctrl-C) before every point ran.

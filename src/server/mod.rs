@@ -8,6 +8,11 @@
 //! `/redirect/loop` to itself (302); `/status/CODE` answers with that status (a 3xx one with
 //! `Location: /`). Every request, whatever its path, goes through the same capacity, latency
 //! and error model.
+//!
+//! A stall (`--stall-ms S --stall-every-ms P`) pauses the whole server for S ms in every P, as a
+//! garbage-collection pause does: no request arriving during it is taken up, and none in
+//! progress is answered, until it ends. A closed-loop client simply stops sending then, and its
+//! latency hides the pause; an open loop's latency from the intended start shows it.
 
 mod in_process;
 mod paths;
@@ -17,7 +22,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -54,6 +59,10 @@ pub struct ServerConfig {
     pub threads: usize,
     /// Bytes in the body of each ok answer (`None`: "ok\n").
     pub body_size: Option<u64>,
+    /// Length of each stall (zero: none).
+    pub stall: Duration,
+    /// A stall begins every this long, the first one period after the server starts.
+    pub stall_every: Duration,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +75,8 @@ impl Default for ServerConfig {
             error_rate: 0.0,
             threads: 0,
             body_size: None,
+            stall: Duration::ZERO,
+            stall_every: Duration::ZERO,
         }
     }
 }
@@ -81,6 +92,13 @@ impl ServerConfig {
         }
         if self.capacity == Some(0) {
             return Err("capacity must be at least 1 (leave it out for no limit)".into());
+        }
+        if !self.stall.is_zero() && self.stall >= self.stall_every {
+            return Err(format!(
+                "a stall of {} ms needs a period longer than it (--stall-every-ms), got {} ms",
+                self.stall.as_secs_f64() * 1e3,
+                self.stall_every.as_secs_f64() * 1e3
+            ));
         }
         if self.body_size.is_some_and(|n| n > MAX_BODY) {
             return Err(format!("body size must be at most {} MiB", MAX_BODY >> 20));
@@ -98,8 +116,17 @@ impl ServerConfig {
             Some(n) => format!(", body {n} bytes"),
             None => String::new(),
         };
+        let stall = if self.stall.is_zero() {
+            String::new()
+        } else {
+            format!(
+                ", stalls of {:.0} ms every {:.0} ms",
+                self.stall.as_secs_f64() * 1e3,
+                self.stall_every.as_secs_f64() * 1e3
+            )
+        };
         format!(
-            "latency {:.1} ms ± {:.1} ms, {capacity}, error rate {}{body}",
+            "latency {:.1} ms ± {:.1} ms, {capacity}, error rate {}{body}{stall}",
             self.latency.as_secs_f64() * 1e3,
             self.jitter.as_secs_f64() * 1e3,
             self.error_rate
@@ -118,6 +145,8 @@ struct Model {
     timer: crate::timer::PreciseTimer,
     slots: Option<Semaphore>,
     waiting: AtomicUsize,
+    /// Stalls are counted from here.
+    started: Instant,
 }
 
 impl Model {
@@ -131,8 +160,31 @@ impl Model {
             timer: crate::timer::PreciseTimer::start()?,
             slots: config.capacity.map(Semaphore::new),
             waiting: AtomicUsize::new(0),
+            started: Instant::now(),
             config,
         })
+    }
+
+    /// When the stall in progress at `now` ends, if one is.
+    fn stalled_until(&self, now: Instant) -> Option<Instant> {
+        let (stall, every) = (self.config.stall, self.config.stall_every);
+        if stall.is_zero() || every.is_zero() {
+            return None;
+        }
+        let since = now.saturating_duration_since(self.started).as_nanos();
+        let phase = since % every.as_nanos();
+        // Stall in the last `stall` of each period: the first one a period after the start.
+        let into_stall = phase.checked_sub((every - stall).as_nanos())?;
+        Some(now + stall - Duration::from_nanos(into_stall as u64))
+    }
+
+    /// Waits out the stall in progress, if there is one.
+    async fn wait_out_stall(&self) {
+        if let Some(end) = self.stalled_until(Instant::now()) {
+            self.timer
+                .sleep(end.saturating_duration_since(Instant::now()))
+                .await;
+        }
     }
 
     /// This request's service time and whether it is answered with an error.
@@ -184,10 +236,12 @@ impl Model {
                 }
             },
         };
+        self.wait_out_stall().await;
         let (latency, fails) = self.draw();
         if !latency.is_zero() {
             self.timer.sleep(latency).await;
         }
+        self.wait_out_stall().await;
         if fails {
             return reply(StatusCode::SERVICE_UNAVAILABLE, "simulated error\n");
         }
@@ -295,6 +349,32 @@ mod tests {
         };
         assert!(zero.check().is_err());
         assert!(ServerConfig::default().check().is_ok());
+    }
+
+    #[test]
+    fn a_stall_covers_the_end_of_each_period_and_needs_a_longer_period() {
+        let model = Model::new(ServerConfig {
+            stall: Duration::from_millis(500),
+            stall_every: Duration::from_millis(2000),
+            ..ServerConfig::default()
+        })
+        .unwrap();
+        let at = |ms: u64| model.started + Duration::from_millis(ms);
+        assert_eq!(model.stalled_until(at(100)), None);
+        assert_eq!(model.stalled_until(at(1499)), None);
+        assert_eq!(model.stalled_until(at(1600)), Some(at(2000)));
+        assert_eq!(model.stalled_until(at(3900)), Some(at(4000)));
+        assert_eq!(model.stalled_until(at(4100)), None);
+        let too_long = ServerConfig {
+            stall: Duration::from_millis(500),
+            stall_every: Duration::from_millis(500),
+            ..ServerConfig::default()
+        };
+        assert!(too_long.check().is_err());
+        assert!(Model::new(ServerConfig::default())
+            .unwrap()
+            .stalled_until(Instant::now())
+            .is_none());
     }
 
     #[test]

@@ -122,6 +122,14 @@ fn serve_args(config: &ServerConfig, parent: u32) -> Vec<String> {
     if let Some(size) = config.body_size {
         args.extend(["--body-size".into(), size.to_string()]);
     }
+    if !config.stall.is_zero() {
+        args.extend([
+            "--stall-ms".into(),
+            ms(config.stall),
+            "--stall-every-ms".into(),
+            ms(config.stall_every),
+        ]);
+    }
     args
 }
 
@@ -278,6 +286,8 @@ mod tests {
                 error_rate: 0.25,
                 threads: 1,
                 body_size: Some(1 << 20),
+                stall: Duration::from_millis(500),
+                stall_every: Duration::from_secs(2),
             },
             42,
         );
@@ -285,7 +295,8 @@ mod tests {
         assert_eq!(
             joined,
             "serve --addr 127.0.0.1:0 --latency-ms 2.5 --jitter-ms 1 --queue 16 \
-             --error-rate 0.25 --threads 1 --parent-pid 42 --capacity 8 --body-size 1048576"
+             --error-rate 0.25 --threads 1 --parent-pid 42 --capacity 8 --body-size 1048576 \
+             --stall-ms 500 --stall-every-ms 2000"
         );
     }
 }

@@ -10,7 +10,7 @@ use super::values::{
     checked_items, checked_limits, checked_repeat, checked_retries, parse_backends,
     parse_budget_duration, parse_duration, parse_limits, parse_timeout,
 };
-use super::{FitWeights, Overrides, RunSpec, SweepSettings};
+use super::{open_loop, FitWeights, Overrides, RunSpec, SweepSettings};
 use crate::backend::Budget;
 use crate::error::SpecError;
 use crate::workload::{Registry, WorkloadSpec};
@@ -42,6 +42,25 @@ struct RawSweep {
     ignore_failures: Option<bool>,
     usl_weights: Option<Spanned<String>>,
     usl_keep_all: Option<bool>,
+    rates: Option<Spanned<RawRates>>,
+    stages: Option<Vec<Spanned<RawStage>>>,
+    arrival: Option<Spanned<String>>,
+    max_inflight: Option<Spanned<i64>>,
+    seed: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStage {
+    rate: Option<f64>,
+    duration: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawRates {
+    List(Vec<f64>),
+    Text(String),
 }
 
 #[derive(Deserialize)]
@@ -123,6 +142,7 @@ pub fn parse(
 
     let mut sweep = SweepSettings::default();
     let s = raw.sweep;
+    let file_limits = s.limits.is_some();
     if let Some(b) = s.backends {
         let span = b.span();
         sweep.backends =
@@ -194,6 +214,16 @@ pub fn parse(
         };
     }
     sweep.usl_keep_all = s.usl_keep_all.unwrap_or(false);
+    let mut stages = Vec::new();
+    for (i, stage) in s.stages.unwrap_or_default().into_iter().enumerate() {
+        let span = stage.span();
+        let raw = stage.into_inner();
+        stages.push(
+            open_loop::checked_stage(i + 1, raw.rate, raw.duration.as_deref())
+                .map_err(|e| at(span, e.to_string()))?,
+        );
+    }
+    sweep.open_loop = read_open_loop(s.rates, stages, s.arrival, s.max_inflight, s.seed, &at)?;
 
     let name = raw
         .name
@@ -205,8 +235,61 @@ pub fn parse(
         workload,
         sweep,
     };
-    overrides.apply(&mut spec, registry)?;
+    overrides.apply(&mut spec, registry, file_limits)?;
     Ok(spec)
+}
+
+/// The open loop's `[sweep]` keys, each checked where it stands.
+fn read_open_loop(
+    rates: Option<Spanned<RawRates>>,
+    stages: Vec<crate::backend::Stage>,
+    arrival: Option<Spanned<String>>,
+    max_inflight: Option<Spanned<i64>>,
+    seed: Option<Spanned<i64>>,
+    at: &dyn Fn(std::ops::Range<usize>, String) -> SpecError,
+) -> Result<Option<super::OpenLoop>, SpecError> {
+    let first_span = rates
+        .as_ref()
+        .map(|r| r.span())
+        .or_else(|| arrival.as_ref().map(|a| a.span()))
+        .or_else(|| max_inflight.as_ref().map(|m| m.span()))
+        .or_else(|| seed.as_ref().map(|s| s.span()))
+        .unwrap_or(0..0);
+    let rates = match rates {
+        Some(r) => {
+            let span = r.span();
+            Some(
+                match r.into_inner() {
+                    RawRates::List(list) => open_loop::checked_rates(list),
+                    RawRates::Text(text) => open_loop::parse_rates(&text),
+                }
+                .map_err(|e| at(span, e.to_string()))?,
+            )
+        }
+        None => None,
+    };
+    let arrival = match arrival {
+        Some(a) => {
+            Some(open_loop::parse_arrival(a.get_ref()).map_err(|e| at(a.span(), e.to_string()))?)
+        }
+        None => None,
+    };
+    let max_inflight = match max_inflight {
+        Some(m) => Some(
+            open_loop::checked_max_inflight(*m.get_ref())
+                .map_err(|e| at(m.span(), e.to_string()))?,
+        ),
+        None => None,
+    };
+    let seed = match seed {
+        Some(s) => Some(
+            u64::try_from(*s.get_ref())
+                .map_err(|_| at(s.span(), "seed must be 0 or more".into()))?,
+        ),
+        None => None,
+    };
+    open_loop::from_file(rates, stages, arrival, max_inflight, seed)
+        .map_err(|e| at(first_span, e.to_string()))
 }
 
 fn line_column(text: &str, offset: usize) -> (usize, usize) {

@@ -34,6 +34,7 @@ use crate::error::SpecError;
 use crate::workload::{Registry, WorkloadSpec};
 
 mod file;
+pub mod open_loop;
 mod overrides;
 mod remote;
 pub mod slo;
@@ -43,6 +44,7 @@ mod values;
 mod weights;
 
 pub use file::parse;
+pub use open_loop::{OpenLoop, OpenLoopFlags};
 pub use overrides::Overrides;
 pub use remote::{apply_remote_flags, RemoteFlags};
 pub use slo::Slo;
@@ -105,6 +107,9 @@ pub struct SweepSettings {
     /// Keep every point in the scalability fit, even one that looks stalled.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub usl_keep_all: bool,
+    /// Open-loop points (`--rates`): offered rates instead of throttles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_loop: Option<OpenLoop>,
 }
 
 impl Default for SweepSettings {
@@ -123,6 +128,7 @@ impl Default for SweepSettings {
             ignore_failures: false,
             usl_weights: Default::default(),
             usl_keep_all: false,
+            open_loop: None,
         }
     }
 }
@@ -157,6 +163,6 @@ pub fn from_flags(overrides: &Overrides, registry: &Registry) -> Result<RunSpec,
         },
         sweep: SweepSettings::default(),
     };
-    overrides.apply(&mut spec, registry)?;
+    overrides.apply(&mut spec, registry, false)?;
     Ok(spec)
 }

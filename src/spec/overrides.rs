@@ -66,11 +66,20 @@ pub struct Overrides {
     /// the sweep stops there, exit 1).
     #[arg(long)]
     pub ignore_failures: bool,
+    #[command(flatten)]
+    pub open_loop: super::OpenLoopFlags,
 }
 
 impl Overrides {
-    /// Applies command-line overrides, then validates the whole spec.
-    pub(super) fn apply(&self, spec: &mut RunSpec, registry: &Registry) -> Result<(), SpecError> {
+    /// Applies command-line overrides, then validates the whole spec. `file_limits`: the spec
+    /// file named its throttles (with rates and no throttles anywhere, the run is open loop
+    /// only).
+    pub(super) fn apply(
+        &self,
+        spec: &mut RunSpec,
+        registry: &Registry,
+        file_limits: bool,
+    ) -> Result<(), SpecError> {
         if let Some(kind) = &self.kind {
             if *kind != spec.workload.kind {
                 spec.workload = WorkloadSpec {
@@ -150,6 +159,8 @@ impl Overrides {
         if let Some(name) = &self.name {
             spec.name = name.clone();
         }
+        self.open_loop
+            .apply(spec, file_limits || self.limits.is_some())?;
         // The whole parameter set once more, with defaults, so the kind's own checks run now.
         registry.build(&spec.workload)?;
         Ok(())

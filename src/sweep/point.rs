@@ -5,11 +5,12 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use crate::backend::driver::OpenLoopJob;
 use crate::backend::{Backend, Execution, PointJob, PointProgress, WindowStart};
 use crate::measure::cpu::CpuTimes;
 use crate::measure::latency::{encode_histogram, us_to_ms};
 use crate::measure::memory::{bytes_to_mb, rss_bytes, PeakMethod, PeakWatch};
-use crate::results::PointResult;
+use crate::results::{LagSummary, PointResult};
 use crate::spec::RunSpec;
 use crate::workload::Workload;
 
@@ -51,6 +52,7 @@ pub(crate) fn measure_point(
         progress,
         stop,
         window: Arc::new(WindowStart::default()),
+        open_loop: open_loop_job(spec, point),
     };
     let rss_before = rss_bytes().unwrap_or(0);
     let cpu_before = CpuTimes::of_self().plus(CpuTimes::of_children());
@@ -96,6 +98,25 @@ pub(crate) fn measure_point(
     Ok((result, method))
 }
 
+/// What makes `point` open loop, if it is: its rate, and a seed of its own so repetitions draw
+/// different Poisson arrivals while the same spec always draws the same ones.
+fn open_loop_job(spec: &RunSpec, point: &PlannedPoint) -> Option<OpenLoopJob> {
+    let open = spec.sweep.open_loop.as_ref()?;
+    let rate = point.rate?;
+    let seed = open
+        .seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(rate.to_bits())
+        .rotate_left(17)
+        .wrapping_add(u64::from(point.repetition));
+    Some(OpenLoopJob {
+        rate,
+        arrival: open.arrival,
+        seed,
+        stages: open.stages.clone(),
+    })
+}
+
 fn point_result(
     spec: &RunSpec,
     point: &PlannedPoint,
@@ -106,7 +127,13 @@ fn point_result(
     let s = &ex.stats;
     let items = s.completed();
     let wall_s = ex.wall.as_secs_f64();
-    let h = &s.latency;
+    // Open loop: latency runs from the intended start; service time is the closed loop's figure.
+    let service = &s.latency;
+    let sq = |quantile: f64| {
+        (!service.is_empty()).then(|| us_to_ms(service.value_at_quantile(quantile)))
+    };
+    let open = point.rate.and(s.scheduling.as_deref());
+    let h = open.map_or(&s.latency, |o| &o.intended);
     let q = |quantile: f64| (!h.is_empty()).then(|| us_to_ms(h.value_at_quantile(quantile)));
     let f = &s.failed_latency;
     let fq = |quantile: f64| (!f.is_empty()).then(|| us_to_ms(f.value_at_quantile(quantile)));
@@ -170,6 +197,16 @@ fn point_result(
             encode_histogram(f)
         },
         retried: s.retried,
+        offered_per_s: point.rate,
+        late: open.map_or(0, |o| o.late),
+        svc_p50_ms: sq(0.50),
+        svc_p90_ms: sq(0.90),
+        svc_p99_ms: sq(0.99),
+        lag: open.filter(|o| !o.lag.is_empty()).map(|o| LagSummary {
+            p50_ms: us_to_ms(o.lag.value_at_quantile(0.50)),
+            p99_ms: us_to_ms(o.lag.value_at_quantile(0.99)),
+            max_ms: us_to_ms(o.lag.max()),
+        }),
         hosts: Vec::new(),
         trace: ex.stats.trace,
         worker_rss_mb: None,

@@ -93,7 +93,13 @@ impl<'l> PointRunner<'l> {
         let settings = &sweep.spec.sweep;
         let mut first_warnings = Vec::new();
         // Only planned throttles can be judged here: a search's are not known yet.
-        let top = planned.iter().map(|p| p.throttle).max().unwrap_or(1);
+        // An open-loop point's throttle is a cap, which its items need not fill.
+        let top = planned
+            .iter()
+            .filter(|p| p.rate.is_none())
+            .map(|p| p.throttle)
+            .max()
+            .unwrap_or(1);
         if let Budget::Items(items) = settings.budget {
             if items < top as u64 {
                 first_warnings.push(Warning::FewerItemsThanThrottle {
@@ -176,7 +182,10 @@ impl<'l> PointRunner<'l> {
             (progress, warmup),
             self.stop.clone(),
         )
-        .with_context(|| format!("{} at throttle {}", point.backend, point.throttle))?;
+        .with_context(|| match point.rate {
+            Some(rate) => format!("{} at {} items/s", point.backend, crate::format::rate(rate)),
+            None => format!("{} at throttle {}", point.backend, point.throttle),
+        })?;
         if self.stop.load(Ordering::Relaxed) {
             self.sweep.interrupted = true;
             return Ok(Step::Interrupted);
@@ -185,6 +194,15 @@ impl<'l> PointRunner<'l> {
             self.warn(Warning::PeakRssSampled);
         }
         self.sweep.environment.peak_rss_method = peak_method_name(peak_method).to_string();
+        if result.is_open_loop() {
+            for warning in point_warnings(&result, &self.sweep.spec) {
+                self.warn(warning);
+            }
+            self.sweep.open_loop.push(result);
+            let kept = self.sweep.open_loop.last().expect("just pushed");
+            self.listener.point_done(kept, &self.sweep)?;
+            return Ok(Step::Kept);
+        }
         if result.is_baseline() {
             update_baseline(&mut self.sweep, &result);
         }
@@ -229,6 +247,17 @@ impl<'l> PointRunner<'l> {
             limits.sort_unstable();
             limits.dedup();
             self.sweep.spec.sweep.limits = limits;
+            let mut rates: Vec<f64> = self
+                .sweep
+                .open_loop
+                .iter()
+                .filter_map(|p| p.offered_per_s)
+                .collect();
+            rates.sort_by(f64::total_cmp);
+            rates.dedup();
+            if let Some(open) = self.sweep.spec.sweep.open_loop.as_mut() {
+                open.rates = rates;
+            }
         }
         for summary in self.sweep.summaries() {
             if summary.spread > NOISY_SPREAD {
@@ -259,6 +288,7 @@ pub(crate) fn fresh_sweep(spec: &RunSpec) -> SweepResult {
         baseline_throughput_per_s: None,
         baseline_goodput_per_s: None,
         points: Vec::new(),
+        open_loop: Vec::new(),
         warnings: Vec::new(),
         interrupted: false,
         stopped: None,

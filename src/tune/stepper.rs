@@ -4,6 +4,7 @@
 
 use crate::analysis::{measured, pick, Measured, SearchRecord};
 use crate::backend::BackendKind;
+use crate::results::findings::RateOutcome;
 use crate::results::SweepResult;
 use crate::sweep::{PlannedPoint, PointRunner, Step};
 
@@ -23,6 +24,11 @@ pub enum Heard<'a> {
         measured: &'a Measured,
         /// The SLO held there (without one: the error budget did).
         slo_met: bool,
+    },
+    /// An offered rate was probed (`tune --rates`, every repetition of it measured).
+    Rate {
+        backend: BackendKind,
+        outcome: &'a RateOutcome,
     },
 }
 
@@ -70,6 +76,13 @@ pub fn run(
     }
     let mut runner = stepper.runner;
     record.runs = runner.sweep().points.len();
+    if complete {
+        // Seeded by what the throttle search found; its points count apart from `runs`.
+        super::rates::run(&mut runner, backend, &mut |outcome| {
+            heard(Heard::Rate { backend, outcome })
+        })?;
+        complete = !runner.sweep().interrupted;
+    }
     if !complete && runner.sweep().stopped.is_none() {
         runner.interrupt();
     }
@@ -105,11 +118,7 @@ impl Stepper<'_> {
 
     fn repetitions(&mut self, backend: BackendKind, throttle: usize) -> anyhow::Result<bool> {
         for repetition in 1..=self.runner.spec().sweep.repeat {
-            let point = PlannedPoint {
-                backend,
-                throttle,
-                repetition,
-            };
+            let point = PlannedPoint::closed(backend, throttle, repetition);
             if self.runner.measure(point)? == Step::Interrupted {
                 return Ok(false);
             }

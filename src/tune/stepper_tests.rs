@@ -29,6 +29,7 @@ fn tune_on(backends: Backends, spec: &RunSpec, max_limit: usize) -> (SweepResult
                 measured,
                 ..
             } => format!("{count} {} {}", phase.name(), measured.throttle),
+            Heard::Rate { outcome, .. } => format!("rate {}", outcome.offered_per_s),
         })
     })
     .unwrap();

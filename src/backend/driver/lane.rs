@@ -6,8 +6,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
+use super::schedule::wait_blocking;
 use super::{median_startup, StartupSample};
-use super::{Attempt, Claims, Finished, ItemEnd, ItemSource, LocalRunner, Outcomes, Span};
+use super::{
+    Attempt, Claims, Finished, ItemEnd, ItemSource, LocalRunner, Outcomes, PointItems, Schedule,
+    Span,
+};
 use crate::backend::inflight::{Entered, InflightTracker};
 use crate::backend::retry::RetryPolicy;
 use crate::backend::{Budget, PointJob, PointProgress};
@@ -27,6 +31,8 @@ pub(crate) struct Point {
     progress: Arc<PointProgress>,
     stop: Arc<AtomicBool>,
     started: OnceLock<Instant>,
+    /// Open loop: when each item is due.
+    schedule: Option<Schedule>,
     /// Every finished lane's sample of startups (ns), merged once per lane, not per item.
     startups: Mutex<Vec<u64>>,
 }
@@ -51,6 +57,10 @@ impl Point {
             progress: job.progress.clone(),
             stop: job.stop.clone(),
             started: OnceLock::new(),
+            schedule: job
+                .open_loop
+                .as_ref()
+                .map(|open| Schedule::new(open, items, duration)),
             startups: Mutex::new(Vec::new()),
         }
     }
@@ -79,6 +89,11 @@ impl Point {
         self.inflight.max()
     }
 
+    /// The point's items, handed out from its one counter.
+    pub(crate) fn claims(&self) -> Claims<'_> {
+        Claims::new(&self.next_item, self.items)
+    }
+
     /// The median time from an item being handed out to its workload starting, over the
     /// lanes that have finished.
     pub(crate) fn startup(&self) -> Option<Duration> {
@@ -86,9 +101,12 @@ impl Point {
         median_startup(sample)
     }
 
-    /// The point's items, handed out from its one counter.
-    pub(crate) fn claims(&self) -> Claims<'_> {
-        Claims::new(&self.next_item, self.items)
+    /// Where a lane's items come from: the shared counter, or the open loop's schedule.
+    pub(crate) fn items(&self) -> PointItems<'_> {
+        match &self.schedule {
+            None => PointItems::Closed(self.claims()),
+            Some(schedule) => PointItems::Open(schedule.lane(self.start())),
+        }
     }
 
     /// A pass over the point's items for the worker in progress slot `slot` (also its name in
@@ -99,7 +117,11 @@ impl Point {
             point: self,
             slot,
             started,
-            deadline: self.duration.and_then(|d| started.checked_add(d)),
+            // An open loop's schedule ends at the duration; items due before it still start.
+            deadline: self
+                .duration
+                .filter(|_| self.schedule.is_none())
+                .and_then(|d| started.checked_add(d)),
             completed: 0,
             last_end: started,
             startup: StartupSample::default(),
@@ -143,6 +165,8 @@ struct Claimed {
     item: u64,
     begin: Instant,
     entered: Entered,
+    /// Open loop: when it was meant to start.
+    due: Option<Instant>,
 }
 
 impl Lane<'_> {
@@ -160,10 +184,16 @@ impl Lane<'_> {
     ) -> LaneEnd {
         let point = self.point;
         loop {
-            let Some(claimed) = self.claim(source, sink) else {
+            let Some(item) = self.next(source) else {
                 return LaneEnd::Finished;
             };
-            let item = claimed.item;
+            let due = source.due();
+            if let Some(due) = due {
+                if !wait_blocking(due, || point.stopped()) {
+                    return LaneEnd::Finished;
+                }
+            }
+            let claimed = self.begin(item, due, sink);
             let deadline = point.timeout.and_then(|t| claimed.begin.checked_add(t));
             let mut first = self.startup.wants();
             let startup = &mut self.startup;
@@ -201,10 +231,20 @@ impl Lane<'_> {
     {
         let point = self.point;
         loop {
-            let Some(claimed) = self.claim(source, sink) else {
+            let Some(item) = self.next(source) else {
                 return LaneEnd::Finished;
             };
-            let item = claimed.item;
+            let due = source.due();
+            if let Some(due) = due {
+                let now = Instant::now();
+                if due > now {
+                    crate::timer::sleep(due - now).await;
+                }
+                if point.stopped() {
+                    return LaneEnd::Finished;
+                }
+            }
+            let claimed = self.begin(item, due, sink);
             if self.startup.wants() {
                 // The item's future is polled at once below: its start is now.
                 self.startup.add(claimed.begin.elapsed().as_nanos() as u64);
@@ -226,21 +266,27 @@ impl Lane<'_> {
         }
     }
 
-    /// Claims the next item and marks it in flight; `None` when the lane is done.
+    /// Claims the next item; `None` when the lane is done.
     #[inline]
-    fn claim(&self, source: &mut impl ItemSource, sink: &mut impl Outcomes) -> Option<Claimed> {
+    fn next(&self, source: &mut impl ItemSource) -> Option<u64> {
         if self.point.stopped() {
             return None;
         }
-        let item = source.next_item()?;
+        source.next_item()
+    }
+
+    /// Marks `item` in flight, starting now.
+    #[inline]
+    fn begin(&self, item: u64, due: Option<Instant>, sink: &mut impl Outcomes) -> Claimed {
         let entered = self.point.inflight.enter();
         let begin = Instant::now();
         sink.starting(item, begin);
-        Some(Claimed {
+        Claimed {
             item,
             begin,
             entered,
-        })
+            due,
+        }
     }
 
     /// Takes `claimed` out of flight and records how it ended; `Err` when the lane stops here.
@@ -277,6 +323,9 @@ impl Lane<'_> {
             attempts,
             limit: self.point.timeout,
             trace,
+            lag: claimed
+                .due
+                .map(|due| claimed.begin.saturating_duration_since(due)),
         };
         let Some(how) = sink.ended(finished) else {
             return Err(LaneEnd::Abandoned);

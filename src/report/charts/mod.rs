@@ -8,6 +8,7 @@ pub mod distribution;
 pub mod history;
 pub mod latency;
 pub mod memory;
+pub mod open_loop;
 pub mod scalability;
 pub mod speedup;
 pub mod style;
@@ -159,6 +160,9 @@ pub fn render_all(
         render(&memory::Memory(&series))?,
     ];
     for chart in distribution::Distribution::all(sweep) {
+        files.push(render(&chart)?);
+    }
+    if let Some(chart) = open_loop::OpenLoop::of(sweep) {
         files.push(render(&chart)?);
     }
     if let Some(data) = timeline {

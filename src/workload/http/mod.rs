@@ -29,13 +29,15 @@ use target::Target;
 /// The longest a user URL is given to accept a connection before the sweep starts.
 const PROBE_LIMIT: Duration = Duration::from_secs(5);
 
-const SERVER_PARAMS: [&str; 6] = [
+const SERVER_PARAMS: [&str; 8] = [
     "server_latency_ms",
     "server_jitter_ms",
     "server_capacity",
     "server_queue",
     "server_error_rate",
     "server_body_size",
+    "server_stall_ms",
+    "server_stall_every_ms",
 ];
 
 const PARAMS: &[ParamDef] = &[
@@ -113,6 +115,18 @@ const PARAMS: &[ParamDef] = &[
         ParamType::Float,
         None,
         "built-in server: answers take latency ± up to this (default 0)",
+    ),
+    ParamDef::new(
+        "server_stall_ms",
+        ParamType::Float,
+        None,
+        "built-in server: pause everything this long in every server_stall_every_ms (default 0)",
+    ),
+    ParamDef::new(
+        "server_stall_every_ms",
+        ParamType::Float,
+        None,
+        "built-in server: the period of its stalls, the first one a period after it starts",
     ),
     ParamDef::new(
         "server_capacity",
@@ -283,6 +297,8 @@ fn builtin_server_config(p: &Params) -> Result<ServerConfig, SpecError> {
     let config = ServerConfig {
         latency: ms("server_latency_ms", 10.0)?,
         jitter: ms("server_jitter_ms", 0.0)?,
+        stall: ms("server_stall_ms", 0.0)?,
+        stall_every: ms("server_stall_every_ms", 0.0)?,
         capacity: match p.has("server_capacity") {
             true => Some(p.u64("server_capacity")? as usize),
             false => None,
@@ -301,7 +317,7 @@ fn builtin_server_config(p: &Params) -> Result<ServerConfig, SpecError> {
     };
     config
         .check()
-        .map_err(|why| p.invalid("server_capacity/server_error_rate", why))?;
+        .map_err(|why| p.invalid("server_capacity/server_error_rate/server_stall_ms", why))?;
     Ok(config)
 }
 
