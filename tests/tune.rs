@@ -244,10 +244,12 @@ fn tune_answers_runs_question_on_a_capacity_six_server() {
     for unmeasured in ["3", "5", "6", "7"] {
         assert!(!numbers.contains(&unmeasured), "{unmeasured}: {summary}");
     }
-    // The same question asked of every throttle around the capacity: the same answer.
+    // The same question asked of every throttle around the capacity: the same answer, to
+    // within the plateau's noise (6, 7 and 8 hold goodputs a few percent apart, and a busy
+    // machine moves which of them first comes within 95 % of the best).
     let (every, summary, _) = go("run", &["--limits", "1,2,3,4,5,6,7,8,10,12,16"], "every");
     assert!(
-        every.abs_diff(tuned) <= 1,
+        (5..=8).contains(&every) && every.abs_diff(tuned) <= 2,
         "run over every throttle: {every}, tune: {tuned}: {summary}"
     );
 }
