@@ -16,10 +16,13 @@ use crate::workload::Registry;
 
 #[cfg(test)]
 pub(crate) mod fake;
+pub mod merge;
+pub mod merge_checks;
 mod point;
 mod runner;
 #[cfg(test)]
 mod runner_tests;
+mod shard;
 mod speedup;
 pub use point::FIRST_POINT_WARMUP;
 pub(crate) use runner::{fresh_sweep, Backends, PointRunner, Step};
@@ -144,7 +147,7 @@ pub(crate) fn resume_with(
     };
     let remaining: Vec<PlannedPoint> = plan(&sweep.spec)
         .into_iter()
-        .filter(|p| !measured(p))
+        .filter(|p| !measured(p) && shard::runs_point(&sweep.spec.sweep, p))
         .collect();
     let mut runner = PointRunner::start(sweep, registry, backends, &remaining, listener, stop)?;
     for (index, &point) in remaining.iter().enumerate() {
@@ -172,10 +175,11 @@ pub(crate) fn point_warnings(p: &PointResult, spec: &RunSpec) -> Vec<Warning> {
             wall,
         });
     }
-    if p.items >= p.throttle as u64 && p.max_inflight < p.throttle && p.failed + p.timed_out == 0 {
+    let slots = p.slots.unwrap_or(p.throttle);
+    if p.items >= slots as u64 && p.max_inflight < slots && p.failed + p.timed_out == 0 {
         warnings.push(Warning::InflightBelowThrottle {
             backend: p.backend,
-            throttle: p.throttle,
+            throttle: slots,
             observed: p.max_inflight,
         });
     }

@@ -9,7 +9,7 @@ use predicates::prelude::*;
 const DESIGN_COLUMNS: &str = "workload,backend,throttle,repetition,items,ok,failed,timed_out,wall_s,throughput_per_s,\
 speedup,efficiency,lat_mean_ms,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_p999_ms,lat_max_ms,cpu_user_s,cpu_sys_s,\
 rss_before_mb,rss_after_mb,mem_delta_mb,peak_rss_mb,max_inflight,startup_ms,retried,goodput_per_s,error_pct,\
-rx_bytes,tx_bytes,rx_mb_per_s,disk_bytes_per_item,disk_mb_per_s,disk_iops";
+rx_bytes,tx_bytes,rx_mb_per_s,disk_bytes_per_item,disk_mb_per_s,disk_iops,slots,late_start_ms,overran";
 
 fn read_rows(dir: &std::path::Path) -> Vec<csv::StringRecord> {
     let mut reader = csv::Reader::from_path(dir.join("results.csv")).unwrap();

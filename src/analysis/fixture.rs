@@ -59,6 +59,10 @@ pub fn point(backend: BackendKind, throttle: usize, repetition: u32, item_ms: f6
         achieved_concurrency: throttle as f64,
         histogram: String::new(),
         failed_histogram: String::new(),
+        slots: None,
+        late_start_ms: None,
+        overran: None,
+        shards: Vec::new(),
         trace: Vec::new(),
     }
 }

@@ -5,7 +5,7 @@ use super::Exporter;
 use crate::results::{PointResult, SweepResult};
 
 /// The columns of `results.csv`, in order.
-pub const COLUMNS: [&str; 35] = [
+pub const COLUMNS: [&str; 38] = [
     "workload",
     "backend",
     "throttle",
@@ -41,6 +41,9 @@ pub const COLUMNS: [&str; 35] = [
     "disk_bytes_per_item",
     "disk_mb_per_s",
     "disk_iops",
+    "slots",
+    "late_start_ms",
+    "overran",
 ];
 
 /// One CSV row of a point, in `COLUMNS` order.
@@ -86,6 +89,9 @@ pub fn row(p: &PointResult) -> Vec<String> {
             .unwrap_or_default(),
         opt(p.disk_mb_per_s, 3),
         opt(p.disk_iops, 3),
+        p.slots.map(|n| n.to_string()).unwrap_or_default(),
+        opt(p.late_start_ms, 1),
+        p.overran.map(|o| o.to_string()).unwrap_or_default(),
     ]
 }
 

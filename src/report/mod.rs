@@ -35,6 +35,7 @@ pub mod items;
 pub mod json;
 pub(crate) mod progress;
 pub mod render;
+pub mod shards;
 // Whole sweeps on the fake backend, analysed and summarised: above both, so here.
 #[cfg(test)]
 mod sweep_tests;

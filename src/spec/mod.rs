@@ -36,6 +36,7 @@ use crate::workload::{Registry, WorkloadSpec};
 mod file;
 mod overrides;
 mod remote;
+mod shard;
 pub mod slo;
 #[cfg(test)]
 mod tests;
@@ -45,6 +46,7 @@ mod weights;
 pub use file::parse;
 pub use overrides::Overrides;
 pub use remote::{apply_remote_flags, RemoteFlags};
+pub use shard::{apply_shard_flags, Schedule, Shard, ShardFlags, DEFAULT_GAP};
 pub use slo::Slo;
 pub use values::{parse_backends, parse_count, parse_duration, parse_limits, parse_positive};
 pub use weights::FitWeights;
@@ -105,6 +107,12 @@ pub struct SweepSettings {
     /// Keep every point in the scalability fit, even one that looks stalled.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub usl_keep_all: bool,
+    /// This run is one shard of several (`--shard K/N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    /// Points open on a shared wall-clock schedule (`--start-at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
 }
 
 impl Default for SweepSettings {
@@ -123,6 +131,8 @@ impl Default for SweepSettings {
             ignore_failures: false,
             usl_weights: Default::default(),
             usl_keep_all: false,
+            shard: None,
+            schedule: None,
         }
     }
 }

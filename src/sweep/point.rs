@@ -4,15 +4,17 @@
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::backend::{Backend, Execution, PointJob, PointProgress, WindowStart};
 use crate::measure::cpu::CpuTimes;
-use crate::measure::latency::{encode_histogram, us_to_ms};
+use crate::measure::latency::{encode_histogram, us_to_ms, WorkerStats};
 use crate::measure::memory::{bytes_to_mb, rss_bytes, PeakMethod, PeakWatch};
 use crate::results::PointResult;
 use crate::spec::RunSpec;
 use crate::workload::Workload;
 
+use super::shard::PointLoad;
 use super::PlannedPoint;
 
 /// Warm-up items for the first point of a run when the spec asks for none. Every later point
@@ -36,14 +38,15 @@ pub(crate) fn measure_point(
     spec: &RunSpec,
     workload: &Arc<dyn Workload>,
     point: &PlannedPoint,
+    load: PointLoad,
     (progress, warmup): (Arc<PointProgress>, u64),
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<(PointResult, PeakMethod)> {
     let job = PointJob {
         workload,
         spec: &spec.workload,
-        throttle: point.throttle,
-        budget: spec.sweep.budget,
+        throttle: load.slots,
+        budget: load.budget,
         warmup,
         timeout: spec.sweep.timeout,
         retry: spec.sweep.retry,
@@ -87,6 +90,20 @@ pub(crate) fn measure_point(
     }
     result.hosts = backend.take_hosts();
     Ok((result, method))
+}
+
+/// The point of a shard whose part of it is nothing (`PointLoad::is_idle`): no item, no
+/// latency, the time it waited as its wall time.
+pub(crate) fn idle_point(spec: &RunSpec, point: &PlannedPoint, waited: Duration) -> PointResult {
+    let rss = rss_bytes().unwrap_or(0);
+    let execution = Execution {
+        stats: WorkerStats::new(),
+        wall: waited,
+        max_inflight: 0,
+        startup: None,
+        children_peak_rss: None,
+    };
+    point_result(spec, point, execution, CpuTimes::default(), (rss, rss, rss))
 }
 
 fn point_result(
@@ -166,6 +183,10 @@ fn point_result(
         },
         retried: s.retried,
         hosts: Vec::new(),
+        slots: None,
+        late_start_ms: None,
+        overran: None,
+        shards: Vec::new(),
         trace: ex.stats.trace,
     }
 }
