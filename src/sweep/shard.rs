@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use super::PlannedPoint;
 use crate::backend::{BackendKind, Budget};
-use crate::spec::SweepSettings;
+use crate::spec::{Shard, SweepSettings};
 
 /// What this process runs of a point: all of it, or its shard's part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,8 +24,9 @@ impl PointLoad {
 }
 
 /// This process's part of `point`: the whole point without `--shard`, else the shard's share of
-/// the throttle and of the items (`Shard::share`). The baseline is never divided: only shard 1
-/// runs it.
+/// the throttle (`Shard::share`), and its share of the items among the shards that got a slot
+/// (all N, or the first T when the throttle T is below N). The baseline is never divided: only
+/// shard 1 runs it.
 pub(crate) fn shard_load(settings: &SweepSettings, point: &PlannedPoint) -> PointLoad {
     let whole = PointLoad {
         slots: point.throttle,
@@ -37,10 +38,18 @@ pub(crate) fn shard_load(settings: &SweepSettings, point: &PlannedPoint) -> Poin
     if point.backend == BackendKind::Sequential {
         return whole;
     }
+    let slots = shard.share(point.throttle as u64);
+    // Items go to the shards that have a slot: with fewer slots than shards, the others would
+    // be handed items they cannot run.
+    let active = Shard {
+        index: shard.index,
+        count: shard.count.min(point.throttle as u32).max(1),
+    };
     PointLoad {
-        slots: shard.share(point.throttle as u64) as usize,
+        slots: slots as usize,
         budget: match settings.budget {
-            Budget::Items(items) => Budget::Items(shard.share(items)),
+            Budget::Items(_) if slots == 0 => Budget::Items(0),
+            Budget::Items(items) => Budget::Items(active.share(items)),
             time => time,
         },
     }
@@ -48,7 +57,7 @@ pub(crate) fn shard_load(settings: &SweepSettings, point: &PlannedPoint) -> Poin
 
 /// Whether this process measures `point` at all: a shard other than 1 leaves the baseline out.
 pub(crate) fn runs_point(settings: &SweepSettings, point: &PlannedPoint) -> bool {
-    point.backend != BackendKind::Sequential || settings.shard.is_none_or(|s| s.runs_baseline())
+    point.backend != BackendKind::Sequential || settings.shard.map_or(true, |s| s.runs_baseline())
 }
 
 /// A point's wall-clock window: it opens, runs for the point's duration, and must be done
@@ -94,7 +103,6 @@ pub(crate) fn ms_between(from: SystemTime, to: SystemTime) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::Shard;
 
     fn point(backend: BackendKind, throttle: usize) -> PlannedPoint {
         PlannedPoint {
@@ -122,6 +130,16 @@ mod tests {
         settings.shard = Some(Shard { index: 3, count: 3 });
         let load = shard_load(&settings, &point(BackendKind::Thread, 2));
         assert!(load.is_idle(), "{load:?}");
+        settings.shard = Some(Shard { index: 1, count: 3 });
+        let alone = shard_load(&settings, &point(BackendKind::Thread, 1));
+        assert_eq!(
+            alone,
+            PointLoad {
+                slots: 1,
+                budget: Budget::Items(10)
+            }
+        );
+        settings.shard = Some(Shard { index: 3, count: 3 });
         let baseline = shard_load(&settings, &point(BackendKind::Sequential, 1));
         assert_eq!(
             baseline,

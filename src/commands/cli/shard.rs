@@ -10,8 +10,9 @@ use crate::spec::ShardFlags;
 /// Flattened into `run`: which shard this process is, and the shared schedule.
 #[derive(Debug, Args, Default)]
 pub struct ShardArgs {
-    /// Run shard K of N of every point: each throttle and --items is split over the N shards
-    /// (shard K takes ⌊T/N⌋, plus one when K ≤ T mod N); the baseline runs on shard 1 only.
+    /// Run shard K of N of every point: throttle T is split over the N shards (shard K takes
+    /// ⌊T/N⌋ slots, plus one when K ≤ T mod N), --items the same way over the shards with a
+    /// slot; the baseline runs on shard 1 only.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
     /// Read which shard this is from an environment variable holding a 0-based index
