@@ -392,3 +392,52 @@ fn the_shard_index_can_come_from_the_environment_zero_based() {
     assert_eq!(points[0]["slots"], 1);
     assert_eq!(points[0]["items"], 3);
 }
+
+#[test]
+fn merge_reads_the_shards_from_a_log_of_results_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log = String::from("pod started\n");
+    for k in 1..=2 {
+        let output = tb()
+            .args([
+                "run",
+                "--kind",
+                "sleep",
+                "--param",
+                "ms=1",
+                "--backend",
+                "thread",
+            ])
+            .args([
+                "--limits",
+                "4",
+                "--items",
+                "12",
+                "--quiet",
+                "--results-line",
+            ])
+            .args(["--shard", &format!("{k}/2"), "--out"])
+            .arg(tmp.path().join(format!("pod{k}")))
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(stdout.lines().count(), 1, "{stdout}");
+        log.push_str(&stdout);
+        log.push_str("{not a result}\n");
+    }
+    let log_file = tmp.path().join("job.log");
+    std::fs::write(&log_file, log).unwrap();
+    let out = tmp.path().join("merged");
+    tb().arg("merge")
+        .arg(&log_file)
+        .args(["--quiet", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let merged = results(&out);
+    assert_eq!(point(&merged, "thread", 4)["items"], 12);
+    let empty = tmp.path().join("empty.log");
+    std::fs::write(&empty, "nothing here\n").unwrap();
+    merge_fails(&[&empty], &tmp.path().join("none"), "holds no results line");
+}

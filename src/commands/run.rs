@@ -71,6 +71,9 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
         None => sweep::run(&spec, registry, &mut listeners, stop)?,
     };
     drop(listeners);
+    if args.shard.results_line {
+        println!("{}", serde_json::to_string(&sweep)?);
+    }
     if !args.quiet {
         println!("\n{}", table::console(&sweep));
         let costs = crate::report::costs::console(&sweep);

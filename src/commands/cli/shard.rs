@@ -29,6 +29,10 @@ pub struct ShardArgs {
     /// Time between one point's window and the next, with --start-at [default: 2s].
     #[arg(long, value_name = "TIME")]
     pub gap: Option<String>,
+    /// At the end, print the whole results.json as one line on stdout, for a job whose log is
+    /// all that is kept (`merge` reads such lines from a log file).
+    #[arg(long)]
+    pub results_line: bool,
 }
 
 impl ShardArgs {
@@ -55,7 +59,8 @@ impl ShardArgs {
 /// `throttlebench merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// The shards' run folders or results.json files, every shard once.
+    /// The shards' run folders, results.json files, or logs holding their --results-line
+    /// lines (one log may hold several shards), every shard once.
     #[arg(required = true, value_name = "DIR")]
     pub shards: Vec<PathBuf>,
     /// The folder of the merged run.
