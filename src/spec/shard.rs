@@ -236,6 +236,7 @@ mod tests {
         let third = Shard { index: 3, count: 4 };
         assert_eq!(third.share(2), 0);
         assert_eq!(Shard { index: 1, count: 4 }.share(2), 1);
+        assert_eq!(Shard { index: 4, count: 4 }.share_rate(100.0), 25.0);
     }
 
     #[test]
