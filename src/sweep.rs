@@ -16,10 +16,13 @@ use crate::workload::Registry;
 
 #[cfg(test)]
 pub(crate) mod fake;
+pub mod merge;
+pub mod merge_checks;
 mod point;
 mod runner;
 #[cfg(test)]
 mod runner_tests;
+mod shard;
 mod speedup;
 pub use point::FIRST_POINT_WARMUP;
 pub(crate) use runner::{fresh_sweep, Backends, PointRunner, Step};
@@ -168,7 +171,7 @@ pub(crate) fn resume_with(
     };
     let remaining: Vec<PlannedPoint> = plan(&sweep.spec)
         .into_iter()
-        .filter(|p| !measured(p))
+        .filter(|p| !measured(p) && shard::runs_point(&sweep.spec.sweep, p))
         .collect();
     let mut runner = PointRunner::start(sweep, registry, backends, &remaining, listener, stop)?;
     for (index, &point) in remaining.iter().enumerate() {
@@ -196,15 +199,16 @@ pub(crate) fn point_warnings(p: &PointResult, spec: &RunSpec) -> Vec<Warning> {
             wall,
         });
     }
-    // An open loop's throttle is a cap, not a target.
+    // An open loop's throttle is a cap, not a target; a shard's is its share of slots.
+    let slots = p.slots.unwrap_or(p.throttle);
     if !p.is_open_loop()
-        && p.items >= p.throttle as u64
-        && p.max_inflight < p.throttle
+        && p.items >= slots as u64
+        && p.max_inflight < slots
         && p.failed + p.timed_out == 0
     {
         warnings.push(Warning::InflightBelowThrottle {
             backend: p.backend,
-            throttle: p.throttle,
+            throttle: slots,
             observed: p.max_inflight,
         });
     }

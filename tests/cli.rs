@@ -10,7 +10,7 @@ const DESIGN_COLUMNS: &str = "workload,backend,throttle,repetition,items,ok,fail
 speedup,efficiency,lat_mean_ms,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_p999_ms,lat_max_ms,cpu_user_s,cpu_sys_s,\
 rss_before_mb,rss_after_mb,mem_delta_mb,peak_rss_mb,max_inflight,startup_ms,retried,goodput_per_s,error_pct,\
 rx_bytes,tx_bytes,rx_mb_per_s,disk_bytes_per_item,disk_mb_per_s,disk_iops,worker_rss_mb,own_peak_rss_mb,\
-offered_per_s,late,svc_p50_ms,svc_p90_ms,svc_p99_ms";
+offered_per_s,late,svc_p50_ms,svc_p90_ms,svc_p99_ms,slots,late_start_ms,overran";
 
 fn read_rows(dir: &std::path::Path) -> Vec<csv::StringRecord> {
     let mut reader = csv::Reader::from_path(dir.join("results.csv")).unwrap();

@@ -113,7 +113,11 @@ fn sigkill_leaves_a_parseable_csv_with_every_finished_point() {
     let after = rows(&dir);
     assert!(after.len() >= seen, "rows lost: {} < {seen}", after.len());
     for row in &after {
-        assert_eq!(row.len(), 42, "every column of results.csv: {row:?}");
+        assert_eq!(
+            row.len(),
+            throttlebench::report::csv::COLUMNS.len(),
+            "every column of results.csv: {row:?}"
+        );
         assert_eq!(&row[4], "10");
     }
 }

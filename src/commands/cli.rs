@@ -8,8 +8,10 @@ use crate::spec::{parse_count, parse_positive, FitWeights, Overrides};
 
 mod history;
 mod parse_error;
+mod shard;
 pub use history::{HistoryArgs, HistoryFormat, HistoryOrder};
 pub use parse_error::one_line;
+pub use shard::{MergeArgs, ShardArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,6 +56,9 @@ pub enum Command {
     /// Fit the Universal Scalability Law to throughput against load from a file (a CSV, or a
     /// run's results): σ, κ, λ and N* with 95% confidence intervals.
     Fit(FitArgs),
+    /// Add up the shards of a sharded run (`run --shard K/N`) into one ordinary run folder:
+    /// counts and goodput summed, latency histograms added exactly, a per-shard breakdown.
+    Merge(MergeArgs),
     /// Internal: the child side of the process backends.
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -130,6 +135,8 @@ pub struct RunArgs {
     pub ssh_options: Vec<String>,
     #[command(flatten)]
     pub usl: UslArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 #[derive(Debug, Args, Default)]

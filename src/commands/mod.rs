@@ -5,6 +5,7 @@ pub mod cli;
 pub mod compare;
 pub mod fit;
 pub mod history;
+pub mod merge;
 pub mod report;
 pub mod run;
 pub mod serve;
@@ -54,6 +55,7 @@ pub fn main() -> ExitCode {
         Command::Compare(args) => compare::run(args),
         Command::Fit(args) => fit::run(args),
         Command::History(args) => history::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Worker(args) => {
             worker::run(args.one, args.spec.as_deref(), &registry).map(|()| Exit::Ok)
         }

@@ -27,6 +27,13 @@ pub fn resolve_spec(args: &RunArgs, registry: &Registry) -> anyhow::Result<RunSp
     };
     spec::apply_remote_flags(&mut spec.sweep, &remote)?;
     super::fit::apply_usl_flags(&args.usl, &mut spec.sweep);
+    let index_var = args.shard.shard_index_env.as_deref();
+    let index_value = index_var.and_then(|var| std::env::var(var).ok());
+    spec::apply_shard_flags(
+        &mut spec.sweep,
+        &args.shard.flags(index_value.as_deref()),
+        std::time::SystemTime::now(),
+    )?;
     Ok(spec)
 }
 
@@ -64,6 +71,9 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
         None => sweep::run(&spec, registry, &mut listeners, stop)?,
     };
     drop(listeners);
+    if args.shard.results_line {
+        println!("{}", serde_json::to_string(&sweep)?);
+    }
     if !args.quiet {
         if !sweep.points.is_empty() || sweep.open_loop.is_empty() {
             println!("\n{}", table::console(&sweep));

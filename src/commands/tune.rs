@@ -30,6 +30,13 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
         ))
         .into());
     }
+    if args.run.shard.any() {
+        // Shards follow a plan fixed in advance; tune chooses each point from the last.
+        return Err(SpecError::invalid(
+            "tune cannot be sharded or scheduled: use run --shard K/N --start-at TIME",
+        )
+        .into());
+    }
     let mut spec = super::run::resolve_spec(&args.run, registry)?;
     super::run::check_fail_on_slo(&args.run, &spec)?;
     if spec

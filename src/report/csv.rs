@@ -5,7 +5,7 @@ use super::Exporter;
 use crate::results::{PointResult, SweepResult};
 
 /// The columns of `results.csv`, in order.
-pub const COLUMNS: [&str; 42] = [
+pub const COLUMNS: [&str; 45] = [
     "workload",
     "backend",
     "throttle",
@@ -48,6 +48,9 @@ pub const COLUMNS: [&str; 42] = [
     "svc_p50_ms",
     "svc_p90_ms",
     "svc_p99_ms",
+    "slots",
+    "late_start_ms",
+    "overran",
 ];
 
 /// One CSV row of a point, in `COLUMNS` order.
@@ -100,6 +103,9 @@ pub fn row(p: &PointResult) -> Vec<String> {
         opt(p.svc_p50_ms, 3),
         opt(p.svc_p90_ms, 3),
         opt(p.svc_p99_ms, 3),
+        p.slots.map(|n| n.to_string()).unwrap_or_default(),
+        opt(p.late_start_ms, 1),
+        p.overran.map(|o| o.to_string()).unwrap_or_default(),
     ]
 }
 

@@ -36,6 +36,7 @@ pub mod json;
 pub mod open_loop;
 pub(crate) mod progress;
 pub mod render;
+pub mod shards;
 // Whole sweeps on the fake backend, analysed and summarised: above both, so here.
 #[cfg(test)]
 mod sweep_tests;

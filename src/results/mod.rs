@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod costs;
 pub mod findings;
+pub mod shards;
 pub mod warning;
 
 use crate::backend::hosts::HostResult;
@@ -96,6 +97,11 @@ pub struct PointResult {
     pub svc_p90_ms: Option<f64>,
     #[serde(default)]
     pub svc_p99_ms: Option<f64>,
+    /// Open loop: the successful items' service-time histogram (from the actual start), encoded
+    /// as `histogram`, so that shards' service times add up exactly; empty in closed loop,
+    /// where `histogram` is the service time.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub svc_histogram: String,
     /// Open loop, beyond the CSV: the generator's lag, intended to actual start, every item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lag: Option<LagSummary>,
@@ -126,6 +132,18 @@ pub struct PointResult {
     pub disk_mb_per_s: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_iops: Option<f64>,
+    /// A shard's point (`--shard K/N`): the throttle slots this shard ran of `throttle`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slots: Option<usize>,
+    /// A scheduled point (`--start-at`): how long after its window opened it started, and
+    /// whether it ran past its window into the next point's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_start_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overran: Option<bool>,
+    /// A merged point (`merge`): what each shard did; the point is their sum.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<shards::ShardPart>,
     /// Per-item events (`--trace`); written to `items.jsonl`, not to `results.json`.
     #[serde(skip)]
     pub trace: Vec<TraceEvent>,

@@ -37,6 +37,7 @@ mod file;
 pub mod open_loop;
 mod overrides;
 mod remote;
+mod shard;
 pub mod slo;
 #[cfg(test)]
 mod tests;
@@ -47,6 +48,7 @@ pub use file::parse;
 pub use open_loop::{OpenLoop, OpenLoopFlags};
 pub use overrides::Overrides;
 pub use remote::{apply_remote_flags, RemoteFlags};
+pub use shard::{apply_shard_flags, Schedule, Shard, ShardFlags, DEFAULT_GAP};
 pub use slo::Slo;
 pub use values::{parse_backends, parse_count, parse_duration, parse_limits, parse_positive};
 pub use weights::FitWeights;
@@ -110,6 +112,12 @@ pub struct SweepSettings {
     /// Open-loop points (`--rates`): offered rates instead of throttles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_loop: Option<OpenLoop>,
+    /// This run is one shard of several (`--shard K/N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    /// Points open on a shared wall-clock schedule (`--start-at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
 }
 
 impl Default for SweepSettings {
@@ -129,6 +137,8 @@ impl Default for SweepSettings {
             usl_weights: Default::default(),
             usl_keep_all: false,
             open_loop: None,
+            shard: None,
+            schedule: None,
         }
     }
 }

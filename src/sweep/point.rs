@@ -4,16 +4,18 @@
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::backend::driver::OpenLoopJob;
 use crate::backend::{Backend, Execution, PointJob, PointProgress, WindowStart};
 use crate::measure::cpu::CpuTimes;
-use crate::measure::latency::{encode_histogram, us_to_ms};
+use crate::measure::latency::{encode_histogram, us_to_ms, WorkerStats};
 use crate::measure::memory::{bytes_to_mb, rss_bytes, PeakMethod, PeakWatch};
 use crate::results::{LagSummary, PointResult};
 use crate::spec::RunSpec;
 use crate::workload::Workload;
 
+use super::shard::{shard_rate, PointLoad};
 use super::PlannedPoint;
 
 /// Warm-up items for the first point of a run when the spec asks for none. Every later point
@@ -37,14 +39,15 @@ pub(crate) fn measure_point(
     spec: &RunSpec,
     workload: &Arc<dyn Workload>,
     point: &PlannedPoint,
+    load: PointLoad,
     (progress, warmup): (Arc<PointProgress>, u64),
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<(PointResult, PeakMethod)> {
     let job = PointJob {
         workload,
         spec: &spec.workload,
-        throttle: point.throttle,
-        budget: spec.sweep.budget,
+        throttle: load.slots,
+        budget: load.budget,
         warmup,
         timeout: spec.sweep.timeout,
         retry: spec.sweep.retry,
@@ -103,18 +106,39 @@ pub(crate) fn measure_point(
 fn open_loop_job(spec: &RunSpec, point: &PlannedPoint) -> Option<OpenLoopJob> {
     let open = spec.sweep.open_loop.as_ref()?;
     let rate = point.rate?;
+    // Shards draw arrivals of their own: the same times on every shard would arrive in bursts.
+    let shard = spec.sweep.shard.map_or(0, |s| u64::from(s.index));
     let seed = open
         .seed
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .wrapping_add(rate.to_bits())
         .rotate_left(17)
-        .wrapping_add(u64::from(point.repetition));
+        .wrapping_add(u64::from(point.repetition))
+        .wrapping_add(shard << 32);
+    let mut stages = open.stages.clone();
+    for stage in &mut stages {
+        stage.rate = shard_rate(&spec.sweep, stage.rate);
+    }
     Some(OpenLoopJob {
-        rate,
+        rate: shard_rate(&spec.sweep, rate),
         arrival: open.arrival,
         seed,
-        stages: open.stages.clone(),
+        stages,
     })
+}
+
+/// The point of a shard whose part of it is nothing (`PointLoad::is_idle`): no item, no
+/// latency, the time it waited as its wall time.
+pub(crate) fn idle_point(spec: &RunSpec, point: &PlannedPoint, waited: Duration) -> PointResult {
+    let rss = rss_bytes().unwrap_or(0);
+    let execution = Execution {
+        stats: WorkerStats::new(),
+        wall: waited,
+        max_inflight: 0,
+        startup: None,
+        children_peak_rss: None,
+    };
+    point_result(spec, point, execution, CpuTimes::default(), (rss, rss, rss))
 }
 
 fn point_result(
@@ -197,17 +221,25 @@ fn point_result(
             encode_histogram(f)
         },
         retried: s.retried,
-        offered_per_s: point.rate,
+        offered_per_s: point.rate.map(|rate| shard_rate(&spec.sweep, rate)),
         late: open.map_or(0, |o| o.late),
         svc_p50_ms: sq(0.50),
         svc_p90_ms: sq(0.90),
         svc_p99_ms: sq(0.99),
+        svc_histogram: match open {
+            Some(_) => encode_histogram(service),
+            None => String::new(),
+        },
         lag: open.filter(|o| !o.lag.is_empty()).map(|o| LagSummary {
             p50_ms: us_to_ms(o.lag.value_at_quantile(0.50)),
             p99_ms: us_to_ms(o.lag.value_at_quantile(0.99)),
             max_ms: us_to_ms(o.lag.max()),
         }),
         hosts: Vec::new(),
+        slots: None,
+        late_start_ms: None,
+        overran: None,
+        shards: Vec::new(),
         trace: ex.stats.trace,
         worker_rss_mb: None,
         own_peak_rss_mb: None,

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::point::{measure_point, peak_method_name, warmup_for};
+use super::point::{idle_point, measure_point, peak_method_name, warmup_for};
+use super::shard::{ms_between, shard_load, wait_until, window};
 use super::speedup::{baseline_failed, set_speedup, update_baseline};
 use super::{now_text, point_warnings, PlannedPoint, SweepListener};
 use crate::analysis::{self, SearchRecord};
@@ -74,6 +75,9 @@ pub(crate) struct PointRunner<'l> {
     backends: Backends,
     listener: &'l mut dyn SweepListener,
     stop: Arc<AtomicBool>,
+    /// The whole plan, baseline included, when points open on a schedule: a point's place in
+    /// it is its window, the same for every shard.
+    scheduled: Vec<PlannedPoint>,
 }
 
 impl<'l> PointRunner<'l> {
@@ -115,12 +119,18 @@ impl<'l> PointRunner<'l> {
         sweep.interrupted = false;
         sweep.finished_at = None;
         listener.sweep_start(planned, &sweep.spec)?;
+        let scheduled = if settings.schedule.is_some() {
+            super::plan(&sweep.spec)
+        } else {
+            Vec::new()
+        };
         let mut runner = PointRunner {
             sweep,
             workload,
             backends,
             listener,
             stop,
+            scheduled,
         };
         for warning in first_warnings {
             runner.warn(warning);
@@ -169,31 +179,65 @@ impl<'l> PointRunner<'l> {
             self.sweep.interrupted = true;
             return Ok(Step::Interrupted);
         }
+        let window = self
+            .scheduled
+            .iter()
+            .position(|p| *p == point)
+            .and_then(|index| window(&self.sweep.spec.sweep, index));
+        if let Some(window) = &window {
+            if !wait_until(window.opens, &self.stop) {
+                self.sweep.interrupted = true;
+                return Ok(Step::Interrupted);
+            }
+        }
+        let started = std::time::SystemTime::now();
+        let load = shard_load(&self.sweep.spec.sweep, &point);
         let backend = self.backends.get(point.backend)?;
-        let progress = Arc::new(PointProgress::new(point.throttle));
+        let progress = Arc::new(PointProgress::new(load.slots));
         self.listener
             .point_start(self.sweep.points.len(), &point, &progress);
         let warmup = warmup_for(&self.sweep.spec, self.sweep.points.is_empty());
-        let (mut result, peak_method) = measure_point(
-            backend,
-            &self.sweep.spec,
-            &self.workload,
-            &point,
-            (progress, warmup),
-            self.stop.clone(),
-        )
-        .with_context(|| match point.rate {
-            Some(rate) => format!("{} at {} items/s", point.backend, crate::format::rate(rate)),
-            None => format!("{} at throttle {}", point.backend, point.throttle),
-        })?;
+        let (mut result, peak_method) = if load.is_idle() {
+            // Nothing of this point is ours: wait its measuring time out with the other shards.
+            if let Some(window) = &window {
+                wait_until(window.measures_until, &self.stop);
+            }
+            let waited = started.elapsed().unwrap_or_default();
+            let idle = idle_point(&self.sweep.spec, &point, waited);
+            (idle, None)
+        } else {
+            measure_point(
+                backend,
+                &self.sweep.spec,
+                &self.workload,
+                &point,
+                load,
+                (progress, warmup),
+                self.stop.clone(),
+            )
+            .map(|(result, method)| (result, Some(method)))
+            .with_context(|| match point.rate {
+                Some(rate) => format!("{} at {} items/s", point.backend, crate::format::rate(rate)),
+                None => format!("{} at throttle {}", point.backend, point.throttle),
+            })?
+        };
+        if self.sweep.spec.sweep.shard.is_some() {
+            result.slots = Some(load.slots);
+        }
+        if let Some(window) = &window {
+            result.late_start_ms = Some(ms_between(window.opens, started));
+            result.overran = Some(std::time::SystemTime::now() > window.closes);
+        }
         if self.stop.load(Ordering::Relaxed) {
             self.sweep.interrupted = true;
             return Ok(Step::Interrupted);
         }
-        if peak_method == PeakMethod::Sampled {
-            self.warn(Warning::PeakRssSampled);
+        if let Some(peak_method) = peak_method {
+            if peak_method == PeakMethod::Sampled {
+                self.warn(Warning::PeakRssSampled);
+            }
+            self.sweep.environment.peak_rss_method = peak_method_name(peak_method).to_string();
         }
-        self.sweep.environment.peak_rss_method = peak_method_name(peak_method).to_string();
         if result.is_open_loop() {
             for warning in point_warnings(&result, &self.sweep.spec) {
                 self.warn(warning);
