@@ -7,9 +7,11 @@ pub(crate) mod driver;
 mod feed;
 mod framing;
 pub mod hosts;
+pub mod limiter;
 pub(crate) mod inflight;
 pub(crate) mod per_item;
 pub(crate) mod process;
+pub(crate) mod rayon_pool;
 pub mod protocol;
 pub(crate) mod remote;
 pub mod retry;
@@ -102,6 +104,8 @@ pub struct PointJob<'a> {
     pub stop: Arc<AtomicBool>,
     /// Marked by the backend when its timed window opens (every worker ready and warmed up).
     pub window: Arc<WindowStart>,
+    /// A limiter's point: `throttle` lanes start, and the gate's limit says how many may run.
+    pub limit: Option<Arc<limiter::LimitGate>>,
 }
 
 /// The CPU spent before a point's timed window opened, so the point's CPU columns cover the
@@ -160,6 +164,7 @@ impl<'a> PointJob<'a> {
             progress: Arc::new(PointProgress::new(throttle)),
             stop: Arc::new(AtomicBool::new(false)),
             window: Arc::new(WindowStart::default()),
+            limit: None,
         }
     }
 }
@@ -201,6 +206,7 @@ pub enum BackendKind {
     Process,
     ProcessPerItem,
     Remote,
+    Rayon,
 }
 
 impl BackendKind {
@@ -211,6 +217,7 @@ impl BackendKind {
         BackendKind::Process,
         BackendKind::ProcessPerItem,
         BackendKind::Remote,
+        BackendKind::Rayon,
     ];
 
     /// The name flags, spec files and reports use.
@@ -222,6 +229,7 @@ impl BackendKind {
             BackendKind::Process => "process",
             BackendKind::ProcessPerItem => "process-per-item",
             BackendKind::Remote => "remote",
+            BackendKind::Rayon => "rayon",
         }
     }
 
@@ -233,6 +241,7 @@ impl BackendKind {
             BackendKind::Async => Box::new(async_tokio::AsyncBackend::new()?),
             BackendKind::Process => Box::new(process::ProcessBackend),
             BackendKind::ProcessPerItem => Box::new(per_item::PerItemBackend),
+            BackendKind::Rayon => Box::new(rayon_pool::RayonBackend),
             BackendKind::Remote => {
                 anyhow::bail!("the remote backend needs hosts (--hosts or --hosts-file)")
             }
