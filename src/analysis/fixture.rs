@@ -57,6 +57,7 @@ pub fn point(backend: BackendKind, throttle: usize, repetition: u32, item_ms: f6
         histogram: String::new(),
         failed_histogram: String::new(),
         trace: Vec::new(),
+        limiter: None,
     }
 }
 
@@ -108,6 +109,7 @@ pub fn sweep(item_ms: f64, reps: u32) -> SweepResult {
         baseline_throughput_per_s: Some(1000.0 / item_ms),
         baseline_goodput_per_s: Some(1000.0 / item_ms),
         points,
+        limited: Vec::new(),
         warnings: Vec::new(),
         interrupted: false,
         stopped: None,

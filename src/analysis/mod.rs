@@ -20,6 +20,7 @@ pub(crate) mod costs;
 pub(crate) mod efficiency;
 pub(crate) mod explain;
 pub mod knee;
+pub mod limiters;
 pub(crate) mod littles_law;
 pub(crate) mod pick;
 pub(crate) mod recommend;
@@ -82,6 +83,7 @@ pub fn analyze(sweep: &SweepResult) -> Analysis {
         Ok(r) => analysis.recommendation = Some(r),
         Err(why) => analysis.no_recommendation = Some(why),
     }
+    analysis.limiters = limiters::judge(sweep, &analysis.backends);
     analysis.costs = costs::costs(sweep);
     analysis.notes.extend(efficiency::notes(sweep));
     analysis.littles_law = littles_law::checks(sweep);
@@ -160,6 +162,9 @@ impl Analysis {
         }
         if let Some(s) = &self.search {
             lines.push(text::describe_search(s));
+        }
+        for limiter in &self.limiters {
+            lines.push(limiter.summary.clone());
         }
         for note in &self.notes {
             lines.push(format!("note: {note}"));

@@ -27,6 +27,7 @@ pub fn resolve_spec(args: &RunArgs, registry: &Registry) -> anyhow::Result<RunSp
     };
     spec::apply_remote_flags(&mut spec.sweep, &remote)?;
     super::fit::apply_usl_flags(&args.usl, &mut spec.sweep);
+    spec::apply_limiter_flag(&mut spec.sweep, args.limiter.as_deref())?;
     Ok(spec)
 }
 

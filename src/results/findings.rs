@@ -38,6 +38,9 @@ pub struct Analysis {
     /// How an adaptive search (`tune`) chose its points, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<SearchRecord>,
+    /// Each limiter's point judged against the sweep (`--limiter`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limiters: Vec<super::limited::LimiterJudgement>,
 }
 
 /// The one throttle to use, on one backend, and why.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod costs;
 pub mod findings;
+pub mod limited;
 pub mod warning;
 
 use crate::backend::hosts::HostResult;
@@ -102,9 +103,20 @@ pub struct PointResult {
     /// Per-item events (`--trace`); written to `items.jsonl`, not to `results.json`.
     #[serde(skip)]
     pub trace: Vec<TraceEvent>,
+    /// A limiter's point: which limiter and its limit over time; `throttle` is where it settled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limiter: Option<limited::LimiterTrack>,
 }
 
 impl PointResult {
+    /// The backend as rows name it: `async`, or `async+vegas` for a limiter's point.
+    pub fn backend_label(&self) -> String {
+        match &self.limiter {
+            Some(track) => format!("{}+{}", self.backend, track.limiter.algorithm.name()),
+            None => self.backend.to_string(),
+        }
+    }
+
     /// Whether this point is the sequential baseline.
     pub fn is_baseline(&self) -> bool {
         self.backend == BackendKind::Sequential
@@ -128,6 +140,10 @@ pub struct SweepResult {
     #[serde(default)]
     pub baseline_goodput_per_s: Option<f64>,
     pub points: Vec<PointResult>,
+    /// Limiters' points (`--limiter`), one per backend and limiter: apart from `points`, which
+    /// are all static throttles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limited: Vec<PointResult>,
     #[serde(default)]
     pub warnings: Vec<String>,
     /// True when the sweep was stopped (Ctrl-C) before every point ran.

@@ -42,6 +42,7 @@ struct RawSweep {
     ignore_failures: Option<bool>,
     usl_weights: Option<Spanned<String>>,
     usl_keep_all: Option<bool>,
+    limiters: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -194,6 +195,11 @@ pub fn parse(
         };
     }
     sweep.usl_keep_all = s.usl_keep_all.unwrap_or(false);
+    if let Some(list) = s.limiters {
+        let span = list.span();
+        sweep.limiters = super::limiters::limiters_from_list(list.get_ref())
+            .map_err(|e| at(span, e.to_string()))?;
+    }
 
     let name = raw
         .name

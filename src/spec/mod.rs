@@ -28,12 +28,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::hosts::RemoteSettings;
+use crate::backend::limiter::LimiterSpec;
 use crate::backend::retry::RetryPolicy;
 use crate::backend::{BackendKind, Budget};
 use crate::error::SpecError;
 use crate::workload::{Registry, WorkloadSpec};
 
 mod file;
+mod limiters;
 mod overrides;
 mod remote;
 pub mod slo;
@@ -43,6 +45,9 @@ mod values;
 mod weights;
 
 pub use file::parse;
+pub use limiters::{
+    apply_limiter_flag, check_limiters, limiter_lanes, takes_limiter, LANES_PER_LARGEST_THROTTLE,
+};
 pub use overrides::Overrides;
 pub use remote::{apply_remote_flags, RemoteFlags};
 pub use slo::Slo;
@@ -100,6 +105,10 @@ pub struct SweepSettings {
     /// Keep every point in the scalability fit, even one that looks stalled.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub usl_keep_all: bool,
+    /// Adaptive limiters to judge against the sweep (`--limiter`): one point per limiter on
+    /// each backend that can take one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limiters: Vec<LimiterSpec>,
 }
 
 impl Default for SweepSettings {
@@ -118,6 +127,7 @@ impl Default for SweepSettings {
             ignore_failures: false,
             usl_weights: Default::default(),
             usl_keep_all: false,
+            limiters: Vec::new(),
         }
     }
 }

@@ -5,6 +5,7 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use crate::backend::limiter::LimitGate;
 use crate::backend::{Backend, Execution, PointJob, PointProgress, WindowStart};
 use crate::measure::cpu::CpuTimes;
 use crate::measure::latency::{encode_histogram, us_to_ms};
@@ -38,6 +39,7 @@ pub(crate) fn measure_point(
     point: &PlannedPoint,
     (progress, warmup): (Arc<PointProgress>, u64),
     stop: Arc<AtomicBool>,
+    limit: Option<Arc<LimitGate>>,
 ) -> anyhow::Result<(PointResult, PeakMethod)> {
     let job = PointJob {
         workload,
@@ -51,6 +53,7 @@ pub(crate) fn measure_point(
         progress,
         stop,
         window: Arc::new(WindowStart::default()),
+        limit,
     };
     let rss_before = rss_bytes().unwrap_or(0);
     let cpu_before = CpuTimes::of_self().plus(CpuTimes::of_children());
@@ -161,6 +164,7 @@ fn point_result(
         retried: s.retried,
         hosts: Vec::new(),
         trace: ex.stats.trace,
+        limiter: None,
     }
 }
 

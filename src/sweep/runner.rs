@@ -14,10 +14,12 @@ use super::point::{measure_point, peak_method_name, warmup_for};
 use super::speedup::{baseline_failed, set_speedup, update_baseline};
 use super::{now_text, point_warnings, PlannedPoint, SweepListener};
 use crate::analysis::{self, SearchRecord};
+use crate::backend::limiter::{LimitGate, LimiterSpec};
 use crate::backend::{Backend, BackendKind, Budget, PointProgress};
 use crate::measure::environment::Environment;
 use crate::measure::memory::PeakMethod;
 use crate::results::warning::Warning;
+use crate::results::limited::LimiterTrack;
 use crate::results::{SweepResult, FORMAT_VERSION};
 use crate::spec::{RunSpec, SweepSettings};
 use crate::workload::{Nature, Registry, Workload};
@@ -163,6 +165,7 @@ impl<'l> PointRunner<'l> {
             &point,
             (progress, warmup),
             self.stop.clone(),
+            None,
         )
         .with_context(|| format!("{} at throttle {}", point.backend, point.throttle))?;
         if self.stop.load(Ordering::Relaxed) {
@@ -183,6 +186,81 @@ impl<'l> PointRunner<'l> {
         self.sweep.points.push(result);
         let kept = self.sweep.points.last().expect("just pushed");
         self.listener.point_done(kept, &self.sweep)?;
+        Ok(Step::Kept)
+    }
+
+    /// Measures every limiter of the spec on every backend that can take one, after the static
+    /// points (the truth they are judged against); those already measured are skipped.
+    pub fn measure_limiters(&mut self) -> anyhow::Result<Step> {
+        let settings = &self.sweep.spec.sweep;
+        if self.sweep.stopped.is_some() || self.sweep.interrupted {
+            return Ok(Step::Interrupted);
+        }
+        let mut pending = Vec::new();
+        for &backend in settings.backends.iter().filter(|b| crate::spec::takes_limiter(**b)) {
+            for limiter in &settings.limiters {
+                let done = self.sweep.limited.iter().any(|p| {
+                    p.backend == backend
+                        && p.limiter.as_ref().is_some_and(|t| t.limiter == *limiter)
+                });
+                if !done {
+                    pending.push((backend, limiter.clone()));
+                }
+            }
+        }
+        for (backend, limiter) in pending {
+            if self.measure_limited(backend, &limiter)? == Step::Interrupted {
+                return Ok(Step::Interrupted);
+            }
+        }
+        Ok(Step::Kept)
+    }
+
+    /// One limiter's point: as many lanes as the limit may reach, held to the limiter's limit.
+    /// Its row's throttle is where the limit settled.
+    fn measure_limited(&mut self, kind: BackendKind, limiter: &LimiterSpec) -> anyhow::Result<Step> {
+        if self.stop.load(Ordering::Relaxed) {
+            self.sweep.interrupted = true;
+            return Ok(Step::Interrupted);
+        }
+        let lanes = crate::spec::limiter_lanes(&self.sweep.spec.sweep);
+        let gate = Arc::new(LimitGate::new(limiter.build(lanes)));
+        let point = PlannedPoint {
+            backend: kind,
+            throttle: lanes,
+            repetition: 1,
+        };
+        let backend = self.backends.get(kind)?;
+        let progress = Arc::new(PointProgress::new(lanes));
+        self.listener
+            .point_start(self.sweep.points.len(), &point, &progress);
+        let (mut result, _) = measure_point(
+            backend,
+            &self.sweep.spec,
+            &self.workload,
+            &point,
+            (progress, self.sweep.spec.sweep.warmup),
+            self.stop.clone(),
+            Some(gate.clone()),
+        )
+        .with_context(|| format!("{kind} with limiter {limiter}"))?;
+        if self.stop.load(Ordering::Relaxed) {
+            self.sweep.interrupted = true;
+            return Ok(Step::Interrupted);
+        }
+        let steps = gate.steps();
+        let settled = analysis::limiters::settled_limit(&steps, result.wall_s);
+        result.throttle = settled.round().max(1.0) as usize;
+        result.limiter = Some(LimiterTrack {
+            limiter: limiter.clone(),
+            lanes,
+            settled,
+            limit_over_time: steps,
+        });
+        set_speedup(&mut result, self.sweep.baseline_goodput_per_s);
+        self.sweep.limited.push(result);
+        let kept = self.sweep.limited.last().expect("just pushed");
+        self.listener.limited_done(kept, &self.sweep)?;
         Ok(Step::Kept)
     }
 
@@ -247,6 +325,7 @@ pub fn fresh_sweep(spec: &RunSpec) -> SweepResult {
         baseline_throughput_per_s: None,
         baseline_goodput_per_s: None,
         points: Vec::new(),
+        limited: Vec::new(),
         warnings: Vec::new(),
         interrupted: false,
         stopped: None,

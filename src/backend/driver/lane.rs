@@ -8,6 +8,7 @@ use crossbeam_utils::CachePadded;
 
 use super::{Attempt, Claims, Finished, ItemEnd, ItemSource, LocalRunner, Outcomes, Span};
 use crate::backend::inflight::{Entered, InflightTracker};
+use crate::backend::limiter::LimitGate;
 use crate::backend::retry::RetryPolicy;
 use crate::backend::{Budget, PointJob, PointProgress};
 
@@ -26,6 +27,8 @@ pub(crate) struct Point {
     progress: Arc<PointProgress>,
     stop: Arc<AtomicBool>,
     started: OnceLock<Instant>,
+    /// A limiter's gate: a lane runs an item only while its slot is below the limit.
+    gate: Option<Arc<LimitGate>>,
 }
 
 impl Point {
@@ -48,6 +51,7 @@ impl Point {
             progress: job.progress.clone(),
             stop: job.stop.clone(),
             started: OnceLock::new(),
+            gate: job.limit.clone(),
         }
     }
 
@@ -69,6 +73,16 @@ impl Point {
     #[inline]
     pub(crate) fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// How many items the point has: `u64::MAX` for a timed budget.
+    pub(crate) fn items(&self) -> u64 {
+        self.items
+    }
+
+    /// A timed budget's length.
+    pub(crate) fn duration(&self) -> Option<Duration> {
+        self.duration
     }
 
     pub(crate) fn max_inflight(&self) -> usize {
@@ -120,6 +134,8 @@ struct Claimed {
     item: u64,
     begin: Instant,
     entered: Entered,
+    /// With a limiter: the items in flight when this one started, itself included.
+    inflight: usize,
 }
 
 impl Lane<'_> {
@@ -137,6 +153,11 @@ impl Lane<'_> {
     ) -> LaneEnd {
         let point = self.point;
         loop {
+            if let Some(gate) = &point.gate {
+                if !gate.wait_blocking(self.slot, &point.stop, self.deadline) {
+                    return LaneEnd::Finished;
+                }
+            }
             let Some(claimed) = self.claim(source, sink) else {
                 return LaneEnd::Finished;
             };
@@ -170,6 +191,11 @@ impl Lane<'_> {
     {
         let point = self.point;
         loop {
+            if let Some(gate) = &point.gate {
+                if !gate.wait_async(self.slot, &point.stop, self.deadline).await {
+                    return LaneEnd::Finished;
+                }
+            }
             let Some(claimed) = self.claim(source, sink) else {
                 return LaneEnd::Finished;
             };
@@ -199,12 +225,14 @@ impl Lane<'_> {
         }
         let item = source.next_item()?;
         let entered = self.point.inflight.enter();
+        let inflight = self.point.gate.as_ref().map_or(0, |g| g.enter());
         let begin = Instant::now();
         sink.starting(item, begin);
         Some(Claimed {
             item,
             begin,
             entered,
+            inflight,
         })
     }
 
@@ -221,12 +249,17 @@ impl Lane<'_> {
     ) -> Result<(), LaneEnd> {
         let end = Instant::now();
         self.point.inflight.leave(claimed.entered);
+        let took = end - claimed.begin;
+        if let Some(gate) = &self.point.gate {
+            let dropped = !matches!(ended, ItemEnd::Ran(Ok(())));
+            let at = end.saturating_duration_since(self.started);
+            gate.leave(took, claimed.inflight, dropped, at);
+        }
         let outcome = match ended {
             ItemEnd::Ran(outcome) => Some(outcome),
             ItemEnd::TimedOut => None,
             ItemEnd::Stopped => return Err(LaneEnd::Finished),
         };
-        let took = end - claimed.begin;
         let trace = self.point.trace.then(|| {
             let offset = |t: Instant| t.saturating_duration_since(self.started).as_micros() as i64;
             Span {
