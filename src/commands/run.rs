@@ -71,6 +71,10 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
         if !costs.is_empty() {
             println!("{costs}");
         }
+        let limiters = crate::report::limiters::console(&sweep);
+        if !limiters.is_empty() {
+            println!("{limiters}");
+        }
         for line in table::host_lines(&sweep) {
             println!("{line}");
         }

@@ -67,6 +67,7 @@ impl Exporter for HtmlReport<'_> {
         recommendation(&mut page, sweep);
         results_table(&mut page, sweep);
         page.push_str(&super::costs::html(sweep, escape));
+        page.push_str(&super::limiters::html(sweep, escape));
         charts(&mut page, self.charts, self.timeline_note.as_deref());
         environment(&mut page, sweep);
         warnings(&mut page, sweep);

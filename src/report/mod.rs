@@ -33,6 +33,7 @@ pub mod history_lines;
 pub mod html;
 pub mod items;
 pub mod json;
+pub mod limiters;
 pub(crate) mod progress;
 pub mod render;
 // Whole sweeps on the fake backend, analysed and summarised: above both, so here.

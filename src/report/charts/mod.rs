@@ -7,6 +7,7 @@ pub mod answer;
 pub mod distribution;
 pub mod history;
 pub mod latency;
+pub mod limiters;
 pub mod memory;
 pub mod scalability;
 pub mod speedup;
@@ -159,6 +160,9 @@ pub fn render_all(
         render(&memory::Memory(&series))?,
     ];
     for chart in distribution::Distribution::all(sweep) {
+        files.push(render(&chart)?);
+    }
+    if let Some(chart) = limiters::Limiters::of(sweep) {
         files.push(render(&chart)?);
     }
     if let Some(data) = timeline {
