@@ -1,7 +1,7 @@
 //! Adaptive limiters judged against the sweep: where each one's limit settled (its median over
 //! the second half of the point), how long it took to first come within 10 % of that, how much
-//! it swung afterwards, and its goodput and p99 against the same backend's best static
-//! throttle. A limiter found the level when it settled between half and twice the swept knee
+//! it swung afterwards, its goodput against the same backend's best static goodput and its
+//! p99 against that of the static throttle the analysis recommends. A limiter found the level when it settled between half and twice the swept knee
 //! and kept at least 90 % of the best static goodput; otherwise the judgement says how it missed.
 
 use crate::backend::limiter::LimitStep;
@@ -111,7 +111,8 @@ fn judge_one(
     let best_goodput = backend
         .filter(|b| b.peak_throttle.is_some())
         .map(|b| b.peak_throughput_per_s);
-    let best_p99 = best_throttle.and_then(|t| {
+    let recommended = backend.and_then(|b| b.recommended).or(best_throttle);
+    let recommended_p99 = recommended.and_then(|t| {
         super::measured(sweep, p.backend)
             .into_iter()
             .find(|m| m.throttle == t)
@@ -142,7 +143,8 @@ fn judge_one(
         p99_ms: p.lat_p99_ms,
         best_throttle,
         best_goodput_per_s: best_goodput,
-        best_p99_ms: best_p99,
+        recommended_throttle: recommended,
+        recommended_p99_ms: recommended_p99,
         knee,
         n_star,
         missed,
@@ -211,8 +213,10 @@ fn sentence(j: &LimiterJudgement) -> String {
     }
     if let Some(p99) = j.p99_ms {
         s.push_str(&format!(", p99 {p99:.1} ms"));
-        if let Some(best) = j.best_p99_ms {
-            s.push_str(&format!(" against {best:.1} ms"));
+        if let (Some(static_p99), Some(t)) = (j.recommended_p99_ms, j.recommended_throttle) {
+            s.push_str(&format!(
+                " against {static_p99:.1} ms at the recommended static {t}"
+            ));
         }
     }
     match &j.missed {

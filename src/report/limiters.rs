@@ -14,14 +14,15 @@ pub const HEADERS: [&str; 8] = [
     "within 10 % after (s)",
     "then swung",
     "goodput (ok/s, % of best static)",
-    "p99 (ms) vs best static",
+    "p99 (ms) vs recommended static",
     "verdict",
 ];
 
 /// What the columns mean, in one line under the table.
 pub const LEGEND: &str = "settled: the median limit over the second half of the point; \
 swung: lowest–highest limit after first coming within 10 % of it (time-weighted sd); best \
-static: the same backend's highest-goodput throttle. A limiter found the level when it settled \
+static: the same backend's highest-goodput throttle; recommended static: the throttle the \
+analysis recommends on that backend, at its p99. A limiter found the level when it settled \
 between half and twice the knee with at least 90 % of the best static goodput.";
 
 /// One row of the table.
@@ -38,9 +39,11 @@ pub fn cells(j: &LimiterJudgement) -> Vec<String> {
         format!("{}–{} (sd {:.1})", j.swing_min, j.swing_max, j.swing_sd),
         format!("{}{share}", number(j.goodput_per_s)),
         format!(
-            "{} vs {}",
+            "{} vs {}{}",
             maybe(j.p99_ms, number),
-            maybe(j.best_p99_ms, number)
+            maybe(j.recommended_p99_ms, number),
+            j.recommended_throttle
+                .map_or_else(String::new, |t| format!(" at {t}"))
         ),
         match &j.missed {
             None => "found the level".to_string(),
@@ -135,7 +138,8 @@ mod tests {
             p99_ms: Some(83.3),
             best_throttle: Some(16),
             best_goodput_per_s: Some(391.0),
-            best_p99_ms: None,
+            recommended_throttle: None,
+            recommended_p99_ms: None,
             knee: Some(8),
             n_star: None,
             missed: Some("pinned at its ceiling of 32 lanes".into()),

@@ -36,10 +36,13 @@ pub struct LimiterJudgement {
     pub swing_max: usize,
     pub goodput_per_s: f64,
     pub p99_ms: Option<f64>,
-    /// The same backend's best static throttle, its goodput and p99.
+    /// The same backend's best static throttle (highest goodput) and that goodput.
     pub best_throttle: Option<usize>,
     pub best_goodput_per_s: Option<f64>,
-    pub best_p99_ms: Option<f64>,
+    /// The static throttle the analysis recommends on that backend (the smallest within 95 %
+    /// of the best goodput, meeting any SLO) and its p99: the latency a static limit gets.
+    pub recommended_throttle: Option<usize>,
+    pub recommended_p99_ms: Option<f64>,
     /// The swept knee and the USL's N* on the same backend.
     pub knee: Option<usize>,
     pub n_star: Option<usize>,

@@ -53,7 +53,11 @@ pub fn check_limiters(sweep: &SweepSettings) -> Result<(), SpecError> {
     if sweep.limiters.is_empty() || sweep.backends.iter().any(|b| takes_limiter(*b)) {
         return Ok(());
     }
-    let names: Vec<&str> = sweep.backends.iter().map(|b| b.name()).collect();
+    // `--backend sequential` leaves only the baseline, which is not in the list.
+    let mut names: Vec<&str> = sweep.backends.iter().map(|b| b.name()).collect();
+    if names.is_empty() {
+        names.push(BackendKind::Sequential.name());
+    }
     Err(SpecError::invalid(format!(
         "a limiter needs a backend it can hold to a limit (thread or async); {} cannot take one",
         names.join(", ")
@@ -67,7 +71,7 @@ mod tests {
     #[test]
     fn a_limiter_on_sequential_alone_is_refused() {
         let mut sweep = SweepSettings {
-            backends: vec![BackendKind::Sequential],
+            backends: Vec::new(),
             ..SweepSettings::default()
         };
         let err = apply_limiter_flag(&mut sweep, Some("vegas"))

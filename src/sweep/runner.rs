@@ -18,8 +18,8 @@ use crate::backend::limiter::{LimitGate, LimiterSpec};
 use crate::backend::{Backend, BackendKind, Budget, PointProgress};
 use crate::measure::environment::Environment;
 use crate::measure::memory::PeakMethod;
-use crate::results::warning::Warning;
 use crate::results::limited::LimiterTrack;
+use crate::results::warning::Warning;
 use crate::results::{SweepResult, FORMAT_VERSION};
 use crate::spec::{RunSpec, SweepSettings};
 use crate::workload::{Nature, Registry, Workload};
@@ -197,7 +197,11 @@ impl<'l> PointRunner<'l> {
             return Ok(Step::Interrupted);
         }
         let mut pending = Vec::new();
-        for &backend in settings.backends.iter().filter(|b| crate::spec::takes_limiter(**b)) {
+        for &backend in settings
+            .backends
+            .iter()
+            .filter(|b| crate::spec::takes_limiter(**b))
+        {
             for limiter in &settings.limiters {
                 let done = self.sweep.limited.iter().any(|p| {
                     p.backend == backend
@@ -218,7 +222,11 @@ impl<'l> PointRunner<'l> {
 
     /// One limiter's point: as many lanes as the limit may reach, held to the limiter's limit.
     /// Its row's throttle is where the limit settled.
-    fn measure_limited(&mut self, kind: BackendKind, limiter: &LimiterSpec) -> anyhow::Result<Step> {
+    fn measure_limited(
+        &mut self,
+        kind: BackendKind,
+        limiter: &LimiterSpec,
+    ) -> anyhow::Result<Step> {
         if self.stop.load(Ordering::Relaxed) {
             self.sweep.interrupted = true;
             return Ok(Step::Interrupted);

@@ -91,7 +91,10 @@ impl Point {
 
     /// The point's items, handed out from its one counter.
     pub(crate) fn claims(&self) -> Claims<'_> {
-        Claims::new(&self.next_item, self.items)
+        match self.gate {
+            Some(_) => Claims::one_at_a_time(&self.next_item, self.items),
+            None => Claims::new(&self.next_item, self.items),
+        }
     }
 
     /// A pass over the point's items for the worker in progress slot `slot` (also its name in
@@ -154,7 +157,7 @@ impl Lane<'_> {
         let point = self.point;
         loop {
             if let Some(gate) = &point.gate {
-                if !gate.wait_blocking(self.slot, &point.stop, self.deadline) {
+                if !gate.wait_blocking(self.slot, || self.point_over()) {
                     return LaneEnd::Finished;
                 }
             }
@@ -192,7 +195,7 @@ impl Lane<'_> {
         let point = self.point;
         loop {
             if let Some(gate) = &point.gate {
-                if !gate.wait_async(self.slot, &point.stop, self.deadline).await {
+                if !gate.wait_async(self.slot, || self.point_over()).await {
                     return LaneEnd::Finished;
                 }
             }
@@ -215,6 +218,14 @@ impl Lane<'_> {
                 return end;
             }
         }
+    }
+
+    /// Whether a lane held back by a limiter may stop waiting for good: Ctrl-C, the budget's
+    /// time is up, or every item has been claimed.
+    fn point_over(&self) -> bool {
+        self.point.stopped()
+            || self.deadline.is_some_and(|d| Instant::now() >= d)
+            || self.point.next_item.load(Ordering::Relaxed) >= self.point.items
     }
 
     /// Claims the next item and marks it in flight; `None` when the lane is done.

@@ -4,9 +4,9 @@
 //! item and wait; when it rises, they are woken. Each ended item is one sample for the limiter,
 //! under a lock: a limiter point pays for it on every item, a static point never does.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -71,20 +71,15 @@ impl LimitGate {
         slot < self.limit()
     }
 
-    /// Waits until lane `slot` may run an item; false when `stop` is set or `deadline` passes
-    /// first.
-    pub(crate) fn wait_blocking(
-        &self,
-        slot: usize,
-        stop: &AtomicBool,
-        deadline: Option<Instant>,
-    ) -> bool {
+    /// Waits until lane `slot` may run an item; false when `over` says the point is (Ctrl-C,
+    /// the budget's time up, no items left) before that.
+    pub(crate) fn wait_blocking(&self, slot: usize, over: impl Fn() -> bool) -> bool {
         let mut state = self.lock();
         loop {
             if self.admits(slot) {
                 return true;
             }
-            if gave_up(stop, deadline) {
+            if over() {
                 return false;
             }
             state = self
@@ -96,19 +91,14 @@ impl LimitGate {
     }
 
     /// `wait_blocking` for a lane that is an async task.
-    pub(crate) async fn wait_async(
-        &self,
-        slot: usize,
-        stop: &AtomicBool,
-        deadline: Option<Instant>,
-    ) -> bool {
+    pub(crate) async fn wait_async(&self, slot: usize, over: impl Fn() -> bool) -> bool {
         loop {
             // Created before the check, so a raise in between is not missed.
             let raised = self.raised_async.notified();
             if self.admits(slot) {
                 return true;
             }
-            if gave_up(stop, deadline) {
+            if over() {
                 return false;
             }
             let _ = tokio::time::timeout(WAIT_SLICE, raised).await;
@@ -143,10 +133,6 @@ impl LimitGate {
     }
 }
 
-fn gave_up(stop: &AtomicBool, deadline: Option<Instant>) -> bool {
-    stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,7 +154,12 @@ mod tests {
         let gate = LimitGate::new(Box::new(Scripted(vec![2, 2, 3, 1], 0)));
         for i in 1..=3 {
             let inflight = gate.enter();
-            gate.leave(Duration::from_millis(1), inflight, false, Duration::from_secs(i));
+            gate.leave(
+                Duration::from_millis(1),
+                inflight,
+                false,
+                Duration::from_secs(i),
+            );
         }
         let steps: Vec<(f64, usize)> = gate.steps().iter().map(|s| (s.t_s, s.limit)).collect();
         assert_eq!(steps, [(0.0, 2), (2.0, 3), (3.0, 1)]);
@@ -178,17 +169,16 @@ mod tests {
     #[test]
     fn a_waiting_lane_is_let_in_when_the_limit_rises() {
         let gate = std::sync::Arc::new(LimitGate::new(Box::new(Scripted(vec![1, 4], 0))));
-        let stop = AtomicBool::new(false);
         let waiter = {
             let gate = gate.clone();
-            std::thread::spawn(move || gate.wait_blocking(3, &AtomicBool::new(false), None))
+            std::thread::spawn(move || gate.wait_blocking(3, || false))
         };
         std::thread::sleep(Duration::from_millis(30));
         let inflight = gate.enter();
         gate.leave(Duration::from_millis(1), inflight, false, Duration::ZERO);
         assert!(waiter.join().unwrap());
-        // Above the limit with the budget's time up: the lane gives up.
+        // Above the limit with the point over: the lane gives up.
         let gate = LimitGate::new(Box::new(Scripted(vec![1], 0)));
-        assert!(!gate.wait_blocking(1, &stop, Some(Instant::now())));
+        assert!(!gate.wait_blocking(1, || true));
     }
 }

@@ -293,7 +293,11 @@ mod tests {
     #[test]
     fn bad_limiters_are_refused_in_one_line() {
         let err = |text: &str| parse_limiters(text).unwrap_err().to_string();
-        assert!(err("cubic").starts_with("unknown limiter 'cubic'"), "{}", err("cubic"));
+        assert!(
+            err("cubic").starts_with("unknown limiter 'cubic'"),
+            "{}",
+            err("cubic")
+        );
         assert!(
             err("vegas:gamma=2").starts_with("unknown parameter 'gamma' for limiter vegas"),
             "{}",

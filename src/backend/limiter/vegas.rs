@@ -169,7 +169,9 @@ mod tests {
 
     #[test]
     fn probes_a_fresh_baseline_every_few_limits_worth_of_samples() {
-        let spec = "vegas:initial_limit=2,max_limit=2".parse::<LimiterSpec>().unwrap();
+        let spec = "vegas:initial_limit=2,max_limit=2"
+            .parse::<LimiterSpec>()
+            .unwrap();
         let mut l = Vegas::new(&spec.params(1000));
         l.on_sample(ms(10), 2, false);
         assert_eq!(l.rtt_noload, Some(ms(10)));

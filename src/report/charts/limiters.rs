@@ -117,13 +117,13 @@ impl Chart for Limiters<'_> {
             }
         }
         for (p, track) in &tracks {
-            let color = limiter_color(track.limiter.algorithm);
-            // The async line solid, other backends' thinner, so two backends' runs of one
-            // limiter stay apart.
-            let width = if p.backend == crate::backend::BackendKind::Async {
-                3
+            // One hue per algorithm; `async` full, other backends paler, so two backends' runs
+            // of one limiter stay apart.
+            let hue = limiter_color(track.limiter.algorithm);
+            let (color, width) = if p.backend == crate::backend::BackendKind::Async {
+                (hue, 3)
             } else {
-                2
+                (style::shade(hue, 0.45), 2)
             };
             let mut path = Vec::new();
             for (i, step) in track.limit_over_time.iter().enumerate() {
