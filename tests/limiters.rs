@@ -199,6 +199,17 @@ fn a_limiter_on_sequential_is_refused() {
 }
 
 #[test]
+fn tune_refuses_a_limiter() {
+    let assert = tb()
+        .args(["tune", "--kind", "sleep", "--limiter", "vegas"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("run --limiter"), "{stderr}");
+}
+
+#[test]
 fn a_spec_file_names_its_limiters_and_a_bad_one_where_it_stands() {
     let out = tempfile::tempdir().unwrap();
     let spec = out.path().join("limited.toml");
