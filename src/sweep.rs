@@ -66,6 +66,10 @@ pub trait SweepListener {
     fn point_done(&mut self, _point: &PointResult, _sweep: &SweepResult) -> anyhow::Result<()> {
         Ok(())
     }
+    /// A limiter's point (`--limiter`) was measured: it is the last of `sweep.limited`.
+    fn limited_done(&mut self, _point: &PointResult, _sweep: &SweepResult) -> anyhow::Result<()> {
+        Ok(())
+    }
     fn warning(&mut self, _warning: &Warning) {}
     fn sweep_done(&mut self, _sweep: &SweepResult) -> anyhow::Result<()> {
         Ok(())
@@ -91,6 +95,11 @@ impl SweepListener for Listeners {
         self.0
             .iter_mut()
             .try_for_each(|l| l.point_done(point, sweep))
+    }
+    fn limited_done(&mut self, point: &PointResult, sweep: &SweepResult) -> anyhow::Result<()> {
+        self.0
+            .iter_mut()
+            .try_for_each(|l| l.limited_done(point, sweep))
     }
     fn warning(&mut self, warning: &Warning) {
         self.0.iter_mut().for_each(|l| l.warning(warning));
@@ -186,6 +195,7 @@ pub(crate) fn resume_with(
             break;
         }
     }
+    runner.measure_limiters()?;
     runner.finish(None)
 }
 

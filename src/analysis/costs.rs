@@ -103,7 +103,7 @@ fn jobs_run_elsewhere(backend: BackendKind) -> bool {
 /// What a crash (a segfault, an abort, a kill) of one item takes down on `backend`.
 pub fn crash_takes(backend: BackendKind) -> &'static str {
     match backend {
-        BackendKind::Sequential | BackendKind::Thread | BackendKind::Async => {
+        BackendKind::Sequential | BackendKind::Thread | BackendKind::Async | BackendKind::Rayon => {
             "the run (a panic: the item)"
         }
         BackendKind::Process | BackendKind::Remote => "the item and its worker, which is replaced",

@@ -73,6 +73,7 @@ pub fn point(backend: BackendKind, throttle: usize, repetition: u32, item_ms: f6
         trace: Vec::new(),
         worker_rss_mb: None,
         own_peak_rss_mb: None,
+        limiter: None,
     }
 }
 
@@ -125,6 +126,7 @@ pub fn sweep(item_ms: f64, reps: u32) -> SweepResult {
         baseline_goodput_per_s: Some(1000.0 / item_ms),
         points,
         open_loop: Vec::new(),
+        limited: Vec::new(),
         warnings: Vec::new(),
         interrupted: false,
         stopped: None,

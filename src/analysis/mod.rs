@@ -20,6 +20,7 @@ pub(crate) mod costs;
 pub(crate) mod efficiency;
 pub(crate) mod explain;
 pub mod knee;
+pub mod limiters;
 pub(crate) mod littles_law;
 pub(crate) mod pick;
 pub(crate) mod recommend;
@@ -88,6 +89,7 @@ pub fn analyze(sweep: &SweepResult) -> Analysis {
         }
     }
     analysis.open_loop = sustainable::analyze(sweep, &analysis.backends);
+    analysis.limiters = limiters::judge(sweep, &analysis.backends);
     analysis.costs = costs::costs(sweep);
     analysis.notes.extend(efficiency::notes(sweep));
     analysis.littles_law = littles_law::checks(sweep);
@@ -169,6 +171,9 @@ impl Analysis {
         }
         for open in &self.open_loop {
             lines.push(open.summary.clone());
+        }
+        for limiter in &self.limiters {
+            lines.push(limiter.summary.clone());
         }
         for note in &self.notes {
             lines.push(format!("note: {note}"));

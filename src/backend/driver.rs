@@ -24,7 +24,7 @@ mod tests;
 use std::time::{Duration, Instant};
 
 pub(crate) use claims::Claims;
-pub(crate) use lane::{LaneEnd, Point};
+pub(crate) use lane::{Lane, LaneEnd, Point};
 pub use local::panic_message;
 pub(crate) use local::{guarded, LocalRunner};
 pub use schedule::{Arrival, OpenLoopJob, Stage};

@@ -8,9 +8,11 @@ mod feed;
 mod framing;
 pub mod hosts;
 pub(crate) mod inflight;
+pub mod limiter;
 pub(crate) mod per_item;
 pub(crate) mod process;
 pub mod protocol;
+pub(crate) mod rayon_pool;
 pub(crate) mod remote;
 mod remote_check;
 pub mod retry;
@@ -107,6 +109,8 @@ pub struct PointJob<'a> {
     /// Set for an open-loop point: items start at their intended times, at most `throttle` in
     /// flight.
     pub open_loop: Option<driver::OpenLoopJob>,
+    /// A limiter's point: `throttle` lanes start, and the gate's limit says how many may run.
+    pub limit: Option<Arc<limiter::LimitGate>>,
 }
 
 /// The CPU spent before a point's timed window opened, so the point's CPU columns cover the
@@ -179,6 +183,7 @@ impl<'a> PointJob<'a> {
             stop: Arc::new(AtomicBool::new(false)),
             window: Arc::new(WindowStart::default()),
             open_loop: None,
+            limit: None,
         }
     }
 }
@@ -229,6 +234,7 @@ pub enum BackendKind {
     Process,
     ProcessPerItem,
     Remote,
+    Rayon,
 }
 
 impl BackendKind {
@@ -239,6 +245,7 @@ impl BackendKind {
         BackendKind::Process,
         BackendKind::ProcessPerItem,
         BackendKind::Remote,
+        BackendKind::Rayon,
     ];
 
     /// The name flags, spec files and reports use.
@@ -250,6 +257,7 @@ impl BackendKind {
             BackendKind::Process => "process",
             BackendKind::ProcessPerItem => "process-per-item",
             BackendKind::Remote => "remote",
+            BackendKind::Rayon => "rayon",
         }
     }
 
@@ -272,6 +280,7 @@ impl BackendKind {
             BackendKind::Async => Box::new(async_tokio::AsyncBackend::new()?),
             BackendKind::Process => Box::new(process::ProcessBackend),
             BackendKind::ProcessPerItem => Box::new(per_item::PerItemBackend),
+            BackendKind::Rayon => Box::new(rayon_pool::RayonBackend),
             BackendKind::Remote => {
                 anyhow::bail!("the remote backend needs hosts (--hosts or --hosts-file)")
             }

@@ -101,7 +101,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub force: bool,
     /// Continue an interrupted run in this folder, skipping the points it already holds.
-    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["spec", "kind", "params", "backends", "limits", "items", "duration", "repeat", "warmup", "timeout", "trace", "name", "out", "force", "retries", "retry_backoff"])]
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["spec", "kind", "params", "backends", "limits", "items", "duration", "repeat", "warmup", "timeout", "trace", "name", "out", "force", "retries", "retry_backoff", "limiter"])]
     pub resume: Option<PathBuf>,
     /// Print nothing but errors.
     #[arg(long, short)]
@@ -137,6 +137,11 @@ pub struct RunArgs {
     pub usl: UslArgs,
     #[command(flatten)]
     pub shard: ShardArgs,
+    /// Adaptive limiters to judge against the sweep, comma-separated, each with its own
+    /// parameters: aimd,vegas:alpha=3,beta=6,gradient2. One point per limiter on thread and
+    /// async, whose row reads async+vegas.
+    #[arg(long = "limiter", value_name = "LIST")]
+    pub limiter: Option<String>,
 }
 
 #[derive(Debug, Args, Default)]

@@ -34,6 +34,7 @@ pub fn resolve_spec(args: &RunArgs, registry: &Registry) -> anyhow::Result<RunSp
         &args.shard.flags(index_value.as_deref()),
         std::time::SystemTime::now(),
     )?;
+    spec::apply_limiter_flag(&mut spec.sweep, args.limiter.as_deref())?;
     Ok(spec)
 }
 
@@ -85,6 +86,10 @@ pub fn run(args: RunArgs, registry: &Registry) -> anyhow::Result<Exit> {
         let open_loop = crate::report::open_loop::console(&sweep);
         if !open_loop.is_empty() {
             println!("\n{open_loop}");
+        }
+        let limiters = crate::report::limiters::console(&sweep);
+        if !limiters.is_empty() {
+            println!("{limiters}");
         }
         for line in table::host_lines(&sweep) {
             println!("{line}");

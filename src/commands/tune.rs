@@ -23,6 +23,12 @@ pub fn run(args: TuneArgs, registry: &Registry) -> anyhow::Result<Exit> {
         )
         .into());
     }
+    if args.run.limiter.is_some() {
+        return Err(SpecError::invalid(
+            "tune searches static throttles; judge limiters with run --limiter",
+        )
+        .into());
+    }
     if !(1..=MAX_THROTTLE).contains(&args.max_limit) {
         return Err(SpecError::invalid(format!(
             "--max-limit must be between 1 and {MAX_THROTTLE}, got {}",

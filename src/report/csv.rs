@@ -60,7 +60,7 @@ pub fn row(p: &PointResult) -> Vec<String> {
     let opt = |x: Option<f64>, decimals: usize| x.map(|x| f(x, decimals)).unwrap_or_default();
     vec![
         p.workload.clone(),
-        p.backend.to_string(),
+        p.backend_label(),
         p.throttle.to_string(),
         p.repetition.to_string(),
         p.items.to_string(),
@@ -119,7 +119,7 @@ impl Exporter for ResultsCsv {
     fn serialize(&self, sweep: &SweepResult) -> anyhow::Result<Vec<u8>> {
         let mut out = ::csv::Writer::from_writer(Vec::new());
         out.write_record(COLUMNS)?;
-        for point in sweep.points.iter().chain(&sweep.open_loop) {
+        for point in sweep.points.iter().chain(&sweep.open_loop).chain(&sweep.limited) {
             out.write_record(row(point))?;
         }
         out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))

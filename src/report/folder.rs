@@ -59,6 +59,26 @@ pub struct RunFolder {
 }
 
 impl RunFolder {
+    /// Appends `point`'s row to `results.csv`, on disk before the next point starts.
+    fn append_row(&mut self, point: &PointResult) -> anyhow::Result<()> {
+        if let Some(file) = self.csv.as_mut() {
+            let mut line = ::csv::Writer::from_writer(Vec::new());
+            line.write_record(row(point))?;
+            let bytes = line.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let whole = file.metadata().map(|m| m.len());
+            if let Err(e) = file.write_all(&bytes) {
+                // A full disk can take half a row: cut it off so the file still parses.
+                if let Ok(len) = whole {
+                    let _ = file.set_len(len);
+                }
+                return Err(anyhow::Error::new(e).context("cannot append to results.csv"));
+            }
+            // On disk before the next point starts: a crash loses at most the point in progress.
+            file.sync_data().context("cannot append to results.csv")?;
+        }
+        Ok(())
+    }
+
     /// Creates the folder and checks that it can be written, before any measuring starts. An
     /// existing folder that already holds a run is refused rather than overwritten.
     pub fn create(dir: &Path, force: bool) -> anyhow::Result<RunFolder> {
@@ -199,23 +219,14 @@ impl SweepListener for RunFolder {
     }
 
     fn point_done(&mut self, point: &PointResult, sweep: &SweepResult) -> anyhow::Result<()> {
-        if let Some(file) = self.csv.as_mut() {
-            let mut line = ::csv::Writer::from_writer(Vec::new());
-            line.write_record(row(point))?;
-            let bytes = line.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-            let whole = file.metadata().map(|m| m.len());
-            if let Err(e) = file.write_all(&bytes) {
-                // A full disk can take half a row: cut it off so the file still parses.
-                if let Ok(len) = whole {
-                    let _ = file.set_len(len);
-                }
-                return Err(anyhow::Error::new(e).context("cannot append to results.csv"));
-            }
-            // On disk before the next point starts: a crash loses at most the point in progress.
-            file.sync_data().context("cannot append to results.csv")?;
-        }
+        self.append_row(point)?;
         self.write_histogram(point.backend, point.throttle, sweep)?;
         self.append_trace(point)?;
+        self.write(&ResultsJson, sweep)
+    }
+
+    fn limited_done(&mut self, point: &PointResult, sweep: &SweepResult) -> anyhow::Result<()> {
+        self.append_row(point)?;
         self.write(&ResultsJson, sweep)
     }
 

@@ -68,6 +68,7 @@ impl Exporter for HtmlReport<'_> {
         results_table(&mut page, sweep);
         page.push_str(&super::open_loop::html(sweep, escape));
         page.push_str(&super::costs::html(sweep, escape));
+        page.push_str(&super::limiters::html(sweep, escape));
         charts(&mut page, self.charts, self.timeline_note.as_deref());
         environment(&mut page, sweep);
         warnings(&mut page, sweep);

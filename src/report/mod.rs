@@ -34,6 +34,7 @@ pub mod html;
 pub mod items;
 pub mod json;
 pub mod open_loop;
+pub mod limiters;
 pub(crate) mod progress;
 pub mod render;
 pub mod shards;

@@ -205,6 +205,25 @@ impl SweepListener for ProgressListener {
         Ok(())
     }
 
+    fn limited_done(&mut self, p: &PointResult, _sweep: &SweepResult) -> anyhow::Result<()> {
+        if let Ok(mut current) = self.current.lock() {
+            *current = None;
+        }
+        let line = format!(
+            "{} settled at {}: {} ok/s, p99 {} ms",
+            p.backend_label(),
+            p.limiter.as_ref().map_or(p.throttle as f64, |t| t.settled),
+            number(p.goodput_per_s),
+            maybe(p.lat_p99_ms, number),
+        );
+        match (&self.bar, self.mode) {
+            (_, ProgressMode::Quiet) => {}
+            (Some(bar), _) => bar.println(line),
+            (None, _) => eprintln!("{line}"),
+        }
+        Ok(())
+    }
+
     fn warning(&mut self, warning: &Warning) {
         match (&self.bar, self.mode) {
             (_, ProgressMode::Quiet) => {}

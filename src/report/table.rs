@@ -283,6 +283,7 @@ impl Exporter for SummaryMarkdown {
         }
         out.push_str(&super::costs::markdown(sweep));
         out.push_str(&super::open_loop::markdown(sweep));
+        out.push_str(&super::limiters::markdown(sweep));
         if let Some(analysis) = &sweep.analysis {
             out.push_str("\n**Analysis**\n\n");
             for line in analysis.lines() {

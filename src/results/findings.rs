@@ -41,6 +41,9 @@ pub struct Analysis {
     /// Open-loop points: per backend, which offered rates were sustained.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub open_loop: Vec<OpenLoopAnalysis>,
+    /// Each limiter's point judged against the sweep (`--limiter`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limiters: Vec<super::limited::LimiterJudgement>,
 }
 
 /// What one backend's offered rates showed.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 pub mod costs;
 pub mod findings;
 pub mod shards;
+pub mod limited;
 pub mod warning;
 
 use crate::backend::hosts::HostResult;
@@ -160,6 +161,9 @@ pub struct PointResult {
     /// `None` where the kernel's account covered the whole tree at once (cgroup v2).
     #[serde(default)]
     pub own_peak_rss_mb: Option<f64>,
+    /// A limiter's point: which limiter and its limit over time; `throttle` is where it settled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limiter: Option<limited::LimiterTrack>,
 }
 
 /// How far behind its schedule an open-loop generator started items.
@@ -174,6 +178,14 @@ impl PointResult {
     /// Whether this point is open loop (measured at an offered rate).
     pub fn is_open_loop(&self) -> bool {
         self.offered_per_s.is_some()
+    }
+
+    /// The backend as rows name it: `async`, or `async+vegas` for a limiter's point.
+    pub fn backend_label(&self) -> String {
+        match &self.limiter {
+            Some(track) => format!("{}+{}", self.backend, track.limiter.algorithm.name()),
+            None => self.backend.to_string(),
+        }
     }
 
     /// Whether this point is the sequential baseline.
@@ -222,6 +234,10 @@ pub struct SweepResult {
     /// figures.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub open_loop: Vec<PointResult>,
+    /// Limiters' points (`--limiter`), one per backend and limiter: apart from `points`, which
+    /// are all static throttles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limited: Vec<PointResult>,
     #[serde(default)]
     pub warnings: Vec<String>,
     /// True when the sweep was stopped (Ctrl-C) before every point ran.

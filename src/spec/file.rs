@@ -47,6 +47,7 @@ struct RawSweep {
     arrival: Option<Spanned<String>>,
     max_inflight: Option<Spanned<i64>>,
     seed: Option<Spanned<i64>>,
+    limiters: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -224,6 +225,11 @@ pub fn parse(
         );
     }
     sweep.open_loop = read_open_loop(s.rates, stages, s.arrival, s.max_inflight, s.seed, &at)?;
+    if let Some(list) = s.limiters {
+        let span = list.span();
+        sweep.limiters = super::limiters::limiters_from_list(list.get_ref())
+            .map_err(|e| at(span, e.to_string()))?;
+    }
 
     let name = raw
         .name

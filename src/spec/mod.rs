@@ -28,6 +28,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::hosts::RemoteSettings;
+use crate::backend::limiter::LimiterSpec;
 use crate::backend::retry::RetryPolicy;
 use crate::backend::{BackendKind, Budget};
 use crate::error::SpecError;
@@ -35,6 +36,7 @@ use crate::workload::{Registry, WorkloadSpec};
 
 mod file;
 pub mod open_loop;
+mod limiters;
 mod overrides;
 mod remote;
 mod shard;
@@ -46,6 +48,9 @@ mod weights;
 
 pub use file::parse;
 pub use open_loop::{OpenLoop, OpenLoopFlags};
+pub use limiters::{
+    apply_limiter_flag, check_limiters, limiter_lanes, takes_limiter, LANES_PER_LARGEST_THROTTLE,
+};
 pub use overrides::Overrides;
 pub use remote::{apply_remote_flags, RemoteFlags};
 pub use shard::{apply_shard_flags, Schedule, Shard, ShardFlags, DEFAULT_GAP};
@@ -118,6 +123,10 @@ pub struct SweepSettings {
     /// Points open on a shared wall-clock schedule (`--start-at`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Schedule>,
+    /// Adaptive limiters to judge against the sweep (`--limiter`): one point per limiter on
+    /// each backend that can take one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limiters: Vec<LimiterSpec>,
 }
 
 impl Default for SweepSettings {
@@ -139,6 +148,7 @@ impl Default for SweepSettings {
             open_loop: None,
             shard: None,
             schedule: None,
+            limiters: Vec::new(),
         }
     }
 }

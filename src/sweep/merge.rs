@@ -46,6 +46,8 @@ pub fn merge_shards(inputs: Vec<ShardInput>) -> Result<SweepResult, String> {
         baseline_goodput_per_s: None,
         points: Vec::new(),
         open_loop: Vec::new(),
+        // A limiter adapts to what its own process sees: shards' limits do not add up.
+        limited: Vec::new(),
         warnings: Vec::new(),
         interrupted: shards.iter().any(|(_, s)| s.sweep.interrupted),
         stopped: first.stopped.clone(),
@@ -212,6 +214,7 @@ fn add_up(parts: &[(Shard, &PointResult)]) -> Result<PointResult, String> {
             }),
         worker_rss_mb: some_total(|p| p.worker_rss_mb),
         own_peak_rss_mb: some_total(|p| p.own_peak_rss_mb),
+        limiter: None,
         slots: None,
         late_start_ms: points
             .iter()

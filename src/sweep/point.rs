@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::driver::OpenLoopJob;
+use crate::backend::limiter::LimitGate;
 use crate::backend::{Backend, Execution, PointJob, PointProgress, WindowStart};
 use crate::measure::cpu::CpuTimes;
 use crate::measure::latency::{encode_histogram, us_to_ms, WorkerStats};
@@ -33,13 +34,14 @@ pub(crate) fn warmup_for(spec: &RunSpec, first: bool) -> u64 {
     }
 }
 
-/// Runs one point inside CPU and memory measurement and turns it into a result row.
+/// Runs one point inside CPU and memory measurement and turns it into a result row: this
+/// process's `load` of it, held to a limiter's `limit` when it has one.
 pub(crate) fn measure_point(
     backend: &dyn Backend,
     spec: &RunSpec,
     workload: &Arc<dyn Workload>,
     point: &PlannedPoint,
-    load: PointLoad,
+    (load, limit): (PointLoad, Option<Arc<LimitGate>>),
     (progress, warmup): (Arc<PointProgress>, u64),
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<(PointResult, PeakMethod)> {
@@ -56,6 +58,7 @@ pub(crate) fn measure_point(
         stop,
         window: Arc::new(WindowStart::default()),
         open_loop: open_loop_job(spec, point),
+        limit,
     };
     let rss_before = rss_bytes().unwrap_or(0);
     let cpu_before = CpuTimes::of_self().plus(CpuTimes::of_children());
@@ -243,6 +246,7 @@ fn point_result(
         trace: ex.stats.trace,
         worker_rss_mb: None,
         own_peak_rss_mb: None,
+        limiter: None,
     }
 }
 

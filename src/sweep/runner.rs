@@ -11,13 +11,15 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::point::{idle_point, measure_point, peak_method_name, warmup_for};
-use super::shard::{ms_between, shard_load, wait_until, window};
+use super::shard::{ms_between, shard_load, wait_until, window, PointLoad};
 use super::speedup::{baseline_failed, set_speedup, update_baseline};
 use super::{now_text, point_warnings, PlannedPoint, SweepListener};
 use crate::analysis::{self, SearchRecord};
+use crate::backend::limiter::{LimitGate, LimiterSpec};
 use crate::backend::{Backend, BackendKind, Budget, PointProgress};
 use crate::measure::environment::Environment;
 use crate::measure::memory::PeakMethod;
+use crate::results::limited::LimiterTrack;
 use crate::results::warning::Warning;
 use crate::results::{SweepResult, FORMAT_VERSION};
 use crate::spec::{RunSpec, SweepSettings};
@@ -211,7 +213,7 @@ impl<'l> PointRunner<'l> {
                 &self.sweep.spec,
                 &self.workload,
                 &point,
-                load,
+                (load, None),
                 (progress, warmup),
                 self.stop.clone(),
             )
@@ -257,6 +259,94 @@ impl<'l> PointRunner<'l> {
         self.sweep.points.push(result);
         let kept = self.sweep.points.last().expect("just pushed");
         self.listener.point_done(kept, &self.sweep)?;
+        Ok(Step::Kept)
+    }
+
+    /// Measures every limiter of the spec on every backend that can take one, after the static
+    /// points (the truth they are judged against); those already measured are skipped.
+    pub fn measure_limiters(&mut self) -> anyhow::Result<Step> {
+        let settings = &self.sweep.spec.sweep;
+        if self.sweep.stopped.is_some() || self.sweep.interrupted {
+            return Ok(Step::Interrupted);
+        }
+        let mut pending = Vec::new();
+        for &backend in settings
+            .backends
+            .iter()
+            .filter(|b| crate::spec::takes_limiter(**b))
+        {
+            for limiter in &settings.limiters {
+                let done = self.sweep.limited.iter().any(|p| {
+                    p.backend == backend
+                        && p.limiter.as_ref().is_some_and(|t| t.limiter == *limiter)
+                });
+                if !done {
+                    pending.push((backend, limiter.clone()));
+                }
+            }
+        }
+        for (backend, limiter) in pending {
+            if self.measure_limited(backend, &limiter)? == Step::Interrupted {
+                return Ok(Step::Interrupted);
+            }
+        }
+        Ok(Step::Kept)
+    }
+
+    /// One limiter's point: as many lanes as the limit may reach, held to the limiter's limit.
+    /// Its row's throttle is where the limit settled.
+    fn measure_limited(
+        &mut self,
+        kind: BackendKind,
+        limiter: &LimiterSpec,
+    ) -> anyhow::Result<Step> {
+        if self.stop.load(Ordering::Relaxed) {
+            self.sweep.interrupted = true;
+            return Ok(Step::Interrupted);
+        }
+        let lanes = crate::spec::limiter_lanes(&self.sweep.spec.sweep);
+        let gate = Arc::new(LimitGate::new(limiter.build(lanes)));
+        let point = PlannedPoint {
+            backend: kind,
+            throttle: lanes,
+            repetition: 1,
+            rate: None,
+        };
+        let load = PointLoad {
+            slots: lanes,
+            budget: self.sweep.spec.sweep.budget,
+        };
+        let backend = self.backends.get(kind)?;
+        let progress = Arc::new(PointProgress::new(lanes));
+        self.listener
+            .point_start(self.sweep.points.len(), &point, &progress);
+        let (mut result, _) = measure_point(
+            backend,
+            &self.sweep.spec,
+            &self.workload,
+            &point,
+            (load, Some(gate.clone())),
+            (progress, self.sweep.spec.sweep.warmup),
+            self.stop.clone(),
+        )
+        .with_context(|| format!("{kind} with limiter {limiter}"))?;
+        if self.stop.load(Ordering::Relaxed) {
+            self.sweep.interrupted = true;
+            return Ok(Step::Interrupted);
+        }
+        let steps = gate.steps();
+        let settled = analysis::limiters::settled_limit(&steps, result.wall_s);
+        result.throttle = settled.round().max(1.0) as usize;
+        result.limiter = Some(LimiterTrack {
+            limiter: limiter.clone(),
+            lanes,
+            settled,
+            limit_over_time: steps,
+        });
+        set_speedup(&mut result, self.sweep.baseline_goodput_per_s);
+        self.sweep.limited.push(result);
+        let kept = self.sweep.limited.last().expect("just pushed");
+        self.listener.limited_done(kept, &self.sweep)?;
         Ok(Step::Kept)
     }
 
@@ -333,6 +423,7 @@ pub(crate) fn fresh_sweep(spec: &RunSpec) -> SweepResult {
         baseline_goodput_per_s: None,
         points: Vec::new(),
         open_loop: Vec::new(),
+        limited: Vec::new(),
         warnings: Vec::new(),
         interrupted: false,
         stopped: None,

@@ -16,6 +16,7 @@ pub(crate) struct Claims<'p> {
     next: u64,
     end: u64,
     batch: u64,
+    max_batch: u64,
 }
 
 impl<'p> Claims<'p> {
@@ -30,6 +31,16 @@ impl<'p> Claims<'p> {
             next: 0,
             end: 0,
             batch: 1,
+            max_batch: Self::MAX_BATCH,
+        }
+    }
+
+    /// Claims one item at a time whatever its length: a lane a limiter holds back must not sit
+    /// on a batch of claimed items while others run out of work.
+    pub(crate) fn one_at_a_time(counter: &'p AtomicU64, items: u64) -> Self {
+        Claims {
+            max_batch: 1,
+            ..Claims::new(counter, items)
         }
     }
 }
@@ -52,7 +63,7 @@ impl ItemSource for Claims<'_> {
     #[inline]
     fn item_ended(&mut self, took: Duration, _outcome: Outcome) {
         self.batch = if took < Self::SHORT {
-            (self.batch * 2).min(Self::MAX_BATCH)
+            (self.batch * 2).min(self.max_batch)
         } else {
             1
         };

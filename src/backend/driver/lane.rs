@@ -13,6 +13,7 @@ use super::{
     Span,
 };
 use crate::backend::inflight::{Entered, InflightTracker};
+use crate::backend::limiter::LimitGate;
 use crate::backend::retry::RetryPolicy;
 use crate::backend::{Budget, PointJob, PointProgress};
 
@@ -35,6 +36,8 @@ pub(crate) struct Point {
     schedule: Option<Schedule>,
     /// Every finished lane's sample of startups (ns), merged once per lane, not per item.
     startups: Mutex<Vec<u64>>,
+    /// A limiter's gate: a lane runs an item only while its slot is below the limit.
+    gate: Option<Arc<LimitGate>>,
 }
 
 impl Point {
@@ -62,6 +65,7 @@ impl Point {
                 .as_ref()
                 .map(|open| Schedule::new(open, items, duration)),
             startups: Mutex::new(Vec::new()),
+            gate: job.limit.clone(),
         }
     }
 
@@ -85,13 +89,26 @@ impl Point {
         self.stop.load(Ordering::Relaxed)
     }
 
+    /// How many items the point has: `u64::MAX` for a timed budget.
+    pub(crate) fn item_count(&self) -> u64 {
+        self.items
+    }
+
+    /// A timed budget's length.
+    pub(crate) fn duration(&self) -> Option<Duration> {
+        self.duration
+    }
+
     pub(crate) fn max_inflight(&self) -> usize {
         self.inflight.max()
     }
 
     /// The point's items, handed out from its one counter.
     pub(crate) fn claims(&self) -> Claims<'_> {
-        Claims::new(&self.next_item, self.items)
+        match self.gate {
+            Some(_) => Claims::one_at_a_time(&self.next_item, self.items),
+            None => Claims::new(&self.next_item, self.items),
+        }
     }
 
     /// The median time from an item being handed out to its workload starting, over the
@@ -167,6 +184,8 @@ struct Claimed {
     entered: Entered,
     /// Open loop: when it was meant to start.
     due: Option<Instant>,
+    /// With a limiter: the items in flight when this one started, itself included.
+    inflight: usize,
 }
 
 impl Lane<'_> {
@@ -184,6 +203,11 @@ impl Lane<'_> {
     ) -> LaneEnd {
         let point = self.point;
         loop {
+            if let Some(gate) = &point.gate {
+                if !gate.wait_blocking(self.slot, || self.point_over()) {
+                    return LaneEnd::Finished;
+                }
+            }
             let Some(item) = self.next(source) else {
                 return LaneEnd::Finished;
             };
@@ -231,6 +255,11 @@ impl Lane<'_> {
     {
         let point = self.point;
         loop {
+            if let Some(gate) = &point.gate {
+                if !gate.wait_async(self.slot, || self.point_over()).await {
+                    return LaneEnd::Finished;
+                }
+            }
             let Some(item) = self.next(source) else {
                 return LaneEnd::Finished;
             };
@@ -266,6 +295,14 @@ impl Lane<'_> {
         }
     }
 
+    /// Whether a lane held back by a limiter may stop waiting for good: Ctrl-C, the budget's
+    /// time is up, or every item has been claimed.
+    fn point_over(&self) -> bool {
+        self.point.stopped()
+            || self.deadline.is_some_and(|d| Instant::now() >= d)
+            || self.point.next_item.load(Ordering::Relaxed) >= self.point.items
+    }
+
     /// Claims the next item; `None` when the lane is done.
     #[inline]
     fn next(&self, source: &mut impl ItemSource) -> Option<u64> {
@@ -279,6 +316,7 @@ impl Lane<'_> {
     #[inline]
     fn begin(&self, item: u64, due: Option<Instant>, sink: &mut impl Outcomes) -> Claimed {
         let entered = self.point.inflight.enter();
+        let inflight = self.point.gate.as_ref().map_or(0, |g| g.enter());
         let begin = Instant::now();
         sink.starting(item, begin);
         Claimed {
@@ -286,6 +324,7 @@ impl Lane<'_> {
             begin,
             entered,
             due,
+            inflight,
         }
     }
 
@@ -302,12 +341,17 @@ impl Lane<'_> {
     ) -> Result<(), LaneEnd> {
         let end = Instant::now();
         self.point.inflight.leave(claimed.entered);
+        let took = end - claimed.begin;
+        if let Some(gate) = &self.point.gate {
+            let dropped = !matches!(ended, ItemEnd::Ran(Ok(())));
+            let at = end.saturating_duration_since(self.started);
+            gate.leave(took, claimed.inflight, dropped, at);
+        }
         let outcome = match ended {
             ItemEnd::Ran(outcome) => Some(outcome),
             ItemEnd::TimedOut => None,
             ItemEnd::Stopped => return Err(LaneEnd::Finished),
         };
-        let took = end - claimed.begin;
         let trace = self.point.trace.then(|| {
             let offset = |t: Instant| t.saturating_duration_since(self.started).as_micros() as i64;
             Span {

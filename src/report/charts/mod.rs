@@ -7,6 +7,7 @@ pub mod answer;
 pub mod distribution;
 pub mod history;
 pub mod latency;
+pub mod limiters;
 pub mod memory;
 pub mod open_loop;
 pub mod scalability;
@@ -163,6 +164,9 @@ pub fn render_all(
         files.push(render(&chart)?);
     }
     if let Some(chart) = open_loop::OpenLoop::of(sweep) {
+        files.push(render(&chart)?);
+    }
+    if let Some(chart) = limiters::Limiters::of(sweep) {
         files.push(render(&chart)?);
     }
     if let Some(data) = timeline {

@@ -1,0 +1,318 @@
+//! Adaptive concurrency limiters: the published algorithms of Netflix concurrency-limits (AIMD,
+//! Vegas, Gradient2), each moving a limit from every item's latency, the items in flight when it
+//! started and whether it was dropped (failed or timed out). The `gate` holds a point's lanes to
+//! the limit and keeps the limit over time, so that a limiter can be judged against the sweep.
+//!
+//! Parameters are the library's defaults but one: `min_limit` is 1 (the library's is 20 for AIMD
+//! and Gradient2), so that a limiter can go where a target's optimum is. Each is settable:
+//! `vegas:alpha=3,beta=6`.
+
+mod aimd;
+mod gate;
+mod gradient2;
+mod vegas;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::SpecError;
+
+pub use gate::{LimitGate, LimitStep};
+
+/// A concurrency limit algorithm, fed one sample per ended item.
+pub trait Limit: Send {
+    /// The limit now.
+    fn limit(&self) -> usize;
+    /// One item ended: it took `rtt`, `inflight` items were in flight when it started (itself
+    /// included), and `dropped` when it failed or timed out.
+    fn on_sample(&mut self, rtt: Duration, inflight: usize, dropped: bool);
+}
+
+/// The algorithms known by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    Aimd,
+    Vegas,
+    Gradient2,
+}
+
+impl Algorithm {
+    pub const ALL: [Algorithm; 3] = [Algorithm::Aimd, Algorithm::Vegas, Algorithm::Gradient2];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Aimd => "aimd",
+            Algorithm::Vegas => "vegas",
+            Algorithm::Gradient2 => "gradient2",
+        }
+    }
+
+    /// Its parameters and their defaults (NaN: a function of the limit unless given).
+    fn params(self) -> &'static [(&'static str, f64)] {
+        match self {
+            Algorithm::Aimd => aimd::PARAMS,
+            Algorithm::Vegas => vegas::PARAMS,
+            Algorithm::Gradient2 => gradient2::PARAMS,
+        }
+    }
+}
+
+/// A limiter as asked for: an algorithm and the parameters given (the rest are defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimiterSpec {
+    pub algorithm: Algorithm,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, f64>,
+}
+
+impl LimiterSpec {
+    /// Its name: `vegas`, or `vegas:alpha=3,beta=6` with parameters.
+    pub fn name(&self) -> String {
+        self.to_string()
+    }
+
+    /// Every parameter with the given ones laid over the defaults; the limit's bounds held
+    /// within `ceiling`, the most lanes its point runs.
+    pub(crate) fn params(&self, ceiling: usize) -> Params {
+        let mut values: BTreeMap<&'static str, f64> =
+            self.algorithm.params().iter().copied().collect();
+        for (name, value) in &self.params {
+            if let Some((known, _)) = self.algorithm.params().iter().find(|(n, _)| n == name) {
+                values.insert(known, *value);
+            }
+        }
+        Params {
+            values,
+            ceiling: ceiling.max(1),
+        }
+    }
+
+    /// The algorithm, ready for samples, on a point of at most `ceiling` lanes.
+    pub fn build(&self, ceiling: usize) -> Box<dyn Limit> {
+        let p = self.params(ceiling);
+        match self.algorithm {
+            Algorithm::Aimd => Box::new(aimd::Aimd::new(&p)),
+            Algorithm::Vegas => Box::new(vegas::Vegas::new(&p)),
+            Algorithm::Gradient2 => Box::new(gradient2::Gradient2::new(&p)),
+        }
+    }
+}
+
+/// An algorithm's parameters, defaults filled in.
+pub(crate) struct Params {
+    values: BTreeMap<&'static str, f64>,
+    ceiling: usize,
+}
+
+impl Params {
+    fn get(&self, name: &str) -> f64 {
+        self.values.get(name).copied().unwrap_or(f64::NAN)
+    }
+
+    /// (min, max) of the limit: the algorithm's, within 1 and the ceiling.
+    fn bounds(&self) -> (usize, usize) {
+        let max = (self.get("max_limit") as usize).clamp(1, self.ceiling);
+        let min = (self.get("min_limit") as usize).clamp(1, max);
+        (min, max)
+    }
+
+    fn initial(&self) -> usize {
+        let (min, max) = self.bounds();
+        (self.get("initial_limit") as usize).clamp(min, max)
+    }
+}
+
+impl fmt::Display for LimiterSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.algorithm.name())?;
+        let mut sep = ':';
+        for (name, value) in &self.params {
+            write!(f, "{sep}{name}={value}")?;
+            sep = ',';
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for LimiterSpec {
+    type Err = SpecError;
+
+    /// `vegas` or `vegas:alpha=3,beta=6`.
+    fn from_str(text: &str) -> Result<Self, SpecError> {
+        let text = text.trim();
+        let (name, rest) = text.split_once(':').unwrap_or((text, ""));
+        let known = || {
+            Algorithm::ALL
+                .iter()
+                .map(|a| a.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let algorithm = Algorithm::ALL
+            .into_iter()
+            .find(|a| a.name() == name.trim())
+            .ok_or_else(|| {
+                SpecError::invalid(format!(
+                    "unknown limiter '{}' (known limiters: {})",
+                    name.trim(),
+                    known()
+                ))
+            })?;
+        let mut params = BTreeMap::new();
+        for pair in rest.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let accepted = || {
+                algorithm
+                    .params()
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let (key, value) = pair.split_once('=').ok_or_else(|| {
+                SpecError::invalid(format!(
+                    "limiter {}: '{pair}' is not name=value",
+                    algorithm.name()
+                ))
+            })?;
+            let key = key.trim();
+            if !algorithm.params().iter().any(|(n, _)| *n == key) {
+                return Err(SpecError::invalid(format!(
+                    "unknown parameter '{key}' for limiter {} (accepted: {})",
+                    algorithm.name(),
+                    accepted()
+                )));
+            }
+            let value: f64 = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite())
+                .ok_or_else(|| {
+                    SpecError::invalid(format!(
+                        "limiter {} parameter '{key}': '{}' is not a number",
+                        algorithm.name(),
+                        value.trim()
+                    ))
+                })?;
+            check(algorithm, key, value)?;
+            params.insert(key.to_string(), value);
+        }
+        Ok(LimiterSpec { algorithm, params })
+    }
+}
+
+/// Refuses a value the algorithm cannot work with.
+fn check(algorithm: Algorithm, key: &str, value: f64) -> Result<(), SpecError> {
+    let why = match key {
+        "backoff_ratio" if !(0.5..1.0).contains(&value) => Some("must be in [0.5, 1)"),
+        "smoothing" if !(value > 0.0 && value <= 1.0) => Some("must be in (0, 1]"),
+        "rtt_tolerance" if value < 1.0 => Some("must be at least 1"),
+        "initial_limit" | "min_limit" | "max_limit" | "long_window" | "probe_multiplier"
+            if value < 1.0 || value.fract() != 0.0 =>
+        {
+            Some("must be a whole number, at least 1")
+        }
+        "timeout_ms" if value <= 0.0 => Some("must be positive"),
+        "alpha" | "beta" | "threshold" | "queue_size" if value < 0.0 => {
+            Some("must not be negative")
+        }
+        _ => None,
+    };
+    match why {
+        Some(why) => Err(SpecError::invalid(format!(
+            "limiter {} parameter '{key}' {why}, got {value}",
+            algorithm.name()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Limiters from a comma list where each may carry its own parameters:
+/// `aimd,vegas:alpha=3,beta=6,gradient2` — a piece with `=` belongs to the limiter before it.
+pub fn parse_limiters(text: &str) -> Result<Vec<LimiterSpec>, SpecError> {
+    let mut pieces: Vec<String> = Vec::new();
+    for piece in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match pieces.last_mut() {
+            Some(last) if piece.contains('=') && !piece.contains(':') => {
+                last.push(',');
+                last.push_str(piece);
+            }
+            _ => pieces.push(piece.to_string()),
+        }
+    }
+    if pieces.is_empty() {
+        return Err(SpecError::invalid(
+            "--limiter needs at least one limiter (aimd, vegas, gradient2)",
+        ));
+    }
+    let limiters = pieces
+        .iter()
+        .map(|p| p.parse())
+        .collect::<Result<Vec<LimiterSpec>, _>>()?;
+    for (i, l) in limiters.iter().enumerate() {
+        if limiters[..i].iter().any(|o| o.algorithm == l.algorithm) {
+            return Err(SpecError::invalid(format!(
+                "limiter {} is given twice",
+                l.algorithm.name()
+            )));
+        }
+    }
+    Ok(limiters)
+}
+
+/// A number in [0, 1) from `n`: splitmix64, so that a rerun draws the same.
+fn unit_hash(n: u64) -> f64 {
+    let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_keeps_each_limiters_parameters_with_it() {
+        let l = parse_limiters("aimd, vegas:alpha=3,beta=6 ,gradient2:queue_size=2").unwrap();
+        let names: Vec<String> = l.iter().map(|l| l.name()).collect();
+        assert_eq!(
+            names,
+            ["aimd", "vegas:alpha=3,beta=6", "gradient2:queue_size=2"]
+        );
+        assert_eq!(l[1].params(100).get("alpha"), 3.0);
+        assert_eq!(l[1].params(100).get("probe_multiplier"), 30.0);
+    }
+
+    #[test]
+    fn bad_limiters_are_refused_in_one_line() {
+        let err = |text: &str| parse_limiters(text).unwrap_err().to_string();
+        assert!(
+            err("cubic").starts_with("unknown limiter 'cubic'"),
+            "{}",
+            err("cubic")
+        );
+        assert!(
+            err("vegas:gamma=2").starts_with("unknown parameter 'gamma' for limiter vegas"),
+            "{}",
+            err("vegas:gamma=2")
+        );
+        assert!(err("aimd:backoff_ratio=0.2").contains("[0.5, 1)"));
+        assert!(err("vegas:alpha=x").contains("not a number"));
+        assert!(err("vegas,vegas").contains("twice"));
+        assert!(err("").contains("at least one"));
+    }
+
+    #[test]
+    fn bounds_are_held_within_the_lanes() {
+        let p = "gradient2".parse::<LimiterSpec>().unwrap().params(16);
+        assert_eq!(p.bounds(), (1, 16));
+        assert_eq!(p.initial(), 16, "the initial 20 cannot exceed 16 lanes");
+    }
+}

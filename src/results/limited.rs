@@ -1,0 +1,53 @@
+//! What a limiter's point adds to its result row: which limiter, how many lanes it could use,
+//! and its limit over time. The row's `throttle` is where the limit settled.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::limiter::{LimitStep, LimiterSpec};
+
+/// A limiter's run on one backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimiterTrack {
+    pub limiter: LimiterSpec,
+    /// Lanes started: the highest the limit could go.
+    pub lanes: usize,
+    /// The median of the limit over the second half of the point (time-weighted).
+    pub settled: f64,
+    /// The limit at the start and at every change, seconds from the point's start.
+    pub limit_over_time: Vec<LimitStep>,
+}
+
+/// How a limiter did against the sweep's truth (the analysis's `limiters`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimiterJudgement {
+    /// `async+vegas`.
+    pub label: String,
+    pub backend: crate::backend::BackendKind,
+    /// The limiter with its parameters, as given.
+    pub limiter: String,
+    /// Where the limit settled: its median over the second half of the point.
+    pub settled: f64,
+    pub lanes: usize,
+    /// Seconds from the start until the limit first came within 10 % of where it settled.
+    pub settle_s: Option<f64>,
+    /// After that: the limit's time-weighted standard deviation, and its lowest and highest.
+    pub swing_sd: f64,
+    pub swing_min: usize,
+    pub swing_max: usize,
+    pub goodput_per_s: f64,
+    pub p99_ms: Option<f64>,
+    /// The same backend's best static throttle (highest goodput) and that goodput.
+    pub best_throttle: Option<usize>,
+    pub best_goodput_per_s: Option<f64>,
+    /// The static throttle the analysis recommends on that backend (the smallest within 95 %
+    /// of the best goodput, meeting any SLO) and its p99: the latency a static limit gets.
+    pub recommended_throttle: Option<usize>,
+    pub recommended_p99_ms: Option<f64>,
+    /// The swept knee and the USL's N* on the same backend.
+    pub knee: Option<usize>,
+    pub n_star: Option<usize>,
+    /// Why the limiter missed the level the sweep found; `None` when it found it.
+    pub missed: Option<String>,
+    /// The findings in one sentence.
+    pub summary: String,
+}

@@ -1,0 +1,244 @@
+//! Adaptive limiters end to end: the gate holds the lanes to the limit, each limiter's point is
+//! a row `async+vegas` whose throttle is where its limit settled, and the analysis judges it
+//! against the swept optimum of a target with a known one — saying so when a limiter misses it.
+//! Whether a published algorithm finds the level is its own finding, not this test's: what is
+//! asserted is that the judgement matches the figures, never hides a miss.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{csv_rows, results, tb};
+use serde_json::Value;
+use throttlebench::backend::limiter::{Limit, LimitGate};
+use throttlebench::backend::{BackendKind, Budget, PointJob};
+use throttlebench::workload::{Registry, WorkloadSpec};
+
+/// A limit that never moves.
+struct Fixed(usize);
+
+impl Limit for Fixed {
+    fn limit(&self) -> usize {
+        self.0
+    }
+    fn on_sample(&mut self, _: Duration, _: usize, _: bool) {}
+}
+
+#[test]
+fn the_gate_holds_the_lanes_to_the_limit_on_thread_and_async() {
+    let spec = WorkloadSpec {
+        kind: "sleep".into(),
+        params: [("ms".to_string(), Value::from(5))].into_iter().collect(),
+    };
+    let workload = Registry::builtin().build(&spec).unwrap();
+    for kind in [BackendKind::Thread, BackendKind::Async] {
+        let backend = kind.create().unwrap();
+        let gate = Arc::new(LimitGate::new(Box::new(Fixed(3))));
+        let job = PointJob {
+            limit: Some(gate.clone()),
+            ..PointJob::plain(&workload, &spec, 8, Budget::Items(60))
+        };
+        let ran = backend.execute(&job).unwrap();
+        assert_eq!(ran.stats.ok, 60, "{kind}: every item ran");
+        assert_eq!(ran.max_inflight, 3, "{kind}: 8 lanes held to a limit of 3");
+        assert_eq!(gate.steps().len(), 1, "a fixed limit never changes");
+    }
+}
+
+/// Runs a sweep with every limiter and checks the rows, the limit over time and the verdicts.
+fn judged(workload: &[&str], dir: &Path) {
+    tb().args(["run"])
+        .args(workload)
+        .args([
+            "--backend",
+            "async",
+            "--limits",
+            "1,2,4,8,16",
+            "--duration",
+            "2s",
+        ])
+        .args(["--limiter", "aimd,vegas,gradient2", "--quiet", "--out"])
+        .arg(dir)
+        .assert()
+        .success();
+    let rows = csv_rows(dir);
+    let json = results(dir);
+    let limited = json["limited"].as_array().expect("limited points");
+    let judgements = json["analysis"]["limiters"].as_array().expect("judgements");
+    assert_eq!(judgements.len(), 3, "{judgements:?}");
+    for name in ["aimd", "vegas", "gradient2"] {
+        let label = format!("async+{name}");
+        let row = rows
+            .iter()
+            .find(|r| r["backend"] == label)
+            .unwrap_or_else(|| panic!("no {label} row in {rows:?}"));
+        let point = limited
+            .iter()
+            .find(|p| p["limiter"]["limiter"]["algorithm"] == name)
+            .unwrap();
+        let track = &point["limiter"];
+        let steps = track["limit_over_time"].as_array().unwrap();
+        assert_eq!(steps[0]["t_s"], 0.0, "{label}: the limit from the start");
+        let highest = steps.iter().filter_map(|s| s["limit"].as_u64()).max();
+        let lanes = track["lanes"].as_u64().unwrap();
+        assert_eq!(lanes, 32, "twice the largest throttle");
+        assert!(highest.unwrap() <= lanes, "{label}: {steps:?}");
+        let inflight: u64 = row["max_inflight"].parse().unwrap();
+        assert!(
+            inflight <= highest.unwrap(),
+            "{label}: {inflight} in flight past the highest limit"
+        );
+        let settled = track["settled"].as_f64().unwrap();
+        assert_eq!(row["throttle"], format!("{}", settled.round() as u64));
+
+        let j = judgements.iter().find(|j| j["label"] == label).unwrap();
+        let knee = j["knee"].as_f64().expect("the sweep found a knee");
+        assert!((4.0..=16.0).contains(&knee), "{label}: knee {knee}");
+        let share =
+            j["goodput_per_s"].as_f64().unwrap() / j["best_goodput_per_s"].as_f64().unwrap();
+        let found = (knee / 2.0..=2.0 * knee).contains(&settled) && share >= 0.9;
+        let in_target = (5.0..=16.0).contains(&settled) && share >= 0.9;
+        assert_eq!(
+            j["missed"].is_null(),
+            found,
+            "{label}: the verdict must match its figures: {j}"
+        );
+        eprintln!(
+            "{label}: settled {settled}, {:.0} % of the best static goodput, 5–16 with ≥ 90 %: {}",
+            share * 100.0,
+            if in_target { "yes" } else { "no" }
+        );
+        if !in_target {
+            let summary = j["summary"].as_str().unwrap();
+            assert!(summary.contains("MISSED"), "a miss is said: {summary}");
+        }
+    }
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(summary.contains("**Adaptive limiters**"), "{summary}");
+    assert!(dir.join("charts/limiters.png").exists());
+    assert!(dir.join("charts/limiters.svg").exists());
+}
+
+#[test]
+fn limiters_against_the_built_in_server_of_capacity_8_at_20_ms() {
+    let out = tempfile::tempdir().unwrap();
+    judged(
+        &[
+            "--kind",
+            "http",
+            "--param",
+            "server_capacity=8",
+            "--param",
+            "server_latency_ms=20",
+        ],
+        &out.path().join("run"),
+    );
+}
+
+#[test]
+fn limiters_against_a_sleep_that_thrashes_past_its_capacity() {
+    let out = tempfile::tempdir().unwrap();
+    judged(
+        &[
+            "--kind",
+            "sleep",
+            "--param",
+            "ms=20",
+            "--param",
+            "capacity=8",
+            "--param",
+            "penalty_ms=2",
+        ],
+        &out.path().join("run"),
+    );
+}
+
+/// Bad input: exit 2 and one line on stderr.
+fn refuses(args: &[&str], expected: &str) {
+    let out = tempfile::tempdir().unwrap();
+    let assert = tb()
+        .args(["run", "--kind", "sleep", "--items", "4", "--limits", "1"])
+        .args(args)
+        .arg("--out")
+        .arg(out.path().join("never"))
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(expected),
+        "expected '{expected}' in {stderr}"
+    );
+    assert!(!out.path().join("never").exists());
+}
+
+#[test]
+fn an_unknown_limiter_is_refused() {
+    refuses(
+        &["--limiter", "aimd,cubic"],
+        "unknown limiter 'cubic' (known limiters: aimd, vegas, gradient2)",
+    );
+}
+
+#[test]
+fn an_unknown_limiter_parameter_is_refused() {
+    refuses(
+        &["--limiter", "vegas:alpha=3,gamma=6"],
+        "unknown parameter 'gamma' for limiter vegas",
+    );
+}
+
+#[test]
+fn a_limiter_on_sequential_is_refused() {
+    refuses(
+        &["--backend", "sequential", "--limiter", "vegas"],
+        "sequential cannot take one",
+    );
+}
+
+#[test]
+fn tune_refuses_a_limiter() {
+    let assert = tb()
+        .args(["tune", "--kind", "sleep", "--limiter", "vegas"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("run --limiter"), "{stderr}");
+}
+
+#[test]
+fn a_spec_file_names_its_limiters_and_a_bad_one_where_it_stands() {
+    let out = tempfile::tempdir().unwrap();
+    let spec = out.path().join("limited.toml");
+    std::fs::write(
+        &spec,
+        "[workload]\nkind = \"sleep\"\nms = 1\n[sweep]\nlimits = [1, 2]\nitems = 40\nbackends = [\"thread\"]\nlimiters = [\"aimd:min_limit=2\", \"vegas\"]\n",
+    )
+    .unwrap();
+    let dir = out.path().join("run");
+    tb().arg("run")
+        .arg(&spec)
+        .args(["--quiet", "--out"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let labels: Vec<String> = csv_rows(&dir)
+        .into_iter()
+        .map(|r| r["backend"].clone())
+        .collect();
+    assert!(labels.contains(&"thread+aimd".to_string()), "{labels:?}");
+    assert!(labels.contains(&"thread+vegas".to_string()), "{labels:?}");
+
+    std::fs::write(
+        &spec,
+        "[workload]\nkind = \"sleep\"\n[sweep]\nlimiters = [\"vegas:beta=-1\"]\n",
+    )
+    .unwrap();
+    let assert = tb().arg("run").arg(&spec).assert().code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("limited.toml:4:12"), "{stderr}");
+    assert!(stderr.contains("must not be negative"), "{stderr}");
+}
