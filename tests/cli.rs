@@ -253,7 +253,9 @@ fn a_default_run_never_warns_that_its_points_are_too_short() {
         .assert()
         .success();
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-    assert!(!stderr.contains("too short"), "{stderr}");
+    // No-op items may still be too short to *overlap* on a busy machine; that warning is
+    // about the items, not the point's length.
+    assert!(!stderr.contains("too short to measure"), "{stderr}");
     let json = common::results(&dir);
     assert_eq!(json["spec"]["sweep"]["budget"]["duration"], "1s");
     for point in json["points"].as_array().unwrap() {

@@ -87,22 +87,24 @@ fn run_pool(job: &PointJob<'_>) -> anyhow::Result<Execution> {
     let deadline = point.duration().and_then(|d| started.checked_add(d));
     // A break is the budget's time or Ctrl-C: what ran is recorded either way.
     let _ = pool.install(|| {
-        (0..point.item_count()).into_par_iter().try_for_each(|item| {
-            if point.stopped() || deadline.is_some_and(|d| Instant::now() >= d) {
-                return ControlFlow::Break(());
-            }
-            let slot = rayon::current_thread_index().unwrap_or(0);
-            let mut guard = lock(&lanes[slot % lanes.len()]);
-            let ThreadLane {
-                lane,
-                runner,
-                stats,
-            } = &mut *guard;
-            match lane.run_blocking(&mut One(Some(item)), runner, stats) {
-                LaneEnd::Finished => ControlFlow::Continue(()),
-                LaneEnd::Abandoned => ControlFlow::Break(()),
-            }
-        })
+        (0..point.item_count())
+            .into_par_iter()
+            .try_for_each(|item| {
+                if point.stopped() || deadline.is_some_and(|d| Instant::now() >= d) {
+                    return ControlFlow::Break(());
+                }
+                let slot = rayon::current_thread_index().unwrap_or(0);
+                let mut guard = lock(&lanes[slot % lanes.len()]);
+                let ThreadLane {
+                    lane,
+                    runner,
+                    stats,
+                } = &mut *guard;
+                match lane.run_blocking(&mut One(Some(item)), runner, stats) {
+                    LaneEnd::Finished => ControlFlow::Continue(()),
+                    LaneEnd::Abandoned => ControlFlow::Break(()),
+                }
+            })
     });
     let mut stats = WorkerStats::new();
     let mut last_end = started;

@@ -119,7 +119,12 @@ impl Exporter for ResultsCsv {
     fn serialize(&self, sweep: &SweepResult) -> anyhow::Result<Vec<u8>> {
         let mut out = ::csv::Writer::from_writer(Vec::new());
         out.write_record(COLUMNS)?;
-        for point in sweep.points.iter().chain(&sweep.open_loop).chain(&sweep.limited) {
+        for point in sweep
+            .points
+            .iter()
+            .chain(&sweep.open_loop)
+            .chain(&sweep.limited)
+        {
             out.write_record(row(point))?;
         }
         out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 pub mod costs;
 pub mod findings;
-pub mod shards;
 pub mod limited;
+pub mod shards;
 pub mod warning;
 
 use crate::backend::hosts::HostResult;

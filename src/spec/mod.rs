@@ -35,8 +35,8 @@ use crate::error::SpecError;
 use crate::workload::{Registry, WorkloadSpec};
 
 mod file;
-pub mod open_loop;
 mod limiters;
+pub mod open_loop;
 mod overrides;
 mod remote;
 mod shard;
@@ -47,10 +47,10 @@ mod values;
 mod weights;
 
 pub use file::parse;
-pub use open_loop::{OpenLoop, OpenLoopFlags};
 pub use limiters::{
     apply_limiter_flag, check_limiters, limiter_lanes, takes_limiter, LANES_PER_LARGEST_THROTTLE,
 };
+pub use open_loop::{OpenLoop, OpenLoopFlags};
 pub use overrides::Overrides;
 pub use remote::{apply_remote_flags, RemoteFlags};
 pub use shard::{apply_shard_flags, Schedule, Shard, ShardFlags, DEFAULT_GAP};
