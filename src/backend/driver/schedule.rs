@@ -17,8 +17,8 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, Exp};
 use serde::{Deserialize, Serialize};
 
-pub use super::stages::Stage;
 use super::stages::staged_offsets;
+pub use super::stages::Stage;
 use super::{Claims, ItemSource};
 use crate::measure::timeline::Outcome;
 
