@@ -5,6 +5,7 @@
 pub(crate) mod async_tokio;
 pub(crate) mod driver;
 mod feed;
+mod feed_open;
 mod framing;
 pub mod hosts;
 pub(crate) mod inflight;
