@@ -130,7 +130,7 @@ pub fn plan(spec: &RunSpec) -> Vec<PlannedPoint> {
             for rate in open.point_rates() {
                 points.push(PlannedPoint {
                     backend,
-                    throttle: open.max_inflight,
+                    throttle: open.max_inflight_on(backend),
                     repetition,
                     rate: Some(rate),
                 });

@@ -141,6 +141,123 @@ fn a_stalled_server_shows_in_latency_from_the_intended_start_not_in_service_time
 }
 
 #[test]
+fn offered_rates_are_kept_on_the_process_backend() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("run");
+    run(
+        &dir,
+        &[
+            "--kind",
+            "sleep",
+            "--param",
+            "ms=2",
+            "--rates",
+            "100",
+            "--duration",
+            "2s",
+            "--backend",
+            "process",
+        ],
+    );
+    let rows = csv_rows(&dir);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0];
+    // Every arrival inside the 2 s is issued, however the machine keeps up.
+    assert_eq!(row["items"], "200", "{row:?}");
+    let goodput = num(row, "goodput_per_s");
+    assert!(
+        goodput > 90.0 && goodput < 110.0,
+        "100/s offered, {goodput}/s achieved"
+    );
+    assert_eq!(row["throttle"], "32", "the pool's default: one worker each");
+    assert!(num(row, "max_inflight") <= 32.0, "{row:?}");
+    let svc = num(row, "svc_p50_ms");
+    let lat = num(row, "lat_p50_ms");
+    assert!(svc >= 2.0, "service time of a 2 ms item: {svc}");
+    assert!(
+        lat >= svc,
+        "from the intended start is never shorter: {lat} < {svc}"
+    );
+}
+
+#[test]
+fn a_stalled_server_shows_on_the_process_backend_too() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("run");
+    run(
+        &dir,
+        &[
+            "--kind",
+            "http",
+            "--param",
+            "server_latency_ms=2",
+            "--param",
+            "server_stall_ms=500",
+            "--param",
+            "server_stall_every_ms=2000",
+            "--rates",
+            "100",
+            "--max-inflight",
+            "4",
+            "--duration",
+            "6s",
+            "--backend",
+            "process",
+        ],
+    );
+    let rows = csv_rows(&dir);
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(row["throttle"], "4", "--max-inflight sets the workers");
+    let p90 = num(row, "lat_p90_ms");
+    let svc_p90 = num(row, "svc_p90_ms");
+    // Items due during a stall wait for a worker, not inside one: the wait is counted.
+    assert!(p90 >= 100.0, "p90 from the intended start {p90} ms");
+    assert!(svc_p90 <= 50.0, "service-time p90 {svc_p90} ms");
+    assert!(
+        num(row, "late") >= 50.0,
+        "items due during a stall start late: {row:?}"
+    );
+}
+
+#[test]
+fn a_dead_worker_and_a_timeout_cost_one_item_each_in_an_open_loop_process_point() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("run");
+    // Item 3 kills its worker (the shell's parent); item 5 outlives the timeout.
+    let program = r#"case $1 in 3) kill -9 $PPID ;; 5) sleep 30 ;; esac"#;
+    run(
+        &dir,
+        &[
+            "--kind",
+            "command",
+            "--param",
+            &format!("program={program}"),
+            "--param",
+            "shell=true",
+            "--param",
+            "args={item}",
+            "--rates",
+            "20",
+            "--items",
+            "12",
+            "--max-inflight",
+            "2",
+            "--timeout",
+            "500ms",
+            "--backend",
+            "process",
+        ],
+    );
+    let json = common::results(&dir);
+    let p = &json["open_loop"][0];
+    assert_eq!(p["items"], 12, "{p}");
+    assert_eq!(p["ok"], 10, "{p}");
+    assert_eq!(p["errors"]["worker-died"], 1, "{p}");
+    assert_eq!(p["timed_out"], 1, "{p}");
+}
+
+#[test]
 fn rates_and_limits_together_make_one_report_linked_by_littles_law() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("run");
@@ -251,22 +368,6 @@ fn rates_on_the_sequential_backend_alone_are_refused() {
             "sequential",
         ],
         "--rates needs a concurrent backend",
-    );
-}
-
-#[test]
-fn rates_on_a_queueing_backend_are_refused() {
-    refuses(
-        &[
-            "run",
-            "--kind",
-            "sleep",
-            "--rates",
-            "100",
-            "--backend",
-            "thread,process",
-        ],
-        "cannot run on the process backend",
     );
 }
 

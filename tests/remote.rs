@@ -1,8 +1,9 @@
 //! The remote backend end to end, against real OpenSSH servers on 127.0.0.1 (started by
 //! `scripts/ci-sshd.sh`, which `.ci/run` calls): two hosts merge into one point, bad hosts are
-//! named before the sweep, a host lost mid-run costs only its queued items, and no ssh process
-//! is left behind. Without sshd (no TB_TEST_SSH_PORT) these tests say so by name and pass;
-//! with TB_REQUIRE_SSH=1 a missing sshd fails them.
+//! named before the sweep, a host lost mid-run costs only its queued items, an open-loop point
+//! (`--rates`) runs on the hosts' workers, and no ssh process is left behind. Without sshd (no
+//! TB_TEST_SSH_PORT) these tests say so by name and pass; with TB_REQUIRE_SSH=1 a missing sshd
+//! fails them.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -668,4 +669,68 @@ fn remote_flags_are_checked_without_sshd() {
     let (code, err) = run(&["--backend", "remote", "--hosts-file", "/nonexistent/hosts"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("cannot read hosts file"), "{err}");
+}
+
+#[test]
+fn an_open_loop_point_runs_on_remote_hosts() {
+    let Some(s) = sshd("an_open_loop_point_runs_on_remote_hosts") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let known = own_known_hosts(&s, dir.path());
+    let out = dir.path().join("out");
+    let hosts = format!("127.0.0.1:{},127.0.0.1:{}", s.port, s.port2);
+    let mut args: Vec<String> = [
+        "run",
+        "--kind",
+        "sleep",
+        "--param",
+        "ms=2",
+        "--backend",
+        "remote",
+        "--rates",
+        "50",
+        "--duration",
+        "2s",
+        "--max-inflight",
+        "4",
+        "--hosts",
+        &hosts,
+        "--out",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    args.push(out.display().to_string());
+    args.extend(remote_args(&s, &known));
+    let (code, _, stderr) = finish(spawn(&args, "open-loop"));
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(out.join("results.json")).unwrap();
+    let json: Value = serde_json::from_str(&text).unwrap();
+    let p = &json["open_loop"][0];
+    assert_eq!(p["backend"], "remote", "{p}");
+    assert_eq!(p["throttle"], 4, "{p}");
+    // Every arrival inside the 2 s is issued and answered.
+    assert_eq!(p["items"], 100, "{p}");
+    assert_eq!(p["ok"], 100, "{p}");
+    let goodput = p["goodput_per_s"].as_f64().unwrap();
+    assert!((40.0..60.0).contains(&goodput), "50/s offered: {p}");
+    let (lat, svc) = (
+        p["lat_p50_ms"].as_f64().unwrap(),
+        p["svc_p50_ms"].as_f64().unwrap(),
+    );
+    // The latency from the intended start adds the ssh round trip to the worker's own time.
+    assert!(svc >= 2.0 && lat >= svc, "{p}");
+    let slots: Vec<u64> = p["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["slots"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        slots,
+        [2, 2],
+        "the 4 workers are spread over both hosts: {p}"
+    );
+    assert!(marked("open-loop").is_empty(), "ssh left behind");
 }

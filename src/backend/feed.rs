@@ -17,7 +17,7 @@ use super::inflight::Entered;
 use super::process::{Shared, SlotResult};
 use super::protocol::{mono_ns, FromWorker, ItemDone, Next, ToWorker};
 use super::worker_proc::{WorkerProc, SLICE};
-use crate::measure::timeline::TraceEvent;
+use crate::measure::timeline::{Outcome, TraceEvent};
 use crate::measure::WorkerStats;
 use crate::workload::ItemError;
 
@@ -26,6 +26,7 @@ pub(super) const QUEUED_WORK_NS: u64 = 200_000;
 pub(super) const MAX_WINDOW: usize = 64;
 
 pub(super) struct Clock {
+    pub(super) started: Instant,
     pub(super) started_ns: u64,
     pub(super) deadline: Option<Instant>,
 }
@@ -222,9 +223,16 @@ pub(super) fn serve(
 }
 
 /// Records one answered item in the parent's copy of the worker's record: its failed attempts
-/// first, then the item over all its attempts, as the in-process backends record them.
+/// first, then the item over all its attempts, as the in-process backends record them; says how
+/// it ended.
 #[inline]
-fn record(shared: &Shared, clock: &Clock, pid: u32, life: &mut WorkerStats, done: ItemDone) {
+pub(super) fn record(
+    shared: &Shared,
+    clock: &Clock,
+    pid: u32,
+    life: &mut WorkerStats,
+    done: ItemDone,
+) -> Outcome {
     for (attempt, (kind, message)) in (1..).zip(done.failed_attempts) {
         life.note_failed_attempt(done.item, attempt, &ItemError::new(kind, message));
     }
@@ -245,11 +253,11 @@ fn record(shared: &Shared, clock: &Clock, pid: u32, life: &mut WorkerStats, done
         }),
         lag: None,
     }
-    .record_into(life);
+    .record_into(life)
 }
 
 /// Traces an item lost with its worker (`timeout`, `worker-died` or `host-lost`).
-fn trace_lost(
+pub(super) fn trace_lost(
     shared: &Shared,
     clock: &Clock,
     pid: u32,
@@ -261,7 +269,6 @@ fn trace_lost(
     if !shared.trace {
         return;
     }
-    use crate::measure::timeline::Outcome;
     let offset = |ns: u64| (ns as i64 - clock.started_ns as i64) / 1000;
     life.trace_item(TraceEvent {
         item,
@@ -278,7 +285,7 @@ fn trace_lost(
 }
 
 /// Asks the worker for its report, swaps in its own histogram, and reaps it.
-fn finish(
+pub(super) fn finish(
     shared: &Shared,
     proc: &mut WorkerProc,
     life: &mut WorkerStats,

@@ -5,6 +5,7 @@
 pub(crate) mod async_tokio;
 pub(crate) mod driver;
 mod feed;
+mod feed_open;
 mod framing;
 pub mod hosts;
 pub(crate) mod inflight;
@@ -261,15 +262,10 @@ impl BackendKind {
         }
     }
 
-    /// Whether the backend can run an open-loop point (`--rates`): those that run every item
-    /// through the item driver in this process. The process pool keeps items queued in its
-    /// workers, which cannot start them at their intended times; `sequential` is one at a time
-    /// by definition.
+    /// Whether the backend can run an open-loop point (`--rates`): every one but `sequential`,
+    /// which is one item at a time by definition and cannot keep a rate.
     pub fn runs_open_loop(self) -> bool {
-        matches!(
-            self,
-            BackendKind::Thread | BackendKind::Async | BackendKind::ProcessPerItem
-        )
+        self != BackendKind::Sequential
     }
 
     /// Builds the backend (for a sweep, whose settings hold the remote hosts: `create_for`).

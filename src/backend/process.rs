@@ -12,6 +12,9 @@
 //! Latency is measured inside the worker; the worker's own histogram replaces the parent's copy
 //! when it exits cleanly. With `--retries` a worker retries a failed item itself and reports
 //! the failed attempts with the item, so an item killed at the timeout is one timed-out item.
+//!
+//! An open-loop point (`--rates`) runs one worker per item allowed in flight, and each slot
+//! sends its worker one item at a time, when it is due (see `feed_open`).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,8 +26,9 @@ use crossbeam_utils::CachePadded;
 
 use std::process::{Command, Stdio};
 
-use super::driver::{median_startup, StartupSample};
+use super::driver::{median_startup, Schedule, StartupSample};
 use super::feed::{serve, Clock, Ending, MAX_WINDOW, QUEUED_WORK_NS};
+use super::feed_open::serve_scheduled;
 use super::inflight::InflightTracker;
 use super::protocol::mono_ns;
 use super::retry::RetryPolicy;
@@ -133,6 +137,8 @@ pub(super) struct Shared<'a> {
     /// backend costs per slot. Otherwise a job runs inside the worker, and the worker's peak
     /// before its first measured item is the backend's part.
     pub(super) programs_are_jobs: bool,
+    /// Open loop: when each item is due. Its items replace `next_item`'s.
+    pub(super) schedule: Option<Schedule>,
 }
 
 impl Shared<'_> {
@@ -180,9 +186,6 @@ pub(crate) fn run_pool(
     job: &PointJob<'_>,
     launch: &dyn Launch,
 ) -> anyhow::Result<(Execution, Vec<SlotReport>)> {
-    if job.open_loop.is_some() {
-        anyhow::bail!("the process and remote backends cannot run an open-loop point (--rates): they queue items in their workers");
-    }
     let spec = job
         .workload
         .spec_for_workers()
@@ -211,6 +214,10 @@ pub(crate) fn run_pool(
         progress: job.progress.clone(),
         window: job.window.clone(),
         programs_are_jobs: spec.kind == "command" && !launch.remote(),
+        schedule: job
+            .open_loop
+            .as_ref()
+            .map(|open| Schedule::new(open, items, duration)),
     };
     let slots: Vec<SlotResult> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
@@ -362,14 +369,23 @@ fn run_slot(shared: &Shared, slot: usize, warmup: u64) -> SlotResult {
             return result;
         }
     };
-    let deadline = shared.duration.map(|d| started + d);
+    // An open loop's schedule ends at the duration; items due before it still start.
+    let deadline = shared
+        .duration
+        .filter(|_| shared.schedule.is_none())
+        .map(|d| started + d);
     let clock = Clock {
+        started,
         started_ns,
         deadline,
     };
     let mut completed = 0u64;
     loop {
-        let ending = serve(shared, slot, &clock, &mut proc, &mut result, &mut completed);
+        let (worker, out, done) = (&mut proc, &mut result, &mut completed);
+        let ending = match &shared.schedule {
+            Some(schedule) => serve_scheduled(shared, schedule, slot, &clock, worker, out, done),
+            None => serve(shared, slot, &clock, worker, out, done),
+        };
         match ending {
             Ok(Ending::Finished) | Ok(Ending::Stopped) => break,
             Ok(Ending::Replace) if shared.stop.load(Ordering::Relaxed) => break,

@@ -12,6 +12,10 @@ use crate::error::SpecError;
 /// Items in flight an open-loop point allows unless told otherwise: generous, so that only a
 /// service slower than 256 concurrent items makes arrivals wait for a free slot.
 pub const DEFAULT_MAX_INFLIGHT: usize = 256;
+/// The same default on `process` and `remote`, where each item in flight holds a worker process
+/// (and on `remote` an ssh connection) for the whole point: 256 of them would cost more to start
+/// than most points measure.
+pub const DEFAULT_POOL_MAX_INFLIGHT: usize = 32;
 /// Highest offered rate accepted, items/s.
 pub const MAX_RATE: f64 = 10_000_000.0;
 const DEFAULT_SEED: u64 = 1;
@@ -23,19 +27,16 @@ pub struct OpenLoop {
     pub rates: Vec<f64>,
     #[serde(default)]
     pub arrival: Arrival,
-    /// Items in flight at most; an item due when all are busy starts late.
-    #[serde(default = "default_max_inflight")]
-    pub max_inflight: usize,
+    /// Items in flight at most, when given; an item due when all are busy starts late. Unset,
+    /// each backend has its own default (`max_inflight_on`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_inflight: Option<usize>,
     /// Seeds Poisson arrivals (each point mixes in its rate and repetition).
     #[serde(default = "default_seed")]
     pub seed: u64,
     /// A ramping run instead of rates (`[[sweep.stages]]`): one point per backend.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<Stage>,
-}
-
-fn default_max_inflight() -> usize {
-    DEFAULT_MAX_INFLIGHT
 }
 
 fn default_seed() -> u64 {
@@ -47,10 +48,18 @@ impl OpenLoop {
         OpenLoop {
             rates,
             arrival: Arrival::Constant,
-            max_inflight: DEFAULT_MAX_INFLIGHT,
+            max_inflight: None,
             seed: DEFAULT_SEED,
             stages: Vec::new(),
         }
+    }
+
+    /// Items in flight at most on `backend`: as given, or the backend's default.
+    pub fn max_inflight_on(&self, backend: BackendKind) -> usize {
+        self.max_inflight.unwrap_or(match backend {
+            BackendKind::Process | BackendKind::Remote => DEFAULT_POOL_MAX_INFLIGHT,
+            _ => DEFAULT_MAX_INFLIGHT,
+        })
     }
 
     /// The offered rates of the run's points: the rates, or the stages' mean rate.
@@ -73,8 +82,8 @@ pub struct OpenLoopFlags {
     /// Open loop: how arrivals are spaced, constant or poisson (seeded).
     #[arg(long, value_name = "KIND")]
     pub arrival: Option<String>,
-    /// Open loop: items in flight at most (default 256); an item due when all are busy waits
-    /// and starts late.
+    /// Open loop: items in flight at most (default 256; 32 on process and remote, one worker
+    /// each); an item due when all are busy waits and starts late.
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub max_inflight: Option<String>,
 }
@@ -98,7 +107,7 @@ impl OpenLoopFlags {
                 open.arrival = parse_arrival(text)?;
             }
             if let Some(text) = &self.max_inflight {
-                open.max_inflight = parse_max_inflight(text)?;
+                open.max_inflight = Some(parse_max_inflight(text)?);
             }
         }
         if spec.sweep.open_loop.is_some() && !limits_given {
@@ -113,19 +122,9 @@ fn check(spec: &RunSpec) -> Result<(), SpecError> {
     let Some(open) = &spec.sweep.open_loop else {
         return Ok(());
     };
-    if let Some(kind) = spec
-        .sweep
-        .backends
-        .iter()
-        .find(|k| !k.runs_open_loop() && **k != BackendKind::Sequential)
-    {
-        return Err(SpecError::invalid(format!(
-            "--rates cannot run on the {kind} backend: its workers queue items ahead, so items cannot start at their intended times (use thread, async or process-per-item)"
-        )));
-    }
     if !spec.sweep.backends.iter().any(|k| k.runs_open_loop()) {
         return Err(SpecError::invalid(
-            "--rates needs a concurrent backend (thread, async or process-per-item): sequential runs one item at a time and cannot keep a rate",
+            "--rates needs a concurrent backend (thread, async, process, process-per-item or remote): sequential runs one item at a time and cannot keep a rate",
         ));
     }
     if !open.stages.is_empty() && !open.rates.is_empty() {
@@ -290,7 +289,7 @@ pub(super) fn from_file(
     let mut open = OpenLoop::with_rates(rates.unwrap_or_default());
     open.stages = stages;
     open.arrival = arrival.unwrap_or_default();
-    open.max_inflight = max_inflight.unwrap_or(DEFAULT_MAX_INFLIGHT);
+    open.max_inflight = max_inflight;
     open.seed = seed.unwrap_or(DEFAULT_SEED);
     Ok(Some(open))
 }
@@ -317,5 +316,16 @@ mod tests {
         assert!(parse_max_inflight("0").is_err());
         assert!(parse_max_inflight("x").is_err());
         assert_eq!(parse_max_inflight("8").unwrap(), 8);
+    }
+
+    #[test]
+    fn the_cap_in_flight_defaults_per_backend_unless_given() {
+        let mut open = OpenLoop::with_rates(vec![100.0]);
+        assert_eq!(open.max_inflight_on(BackendKind::Thread), 256);
+        assert_eq!(open.max_inflight_on(BackendKind::Process), 32);
+        assert_eq!(open.max_inflight_on(BackendKind::Remote), 32);
+        open.max_inflight = Some(8);
+        assert_eq!(open.max_inflight_on(BackendKind::Process), 8);
+        assert_eq!(open.max_inflight_on(BackendKind::Async), 8);
     }
 }

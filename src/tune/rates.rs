@@ -103,7 +103,7 @@ pub fn run(
         for repetition in 1..=spec.sweep.repeat {
             let point = PlannedPoint {
                 backend,
-                throttle: open.max_inflight,
+                throttle: open.max_inflight_on(backend),
                 repetition,
                 rate: Some(rate),
             };
