@@ -89,6 +89,11 @@ fn two_shards_on_one_schedule_add_up_to_a_single_run() {
         "2,8,16",
         "--duration",
         "1s",
+        // At 16 every request waits a whole item behind the 8 served (about 40 ms); at 8 none
+        // does (about 20 ms). Without an SLO, 8 and 16 are one plateau whose first point within
+        // 95 % of the best is noise's choice.
+        "--slo",
+        "p99=35ms",
         "--quiet",
     ];
     let url = format!("url={}", server.url);
@@ -168,7 +173,7 @@ fn two_shards_on_one_schedule_add_up_to_a_single_run() {
         "merged/single goodput at 8: {ratio}"
     );
     assert_eq!(recommended(&merged_json), recommended(&single));
-    // Capacity 8: at 16 half the requests queue for a whole item time, past the SLO.
+    // Capacity 8: at 16 the requests queue for a whole item time, past the SLO.
     assert_eq!(recommended(&single), ("thread".to_string(), 8));
     // The merged folder is an ordinary run: compare reads it like any other.
     tb().args(["compare", "--fail-on", "never"])
@@ -498,4 +503,56 @@ fn shards_of_an_open_loop_offer_their_share_and_merge_to_the_whole_rate() {
         assert_eq!(recorded(&histogram(&whole[name])), recorded(&sum), "{name}");
         assert_eq!(sum.len(), whole["ok"].as_u64().unwrap(), "{name}");
     }
+}
+
+/// A shard whose point runs past its window (items longer than the window and the gap) records
+/// it, and the merged run names the shard and the point.
+#[test]
+fn a_shard_that_overran_its_window_is_named_in_the_merge() {
+    let tmp = tempfile::tempdir().unwrap();
+    let start = (chrono::Utc::now() + chrono::Duration::seconds(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let dirs: Vec<_> = (1..=2).map(|k| tmp.path().join(format!("s{k}"))).collect();
+    let mut shards: Vec<Child> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, dir)| {
+            // 1.5 s items in 1 s windows 0.2 s apart: every point runs into the next window.
+            Command::new(bin())
+                .args(["run", "--kind", "sleep", "--param", "ms=1500"])
+                .args(["--backend", "thread", "--limits", "2", "--duration", "1s"])
+                .args(["--start-at", &start, "--gap", "200ms", "--quiet"])
+                .args(["--shard", &format!("{}/2", i + 1), "--out"])
+                .arg(dir)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for shard in &mut shards {
+        assert!(shard.wait().unwrap().success());
+    }
+    let merged = tmp.path().join("merged");
+    tb().arg("merge")
+        .args(&dirs)
+        .arg("--out")
+        .arg(&merged)
+        .assert()
+        .success();
+    let sweep = results(&merged);
+    let point = point(&sweep, "thread", 2);
+    assert_eq!(point["overran"], true, "{point}");
+    let warnings: Vec<&str> = sweep["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w.as_str())
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("shard 2/2 overran its window at thread at throttle 2")),
+        "{warnings:?}"
+    );
+    let summary = std::fs::read_to_string(merged.join("summary.md")).unwrap();
+    assert!(summary.contains("overran its window"), "{summary}");
 }
