@@ -60,3 +60,38 @@ fn the_slo_holds_the_recommendation_below_its_latency_bound() {
     assert_eq!(slo.feasible, [1, 2]);
     assert_eq!(a.recommendation.as_ref().unwrap().throttle, 2);
 }
+
+#[test]
+fn the_recommendation_names_only_what_was_measured() {
+    // Capacity 6 swept by doubling: the limit lies between 4 and 8, and 6 was never measured.
+    let sweep = Fake::bounded(20.0, 6, 0.0).run(&spec(&[Thread], &[1, 2, 4, 8, 16, 32], 96, 1));
+    let recommendation = sweep
+        .analysis
+        .as_ref()
+        .unwrap()
+        .recommendation
+        .clone()
+        .unwrap();
+    assert_eq!(recommendation.throttle, 8);
+    let summary = recommendation.summary;
+    assert!(
+        summary.starts_with(
+            "Use throttle 8 on thread: goodput stops growing between 4 and 8 in flight, at about "
+        ),
+        "{summary}"
+    );
+    // The measured part of the sentence, before the fit's evidence, names no throttle that
+    // was not measured: not the capacity, nor the fit's optimum.
+    let measured = &summary[..summary.find("The USL fit").unwrap_or(summary.len())];
+    assert!(
+        !measured.contains(" 6 ") && !measured.contains(" 6,"),
+        "{summary}"
+    );
+    let optimum = sweep.analysis.as_ref().unwrap().backends[0]
+        .scaling
+        .as_ref()
+        .and_then(|s| s.optimum);
+    if let Some(n) = optimum.filter(|n| ![1, 2, 4, 8, 16, 32].contains(n)) {
+        assert!(!measured.contains(&format!("{n} in flight")), "{summary}");
+    }
+}
