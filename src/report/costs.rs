@@ -121,20 +121,13 @@ pub fn console(sweep: &SweepResult) -> String {
     out
 }
 
-/// A markdown table with its heading, or nothing.
+/// A markdown section, or nothing.
 pub fn markdown(sweep: &SweepResult) -> String {
     let rows = rows(sweep);
     if rows.is_empty() {
         return String::new();
     }
-    let mut out = format!("\n**Cost per job**\n\n| {} |\n|", HEADERS.join(" | "));
-    out.push_str(&"---|".repeat(HEADERS.len()));
-    out.push('\n');
-    for row in rows {
-        out.push_str(&format!("| {} |\n", row.join(" | ")));
-    }
-    out.push_str(&format!("\n{LEGEND}\n"));
-    out
+    super::table::markdown_section("Cost per job", &HEADERS, &rows, LEGEND)
 }
 
 /// An HTML section, or nothing; `escape` makes the cells safe.
@@ -143,22 +136,9 @@ pub fn html(sweep: &SweepResult, escape: impl Fn(&str) -> String) -> String {
     if rows.is_empty() {
         return String::new();
     }
-    let mut out = String::from("<h2>Cost per job</h2>\n<table>\n<tr>");
-    for h in HEADERS {
-        out.push_str(&format!("<th>{}</th>", escape(h)));
-    }
-    out.push_str("</tr>\n");
-    for row in rows {
-        out.push_str("<tr>");
-        for cell in row {
-            out.push_str(&format!("<td>{}</td>", escape(&cell)));
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str(&format!(
-        "</table>\n<p class=\"muted\">{}</p>\n",
-        escape(LEGEND)
-    ));
+    let mut out = String::from("<h2>Cost per job</h2>\n");
+    out.push_str(&super::table::html_table(&HEADERS, &rows, None, &escape));
+    out.push_str(&format!("<p class=\"muted\">{}</p>\n", escape(LEGEND)));
     out
 }
 

@@ -66,14 +66,7 @@ pub fn markdown(sweep: &SweepResult) -> String {
     if rows.is_empty() {
         return String::new();
     }
-    let mut out = format!("\n**Open loop**\n\n| {} |\n|", HEADERS.join(" | "));
-    out.push_str(&"---|".repeat(HEADERS.len()));
-    out.push('\n');
-    for row in rows {
-        out.push_str(&format!("| {} |\n", row.join(" | ")));
-    }
-    out.push_str(&format!("\n{LEGEND}\n"));
-    out
+    super::table::markdown_section("Open loop", &HEADERS, &rows, LEGEND)
 }
 
 /// An HTML section, or nothing; `escape` makes the cells safe.
@@ -86,22 +79,12 @@ pub fn html(sweep: &SweepResult, escape: impl Fn(&str) -> String) -> String {
     for backend in analyses(sweep) {
         out.push_str(&format!("<p>{}</p>\n", escape(&backend.summary)));
     }
-    out.push_str("<table>\n<tr>");
-    for h in HEADERS {
-        out.push_str(&format!("<th>{}</th>", escape(h)));
-    }
-    out.push_str("</tr>\n");
-    for row in rows {
-        out.push_str("<tr>");
-        for (i, cell) in row.iter().enumerate() {
-            let class = if i == 0 || i == 9 { "" } else { " class=\"n\"" };
-            out.push_str(&format!("<td{class}>{}</td>", escape(cell)));
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str(&format!(
-        "</table>\n<p class=\"muted\">{}</p>\n",
-        escape(LEGEND)
+    out.push_str(&super::table::html_table(
+        &HEADERS,
+        &rows,
+        Some(&[0, 9]),
+        &escape,
     ));
+    out.push_str(&format!("<p class=\"muted\">{}</p>\n", escape(LEGEND)));
     out
 }

@@ -192,6 +192,53 @@ pub fn aligned(headers: &[&str], rows: &[Vec<String>], text_columns: &[usize]) -
     out
 }
 
+/// A section of summary.md: `title` in bold, a markdown table of `rows`, then `legend`.
+pub(crate) fn markdown_section(
+    title: &str,
+    headers: &[&str],
+    rows: &[Vec<String>],
+    legend: &str,
+) -> String {
+    let escape = |c: &str| c.replace('|', "\\|");
+    let mut out = format!("\n**{title}**\n\n| {} |\n|", headers.join(" | "));
+    out.push_str(&"---|".repeat(headers.len()));
+    out.push('\n');
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|c| escape(c)).collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out.push_str(&format!("\n{legend}\n"));
+    out
+}
+
+/// An HTML table of `rows`; with `text_columns`, the other cells are marked as numbers (right-
+/// aligned by the page's style). `escape` makes the cells safe.
+pub(crate) fn html_table(
+    headers: &[&str],
+    rows: &[Vec<String>],
+    text_columns: Option<&[usize]>,
+    escape: impl Fn(&str) -> String,
+) -> String {
+    let mut out = String::from("<table>\n<tr>");
+    for h in headers {
+        out.push_str(&format!("<th>{}</th>", escape(h)));
+    }
+    out.push_str("</tr>\n");
+    for row in rows {
+        out.push_str("<tr>");
+        for (i, cell) in row.iter().enumerate() {
+            let class = match text_columns {
+                Some(text) if !text.contains(&i) => " class=\"n\"",
+                _ => "",
+            };
+            out.push_str(&format!("<td{class}>{}</td>", escape(cell)));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+    out
+}
+
 /// A GitHub-flavoured markdown table.
 pub fn markdown(sweep: &SweepResult) -> String {
     let escape = |c: &str| c.replace('|', "\\|");
