@@ -100,8 +100,10 @@ fn poisson_arrivals_and_a_process_per_item_run_offer_the_rate_too() {
     assert!((0.6..3.5).contains(&wall), "{wall}");
 }
 
-#[test]
-fn a_stalled_server_shows_in_latency_from_the_intended_start_not_in_service_time() {
+/// 100 requests a second, at most 4 in flight, against a server that stalls 500 ms every 2 s:
+/// a quarter of the arrivals fall in a stall and wait up to 500 ms for it to end, and only the
+/// four items in flight when it began see it in their service time.
+fn against_a_stalling_server(backend: &str) -> std::collections::BTreeMap<String, String> {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("run");
     run(
@@ -122,22 +124,29 @@ fn a_stalled_server_shows_in_latency_from_the_intended_start_not_in_service_time
             "--duration",
             "6s",
             "--backend",
-            "thread",
+            backend,
         ],
     );
-    let rows = csv_rows(&dir);
+    let mut rows = csv_rows(&dir);
     assert_eq!(rows.len(), 1);
-    let row = &rows[0];
-    let p90 = num(row, "lat_p90_ms");
-    let svc_p90 = num(row, "svc_p90_ms");
-    // A quarter of the arrivals fall in a stall and wait up to 500 ms for it to end; only the
-    // four items in flight when it began see it in their service time.
-    assert!(p90 >= 100.0, "p90 from the intended start {p90} ms");
-    assert!(svc_p90 <= 50.0, "service-time p90 {svc_p90} ms");
+    let row = rows.remove(0);
+    let p90 = num(&row, "lat_p90_ms");
+    let svc_p90 = num(&row, "svc_p90_ms");
     assert!(
-        num(row, "late") >= 50.0,
-        "items due during a stall start late: {row:?}"
+        p90 >= 100.0,
+        "{backend}: p90 from the intended start {p90} ms"
     );
+    assert!(svc_p90 <= 50.0, "{backend}: service-time p90 {svc_p90} ms");
+    assert!(
+        num(&row, "late") >= 50.0,
+        "{backend}: items due during a stall start late: {row:?}"
+    );
+    row
+}
+
+#[test]
+fn a_stalled_server_shows_in_latency_from_the_intended_start_not_in_service_time() {
+    against_a_stalling_server("thread");
 }
 
 #[test]
@@ -181,43 +190,15 @@ fn offered_rates_are_kept_on_the_process_backend() {
 }
 
 #[test]
+fn a_stalled_server_shows_on_the_async_backend_too() {
+    against_a_stalling_server("async");
+}
+
+#[test]
 fn a_stalled_server_shows_on_the_process_backend_too() {
-    let out = tempfile::tempdir().unwrap();
-    let dir = out.path().join("run");
-    run(
-        &dir,
-        &[
-            "--kind",
-            "http",
-            "--param",
-            "server_latency_ms=2",
-            "--param",
-            "server_stall_ms=500",
-            "--param",
-            "server_stall_every_ms=2000",
-            "--rates",
-            "100",
-            "--max-inflight",
-            "4",
-            "--duration",
-            "6s",
-            "--backend",
-            "process",
-        ],
-    );
-    let rows = csv_rows(&dir);
-    assert_eq!(rows.len(), 1);
-    let row = &rows[0];
-    assert_eq!(row["throttle"], "4", "--max-inflight sets the workers");
-    let p90 = num(row, "lat_p90_ms");
-    let svc_p90 = num(row, "svc_p90_ms");
     // Items due during a stall wait for a worker, not inside one: the wait is counted.
-    assert!(p90 >= 100.0, "p90 from the intended start {p90} ms");
-    assert!(svc_p90 <= 50.0, "service-time p90 {svc_p90} ms");
-    assert!(
-        num(row, "late") >= 50.0,
-        "items due during a stall start late: {row:?}"
-    );
+    let row = against_a_stalling_server("process");
+    assert_eq!(row["throttle"], "4", "--max-inflight sets the workers");
 }
 
 #[test]
