@@ -58,6 +58,32 @@ fn alone() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Runs one process per folder of `dirs` at once, each `run ARGS --shard K/N --out DIR`, then
+/// `merge`s them into `merged`.
+fn shards_then_merge(dirs: &[std::path::PathBuf], args: &[&str], merged: &Path) {
+    let mut shards: Vec<Child> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, dir)| {
+            Command::new(bin())
+                .args(args)
+                .args(["--shard", &format!("{}/{}", i + 1, dirs.len()), "--out"])
+                .arg(dir)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for shard in &mut shards {
+        assert!(shard.wait().unwrap().success());
+    }
+    tb().arg("merge")
+        .args(dirs)
+        .arg("--out")
+        .arg(merged)
+        .assert()
+        .success();
+}
+
 fn point<'a>(sweep: &'a Value, backend: &str, throttle: u64) -> &'a Value {
     sweep["points"]
         .as_array()
@@ -120,29 +146,10 @@ fn two_shards_on_one_schedule_add_up_to_a_single_run() {
     let shard_dirs: Vec<_> = (1..=2)
         .map(|k| tmp.path().join(format!("shard{k}")))
         .collect();
-    let mut shards: Vec<Child> = shard_dirs
-        .iter()
-        .enumerate()
-        .map(|(i, dir)| {
-            Command::new(bin())
-                .args(common_args)
-                .args(["--param", &url, "--start-at", &start, "--gap", "1s"])
-                .args(["--shard", &format!("{}/2", i + 1), "--out"])
-                .arg(dir)
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for shard in &mut shards {
-        assert!(shard.wait().unwrap().success());
-    }
     let merged = tmp.path().join("merged");
-    tb().arg("merge")
-        .args(&shard_dirs)
-        .arg("--out")
-        .arg(&merged)
-        .assert()
-        .success();
+    let scheduled = ["--param", &url, "--start-at", &start, "--gap", "1s"];
+    let args: Vec<&str> = common_args.iter().copied().chain(scheduled).collect();
+    shards_then_merge(&shard_dirs, &args, &merged);
 
     let parts: Vec<Value> = shard_dirs.iter().map(|d| results(d)).collect();
     let (single, merged_json) = (results(&single_dir), results(&merged));
@@ -530,31 +537,30 @@ fn a_shard_that_overran_its_window_is_named_in_the_merge() {
     let start = (chrono::Utc::now() + chrono::Duration::seconds(2))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let dirs: Vec<_> = (1..=2).map(|k| tmp.path().join(format!("s{k}"))).collect();
-    let mut shards: Vec<Child> = dirs
-        .iter()
-        .enumerate()
-        .map(|(i, dir)| {
-            // 1.5 s items in 1 s windows 0.2 s apart: every point runs into the next window.
-            Command::new(bin())
-                .args(["run", "--kind", "sleep", "--param", "ms=1500"])
-                .args(["--backend", "thread", "--limits", "2", "--duration", "1s"])
-                .args(["--start-at", &start, "--gap", "200ms", "--quiet"])
-                .args(["--shard", &format!("{}/2", i + 1), "--out"])
-                .arg(dir)
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for shard in &mut shards {
-        assert!(shard.wait().unwrap().success());
-    }
     let merged = tmp.path().join("merged");
-    tb().arg("merge")
-        .args(&dirs)
-        .arg("--out")
-        .arg(&merged)
-        .assert()
-        .success();
+    // 1.5 s items in 1 s windows 0.2 s apart: every point runs into the next window.
+    shards_then_merge(
+        &dirs,
+        &[
+            "run",
+            "--kind",
+            "sleep",
+            "--param",
+            "ms=1500",
+            "--backend",
+            "thread",
+            "--limits",
+            "2",
+            "--duration",
+            "1s",
+            "--start-at",
+            &start,
+            "--gap",
+            "200ms",
+            "--quiet",
+        ],
+        &merged,
+    );
     let sweep = results(&merged);
     let point = point(&sweep, "thread", 2);
     assert_eq!(point["overran"], true, "{point}");
