@@ -4,6 +4,9 @@
 //! thread with its own I/O driver and timers, the way wrk runs one event loop per thread: a task
 //! never migrates, so an I/O wake-up never crosses threads. Load still balances, since every task
 //! pulls its next item from the shared counter. Exactly N items are in flight.
+//! Open-loop points run on one work-stealing runtime instead: an item is due at its own time,
+//! and on a thread the OS has put aside it would wait for that thread, where work stealing lets
+//! another core start it.
 //! The timeout cancels the item's future; blocking work inside it cannot be cancelled and blocks
 //! its runtime's thread — a finding about the workload, reported as such.
 
@@ -20,6 +23,8 @@ use crate::workload::Workload;
 
 pub struct AsyncBackend {
     shards: Vec<Shard>,
+    /// Open loop's runtime, started on its first open-loop point.
+    stealing: std::sync::OnceLock<tokio::runtime::Runtime>,
 }
 
 /// One single-threaded runtime, driven by a thread of its own until the backend is dropped.
@@ -35,7 +40,10 @@ impl AsyncBackend {
         let shards = (0..cores)
             .map(Shard::start)
             .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(AsyncBackend { shards })
+        Ok(AsyncBackend {
+            shards,
+            stealing: std::sync::OnceLock::new(),
+        })
     }
 }
 
@@ -80,11 +88,43 @@ impl Backend for AsyncBackend {
     }
 
     fn execute(&self, job: &PointJob<'_>) -> anyhow::Result<Execution> {
-        futures_lite::future::block_on(run_tasks(&self.shards, job))
+        let handles: Vec<tokio::runtime::Handle> = match job.open_loop {
+            None => self.shards.iter().map(|s| s.handle.clone()).collect(),
+            Some(_) => vec![self.stealing()?.handle().clone()],
+        };
+        futures_lite::future::block_on(run_tasks(&handles, job))
     }
 }
 
-async fn run_tasks(shards: &[Shard], job: &PointJob<'_>) -> anyhow::Result<Execution> {
+impl Drop for AsyncBackend {
+    fn drop(&mut self) {
+        // Tasks still parked (an item that outlived its point) are dropped, not awaited.
+        if let Some(runtime) = self.stealing.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl AsyncBackend {
+    fn stealing(&self) -> anyhow::Result<&tokio::runtime::Runtime> {
+        if let Some(runtime) = self.stealing.get() {
+            return Ok(runtime);
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cores)
+            .thread_name("tb-async-open")
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        Ok(self.stealing.get_or_init(|| runtime))
+    }
+}
+
+async fn run_tasks(
+    shards: &[tokio::runtime::Handle],
+    job: &PointJob<'_>,
+) -> anyhow::Result<Execution> {
     let tasks = job.throttle;
     let point = Arc::new(Point::new(job, InflightTracker::new(tasks)));
     let ready = Arc::new(tokio::sync::Barrier::new(tasks + 1));
@@ -96,7 +136,7 @@ async fn run_tasks(shards: &[Shard], job: &PointJob<'_>) -> anyhow::Result<Execu
             point: point.clone(),
             ready: ready.clone(),
         };
-        handles.push(shards[index % shards.len()].handle.spawn(task.run()));
+        handles.push(shards[index % shards.len()].spawn(task.run()));
     }
     ready.wait().await;
     job.window.open();
