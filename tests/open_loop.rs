@@ -353,6 +353,23 @@ fn rates_on_the_sequential_backend_alone_are_refused() {
 }
 
 #[test]
+fn rates_on_the_rayon_backend_are_refused() {
+    // rayon's par_iter would run the items as fast as it can: a closed loop under a rate's name.
+    refuses(
+        &[
+            "run",
+            "--kind",
+            "sleep",
+            "--rates",
+            "100",
+            "--backend",
+            "thread,rayon",
+        ],
+        "--rates cannot run on the rayon backend",
+    );
+}
+
+#[test]
 fn an_unknown_arrival_is_refused() {
     refuses(
         &[

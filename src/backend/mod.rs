@@ -263,9 +263,10 @@ impl BackendKind {
     }
 
     /// Whether the backend can run an open-loop point (`--rates`): every one but `sequential`,
-    /// which is one item at a time by definition and cannot keep a rate.
+    /// which is one item at a time by definition and cannot keep a rate, and `rayon`, whose
+    /// `par_iter` splits the item range among its threads ahead of time.
     pub fn runs_open_loop(self) -> bool {
-        self != BackendKind::Sequential
+        !matches!(self, BackendKind::Sequential | BackendKind::Rayon)
     }
 
     /// Builds the backend (for a sweep, whose settings hold the remote hosts: `create_for`).

@@ -122,6 +122,11 @@ fn check(spec: &RunSpec) -> Result<(), SpecError> {
     let Some(open) = &spec.sweep.open_loop else {
         return Ok(());
     };
+    if spec.sweep.backends.contains(&BackendKind::Rayon) {
+        return Err(SpecError::invalid(
+            "--rates cannot run on the rayon backend: its par_iter hands each thread a range of items ahead of time, so no item can start at its intended time (use thread, async, process, process-per-item or remote)",
+        ));
+    }
     if !spec.sweep.backends.iter().any(|k| k.runs_open_loop()) {
         return Err(SpecError::invalid(
             "--rates needs a concurrent backend (thread, async, process, process-per-item or remote): sequential runs one item at a time and cannot keep a rate",
