@@ -57,6 +57,11 @@ pub fn check_limiters(sweep: &SweepSettings) -> Result<(), SpecError> {
             "--limiter cannot run in a sharded run (--shard): a limiter adapts to what its one process sees",
         ));
     }
+    if !sweep.limiters.is_empty() && sweep.limits.is_empty() {
+        return Err(SpecError::invalid(
+            "--limiter needs --limits: a limiter is judged against the swept throttles, and --rates alone sweeps none",
+        ));
+    }
     if sweep.limiters.is_empty() || sweep.backends.iter().any(|b| takes_limiter(*b)) {
         return Ok(());
     }
@@ -83,6 +88,19 @@ mod tests {
         };
         let err = apply_limiter_flag(&mut sweep, Some("vegas")).unwrap_err();
         assert!(err.to_string().contains("--shard"), "{err}");
+    }
+
+    #[test]
+    fn a_limiter_without_throttles_to_judge_it_by_is_refused() {
+        let mut sweep = SweepSettings {
+            limits: Vec::new(),
+            ..SweepSettings::default()
+        };
+        let err = apply_limiter_flag(&mut sweep, Some("vegas")).unwrap_err();
+        assert!(
+            err.to_string().contains("--limiter needs --limits"),
+            "{err}"
+        );
     }
 
     #[test]
