@@ -83,6 +83,23 @@ fn own_known_hosts(s: &Sshd, dir: &Path) -> PathBuf {
     path
 }
 
+/// The full command line of a run on both test hosts: `args`, then `--hosts` (both), `--out`
+/// (returned, inside `dir`) and the remote arguments.
+fn on_both_hosts(s: &Sshd, dir: &Path, args: &[&str]) -> (Vec<String>, PathBuf) {
+    let known = own_known_hosts(s, dir);
+    let out = dir.join("out");
+    let hosts = format!("127.0.0.1:{},127.0.0.1:{}", s.port, s.port2);
+    let mut full: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    full.extend([
+        "--hosts".into(),
+        hosts,
+        "--out".into(),
+        out.display().to_string(),
+    ]);
+    full.extend(remote_args(s, &known));
+    (full, out)
+}
+
 /// Runs the binary with a marker in its environment (ssh children inherit it).
 fn spawn(args: &[String], mark: &str) -> Child {
     Command::cargo_bin(BIN)
@@ -206,30 +223,23 @@ fn two_hosts_merge_into_one_point() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let known = own_known_hosts(&s, dir.path());
-    let out = dir.path().join("out");
-    let hosts = format!("127.0.0.1:{},127.0.0.1:{}", s.port, s.port2);
-    let mut args: Vec<String> = [
-        "run",
-        "--kind",
-        "sleep",
-        "--param",
-        "ms=2",
-        "--backend",
-        "remote,process",
-        "--limits",
-        "2,3",
-        "--items",
-        "120",
-        "--hosts",
-        &hosts,
-        "--out",
-    ]
-    .iter()
-    .map(|a| a.to_string())
-    .collect();
-    args.push(out.display().to_string());
-    args.extend(remote_args(&s, &known));
+    let (args, out) = on_both_hosts(
+        &s,
+        dir.path(),
+        &[
+            "run",
+            "--kind",
+            "sleep",
+            "--param",
+            "ms=2",
+            "--backend",
+            "remote,process",
+            "--limits",
+            "2,3",
+            "--items",
+            "120",
+        ],
+    );
     let (code, stdout, stderr) = finish(spawn(&args, "merge"));
     assert_eq!(code, 0, "{stderr}");
     assert!(
@@ -590,36 +600,29 @@ fn remote_workers_retry_flaky_items_and_report_every_attempt() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let known = own_known_hosts(&s, dir.path());
-    let out = dir.path().join("out");
-    let hosts = format!("127.0.0.1:{},127.0.0.1:{}", s.port, s.port2);
-    let mut args: Vec<String> = [
-        "run",
-        "--kind",
-        "sleep",
-        "--param",
-        "ms=1",
-        "--param",
-        "flaky_rate=0.4",
-        "--retries",
-        "20",
-        "--retry-backoff",
-        "1ms",
-        "--backend",
-        "remote",
-        "--limits",
-        "2",
-        "--items",
-        "60",
-        "--hosts",
-        &hosts,
-        "--out",
-    ]
-    .iter()
-    .map(|a| a.to_string())
-    .collect();
-    args.push(out.display().to_string());
-    args.extend(remote_args(&s, &known));
+    let (args, out) = on_both_hosts(
+        &s,
+        dir.path(),
+        &[
+            "run",
+            "--kind",
+            "sleep",
+            "--param",
+            "ms=1",
+            "--param",
+            "flaky_rate=0.4",
+            "--retries",
+            "20",
+            "--retry-backoff",
+            "1ms",
+            "--backend",
+            "remote",
+            "--limits",
+            "2",
+            "--items",
+            "60",
+        ],
+    );
     let (code, _, stderr) = finish(spawn(&args, "retries"));
     assert_eq!(code, 0, "{stderr}");
     let points = points(&out);
@@ -677,32 +680,25 @@ fn an_open_loop_point_runs_on_remote_hosts() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let known = own_known_hosts(&s, dir.path());
-    let out = dir.path().join("out");
-    let hosts = format!("127.0.0.1:{},127.0.0.1:{}", s.port, s.port2);
-    let mut args: Vec<String> = [
-        "run",
-        "--kind",
-        "sleep",
-        "--param",
-        "ms=2",
-        "--backend",
-        "remote",
-        "--rates",
-        "50",
-        "--duration",
-        "2s",
-        "--max-inflight",
-        "4",
-        "--hosts",
-        &hosts,
-        "--out",
-    ]
-    .iter()
-    .map(|a| a.to_string())
-    .collect();
-    args.push(out.display().to_string());
-    args.extend(remote_args(&s, &known));
+    let (args, out) = on_both_hosts(
+        &s,
+        dir.path(),
+        &[
+            "run",
+            "--kind",
+            "sleep",
+            "--param",
+            "ms=2",
+            "--backend",
+            "remote",
+            "--rates",
+            "50",
+            "--duration",
+            "2s",
+            "--max-inflight",
+            "4",
+        ],
+    );
     let (code, _, stderr) = finish(spawn(&args, "open-loop"));
     assert_eq!(code, 0, "{stderr}");
     let text = std::fs::read_to_string(out.join("results.json")).unwrap();
