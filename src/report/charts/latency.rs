@@ -20,34 +20,6 @@ const METRICS: [Metric; 3] = [
     ("max", |s| s.lat_max_ms, Mark::Dotted),
 ];
 
-/// Draws one polyline in the metric's line style.
-fn line<DB: DrawingBackend, C>(
-    chart: &mut ChartContext<'_, DB, C>,
-    points: Vec<(f64, f64)>,
-    color: RGBColor,
-    width: u32,
-    mark: Mark,
-) -> DrawResult<DB>
-where
-    C: plotters::coord::CoordTranslate<From = (f64, f64)>,
-{
-    let style = color.stroke_width(width);
-    match mark {
-        Mark::Dashed => {
-            chart.draw_series(DashedLineSeries::new(points, 10, 6, style))?;
-        }
-        Mark::Dotted => {
-            chart.draw_series(DottedLineSeries::new(points, 0, 7, move |c| {
-                Circle::new(c, 2, color.filled())
-            }))?;
-        }
-        _ => {
-            chart.draw_series(LineSeries::new(points, style))?;
-        }
-    }
-    Ok(())
-}
-
 impl Chart for Latency<'_> {
     fn stem(&self) -> String {
         "latency".into()
@@ -101,7 +73,7 @@ impl Chart for Latency<'_> {
             let color = style::shade(style::backend_color(base.backend), 0.55);
             for (_, value, mark) in METRICS {
                 if let Some(v) = value(base).filter(|v| *v > 0.0) {
-                    line(&mut chart, vec![(x.0, v), (x.1, v)], color, 1, mark)?;
+                    style::stroked_line(&mut chart, vec![(x.0, v), (x.1, v)], color, 1, mark)?;
                 }
             }
             entries.push(LegendEntry::new("sequential (baseline)", color, Mark::Line));
@@ -115,7 +87,7 @@ impl Chart for Latency<'_> {
                     .filter_map(|s| value(s).map(|v| (s.throttle as f64, v)))
                     .filter(|p| p.1 > 0.0)
                     .collect();
-                line(&mut chart, points, color, 3, mark)?;
+                style::stroked_line(&mut chart, points, color, 3, mark)?;
             }
             entries.push(LegendEntry::new(backend.name(), color, Mark::Line));
         }

@@ -34,6 +34,7 @@ const METRICS: [Metric; 3] = [
     ("p99 service time", |r| r.svc_p99_ms, Mark::Dotted),
 ];
 
+/// A metric's line, 3 pixels wide; a solid one marks each measured rate with a dot.
 fn line<DB: DrawingBackend, C>(
     chart: &mut ChartContext<'_, DB, C>,
     points: Vec<(f64, f64)>,
@@ -43,24 +44,10 @@ fn line<DB: DrawingBackend, C>(
 where
     C: plotters::coord::CoordTranslate<From = (f64, f64)>,
 {
-    let style = color.stroke_width(3);
-    match mark {
-        Mark::Dashed => {
-            chart.draw_series(DashedLineSeries::new(points, 10, 6, style))?;
-        }
-        Mark::Dotted => {
-            chart.draw_series(DottedLineSeries::new(points, 0, 7, move |c| {
-                Circle::new(c, 2, color.filled())
-            }))?;
-        }
-        _ => {
-            chart.draw_series(LineSeries::new(points.clone(), style))?;
-            chart.draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 4, color.filled())),
-            )?;
-        }
+    let dots = matches!(mark, Mark::Line).then(|| points.clone());
+    style::stroked_line(chart, points, color, 3, mark)?;
+    if let Some(dots) = dots {
+        chart.draw_series(dots.into_iter().map(|p| Circle::new(p, 4, color.filled())))?;
     }
     Ok(())
 }

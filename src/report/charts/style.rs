@@ -250,6 +250,34 @@ pub fn frame<DB: DrawingBackend>(
     Ok(body.split_horizontally(width.saturating_sub(LEGEND_WIDTH)))
 }
 
+/// Draws one polyline `width` pixels wide in `mark`'s line style (a solid line for the others).
+pub fn stroked_line<DB: DrawingBackend, C>(
+    chart: &mut ChartContext<'_, DB, C>,
+    points: Vec<(f64, f64)>,
+    color: RGBColor,
+    width: u32,
+    mark: Mark,
+) -> super::DrawResult<DB>
+where
+    C: plotters::coord::CoordTranslate<From = (f64, f64)>,
+{
+    let style = color.stroke_width(width);
+    match mark {
+        Mark::Dashed => {
+            chart.draw_series(DashedLineSeries::new(points, 10, 6, style))?;
+        }
+        Mark::Dotted => {
+            chart.draw_series(DottedLineSeries::new(points, 0, 7, move |c| {
+                Circle::new(c, 2, color.filled())
+            }))?;
+        }
+        _ => {
+            chart.draw_series(LineSeries::new(points, style))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
