@@ -47,6 +47,38 @@ fn the_gate_holds_the_lanes_to_the_limit_on_thread_and_async() {
     }
 }
 
+#[test]
+fn worker_processes_are_held_to_the_limit_one_item_each() {
+    // A limit pinned at 3 (AIMD may not leave [3, 3]): 8 lanes, 8 workers, 3 items in flight.
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("run");
+    tb().args([
+        "run",
+        "--kind",
+        "sleep",
+        "--param",
+        "ms=5",
+        "--backend",
+        "process",
+    ])
+    .args(["--limits", "1,4", "--items", "60", "--quiet", "--out"])
+    .arg(&dir)
+    .args(["--limiter", "aimd:initial_limit=3,min_limit=3,max_limit=3"])
+    .assert()
+    .success();
+    let rows = csv_rows(&dir);
+    let row = rows
+        .iter()
+        .find(|r| r["backend"] == "process+aimd")
+        .unwrap_or_else(|| panic!("no process+aimd row in {rows:?}"));
+    assert_eq!(row["throttle"], "3");
+    assert_eq!(row["failed"], "0");
+    assert_eq!(row["ok"], "60", "every item ran");
+    assert_eq!(row["max_inflight"], "3", "8 workers held to a limit of 3");
+    let json = results(&dir);
+    assert_eq!(json["limited"][0]["limiter"]["lanes"], 8);
+}
+
 /// Runs a sweep with every limiter and checks the rows, the limit over time and the verdicts.
 fn judged(workload: &[&str], dir: &Path) {
     tb().args(["run"])

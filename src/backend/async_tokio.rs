@@ -114,6 +114,10 @@ impl AsyncBackend {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(cores)
             .thread_name("tb-async-open")
+            // Its workers start items at their due times: see `ask_short_slice`.
+            .on_thread_start(|| {
+                crate::timer::ask_short_slice();
+            })
             .enable_all()
             .build()
             .context("cannot start the async runtime")?;

@@ -1,11 +1,14 @@
-//! Feeding one worker of the `process` or `remote` pool in an open-loop point: each item is
-//! taken from the point's schedule, sent when it is due, and alone — an item queued inside a
-//! worker would start late there without anyone counting it.
+//! Feeding one worker of the `process` or `remote` pool one item at a time: in an open-loop
+//! point each item is taken from the point's schedule and sent when it is due; in a limiter's
+//! point it is sent when the limiter's gate lets this slot run one. Either way alone — an item
+//! queued inside a worker would start late there without anyone counting it, and would be in
+//! flight while the limit says it must not.
 //!
 //! The figures mean what they mean on `thread`: the lag runs from the item's intended start to
 //! its sending, the service time is the worker's own measure of the item, and the latency from
 //! the intended start is the lag plus sending → answer. Lag and latency are read on this
-//! process's clock alone, since a remote worker's clock is another machine's.
+//! process's clock alone, since a remote worker's clock is another machine's. A limiter's
+//! sample is sending → answer, the latency its users' callers would see.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -13,6 +16,7 @@ use std::time::{Duration, Instant};
 use super::driver::schedule::{wait_blocking, Schedule};
 use super::driver::ItemSource;
 use super::feed::{finish, record, trace_lost, Clock, Ending};
+use super::limiter::LimitGate;
 use super::process::{Shared, SlotResult};
 use super::protocol::{mono_ns, FromWorker, Next, ToWorker};
 use super::worker_proc::{WorkerProc, SLICE};
@@ -20,11 +24,19 @@ use crate::measure::timeline::Outcome;
 use crate::measure::WorkerStats;
 use crate::workload::ItemError;
 
-/// Feeds one worker scheduled items until the schedule runs out, Ctrl-C, the worker dies or an
-/// item times out.
-pub(super) fn serve_scheduled(
+/// How a one-at-a-time feeder paces its worker.
+pub(super) enum Pace<'p> {
+    /// Open loop: each item at its intended time.
+    Scheduled(&'p Schedule),
+    /// A limiter's point: an item whenever the gate admits this slot.
+    Limited(&'p LimitGate),
+}
+
+/// Feeds one worker items one at a time until they run out (the schedule's, or the budget's),
+/// Ctrl-C, the worker dies or an item times out.
+pub(super) fn serve_one_at_a_time(
     shared: &Shared,
-    schedule: &Schedule,
+    pace: Pace<'_>,
     slot: usize,
     clock: &Clock,
     proc: &mut WorkerProc,
@@ -40,7 +52,10 @@ pub(super) fn serve_scheduled(
         completed,
         life: WorkerStats::new(),
     };
-    let ending = feeder.serve(schedule);
+    let ending = match pace {
+        Pace::Scheduled(schedule) => feeder.serve(schedule),
+        Pace::Limited(gate) => feeder.serve_limited(gate),
+    };
     let Feeder { out, life, .. } = feeder;
     out.stats.merge(life);
     ending
@@ -65,6 +80,8 @@ impl Feeder<'_, '_> {
     fn serve(&mut self, schedule: &Schedule) -> anyhow::Result<Ending> {
         // A replacement worker goes on from the schedule's shared counter: nothing is lost.
         let mut source = schedule.lane(self.clock.started);
+        // This thread sends items at their due times (see `ask_short_slice`).
+        crate::timer::ask_short_slice();
         loop {
             if self.stopped() {
                 break;
@@ -78,23 +95,60 @@ impl Feeder<'_, '_> {
                 break;
             }
             let entered = self.shared.inflight.enter();
-            let ended = self.send(item, due);
+            let sent = self.send(item, Some(due));
             self.shared.inflight.leave(entered);
-            if let Some(ending) = ended? {
+            if let Some(ending) = sent?.ending {
                 return Ok(ending);
             }
         }
         Ok(finish(self.shared, self.proc, &mut self.life, self.out))
     }
 
-    /// Sends `item` to the idle worker and records its answer; `Some` when the worker is done
-    /// for (Ctrl-C, death, the item's timeout).
-    fn send(&mut self, item: u64, due: Instant) -> anyhow::Result<Option<Ending>> {
+    /// Whether a limited slot may stop for good: Ctrl-C, the budget's time is up, or every item
+    /// has been claimed.
+    fn limited_over(&self) -> bool {
+        self.stopped()
+            || matches!(self.clock.deadline, Some(d) if Instant::now() >= d)
+            || !self.shared.items_left()
+    }
+
+    fn serve_limited(&mut self, gate: &LimitGate) -> anyhow::Result<Ending> {
+        loop {
+            if !gate.wait_blocking(self.slot, || self.limited_over()) || self.limited_over() {
+                break;
+            }
+            let Some(item) = self.shared.claim() else {
+                break;
+            };
+            let entered = self.shared.inflight.enter();
+            let inflight = gate.enter();
+            let sent = self.send(item, None);
+            self.shared.inflight.leave(entered);
+            let at = Instant::now().saturating_duration_since(self.clock.started);
+            match sent {
+                Ok(sent) => {
+                    gate.leave(sent.took, inflight, sent.dropped, at);
+                    if let Some(ending) = sent.ending {
+                        return Ok(ending);
+                    }
+                }
+                Err(e) => {
+                    gate.leave(Duration::ZERO, inflight, true, at);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(finish(self.shared, self.proc, &mut self.life, self.out))
+    }
+
+    /// Sends `item` to the idle worker and records its answer, with the lag from `due` when it
+    /// has an intended start.
+    fn send(&mut self, item: u64, due: Option<Instant>) -> anyhow::Result<Sent> {
         let shared = self.shared;
         ToWorker::Item(item).encode(&mut self.proc.writer.buf);
         let sent = Instant::now();
         let sent_ns = mono_ns();
-        let lag = sent.saturating_duration_since(due);
+        let lag = due.map(|due| sent.saturating_duration_since(due));
         // Both ends read CLOCK_MONOTONIC only on one machine.
         let measured = !shared.launch.remote() && self.out.startups.wants();
         let timeout_ns = shared.timeout.map(|t| t.as_nanos() as u64);
@@ -127,16 +181,19 @@ impl Feeder<'_, '_> {
                         self.out.startups.add(done.begin_ns.saturating_sub(sent_ns));
                     }
                     let ended = record(shared, self.clock, self.proc.pid, &mut self.life, done);
-                    self.life.scheduled(lag, answered - sent, ended);
+                    let took = answered - sent;
+                    if let Some(lag) = lag {
+                        self.life.scheduled(lag, took, ended);
+                    }
                     self.ended();
-                    return Ok(None);
+                    return Ok(Sent::answered(took, ended));
                 }
                 Next::Frame(_) => {
                     anyhow::bail!("worker {} sent an unexpected frame", self.proc.pid)
                 }
                 Next::Idle if self.stopped() => {
                     self.proc.kill();
-                    return Ok(Some(Ending::Stopped));
+                    return Ok(Sent::ending(sent.elapsed(), Ending::Stopped));
                 }
                 Next::Idle => {
                     let Some(limit) = shared.timeout else {
@@ -147,13 +204,15 @@ impl Feeder<'_, '_> {
                     }
                     self.proc.kill();
                     self.life.record_timeout(item, limit);
-                    self.life.scheduled(lag, limit, Outcome::TimedOut);
+                    if let Some(lag) = lag {
+                        self.life.scheduled(lag, limit, Outcome::TimedOut);
+                    }
                     self.lost(item, sent_ns, "timeout");
-                    return Ok(Some(Ending::Replace));
+                    return Ok(Sent::ending(limit, Ending::Replace));
                 }
                 Next::Closed if self.stopped() => {
                     self.proc.kill();
-                    return Ok(Some(Ending::Stopped));
+                    return Ok(Sent::ending(sent.elapsed(), Ending::Stopped));
                 }
                 Next::Closed => {
                     let how = self.proc.reap_dead();
@@ -170,9 +229,11 @@ impl Feeder<'_, '_> {
                         ("worker-died", why)
                     };
                     self.life.record(item, took, Err(ItemError::new(kind, why)));
-                    self.life.scheduled(lag, took, Outcome::Failed);
+                    if let Some(lag) = lag {
+                        self.life.scheduled(lag, took, Outcome::Failed);
+                    }
                     self.lost(item, sent_ns, kind);
-                    return Ok(Some(Ending::Replace));
+                    return Ok(Sent::ending(took, Ending::Replace));
                 }
             }
         }
@@ -189,5 +250,33 @@ impl Feeder<'_, '_> {
         self.out.last_end = Some(Instant::now());
         *self.completed += 1;
         self.shared.progress.set(self.slot, *self.completed);
+    }
+}
+
+/// How one item sent alone ended, for the feeder and a limiter's sample.
+struct Sent {
+    /// Sending → answer (or → the worker lost, → the timeout).
+    took: Duration,
+    /// Failed, timed out or lost: a drop to a limiter.
+    dropped: bool,
+    /// `Some` when the worker is done for (Ctrl-C, death, the item's timeout).
+    ending: Option<Ending>,
+}
+
+impl Sent {
+    fn answered(took: Duration, ended: Outcome) -> Sent {
+        Sent {
+            took,
+            dropped: !matches!(ended, Outcome::Ok),
+            ending: None,
+        }
+    }
+
+    fn ending(took: Duration, ending: Ending) -> Sent {
+        Sent {
+            took,
+            dropped: true,
+            ending: Some(ending),
+        }
     }
 }

@@ -28,8 +28,9 @@ use std::process::{Command, Stdio};
 
 use super::driver::{median_startup, Schedule, StartupSample};
 use super::feed::{serve, Clock, Ending, MAX_WINDOW, QUEUED_WORK_NS};
-use super::feed_open::serve_scheduled;
+use super::feed_open::{serve_one_at_a_time, Pace};
 use super::inflight::InflightTracker;
+use super::limiter::LimitGate;
 use super::protocol::mono_ns;
 use super::retry::RetryPolicy;
 use super::worker_proc::WorkerProc;
@@ -139,6 +140,8 @@ pub(super) struct Shared<'a> {
     pub(super) programs_are_jobs: bool,
     /// Open loop: when each item is due. Its items replace `next_item`'s.
     pub(super) schedule: Option<Schedule>,
+    /// A limiter's point: a slot sends an item only while the gate admits it.
+    pub(super) gate: Option<Arc<LimitGate>>,
 }
 
 impl Shared<'_> {
@@ -153,6 +156,12 @@ impl Shared<'_> {
         }
         let item = self.next_item.fetch_add(1, Ordering::Relaxed);
         (item < self.items).then_some(item)
+    }
+
+    /// Whether an item may still be claimed: one handed back, or the budget not yet spent.
+    pub(super) fn items_left(&self) -> bool {
+        self.retry_waiting.load(Ordering::Acquire)
+            || self.next_item.load(Ordering::Relaxed) < self.items
     }
 
     pub(super) fn give_back(&self, items: impl IntoIterator<Item = u64>) {
@@ -218,6 +227,7 @@ pub(crate) fn run_pool(
             .open_loop
             .as_ref()
             .map(|open| Schedule::new(open, items, duration)),
+        gate: job.limit.clone(),
     };
     let slots: Vec<SlotResult> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
@@ -382,8 +392,13 @@ fn run_slot(shared: &Shared, slot: usize, warmup: u64) -> SlotResult {
     let mut completed = 0u64;
     loop {
         let (worker, out, done) = (&mut proc, &mut result, &mut completed);
-        let ending = match &shared.schedule {
-            Some(schedule) => serve_scheduled(shared, schedule, slot, &clock, worker, out, done),
+        let pace = match (&shared.schedule, &shared.gate) {
+            (Some(schedule), _) => Some(Pace::Scheduled(schedule)),
+            (None, Some(gate)) => Some(Pace::Limited(gate)),
+            (None, None) => None,
+        };
+        let ending = match pace {
+            Some(pace) => serve_one_at_a_time(shared, pace, slot, &clock, worker, out, done),
             None => serve(shared, slot, &clock, worker, out, done),
         };
         match ending {

@@ -12,7 +12,10 @@ pub const LANES_PER_LARGEST_THROTTLE: usize = 2;
 
 /// Whether `backend` runs its items in lanes a limiter can hold back.
 pub fn takes_limiter(backend: BackendKind) -> bool {
-    matches!(backend, BackendKind::Thread | BackendKind::Async)
+    matches!(
+        backend,
+        BackendKind::Thread | BackendKind::Async | BackendKind::Process
+    )
 }
 
 /// The lanes of a limiter's point in this sweep.
@@ -71,7 +74,7 @@ pub fn check_limiters(sweep: &SweepSettings) -> Result<(), SpecError> {
         names.push(BackendKind::Sequential.name());
     }
     Err(SpecError::invalid(format!(
-        "a limiter needs a backend it can hold to a limit (thread or async); {} cannot take one",
+        "a limiter needs a backend it can hold to a limit (thread, async or process); {} cannot take one",
         names.join(", ")
     )))
 }

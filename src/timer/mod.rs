@@ -5,6 +5,11 @@
 //! One thread waits on a condition variable (futex timeouts are precise to tens of
 //! microseconds) and wakes each sleeper at its deadline.
 
+mod deadline;
+mod slice;
+pub(crate) use deadline::LaneDeadline;
+pub(crate) use slice::ask_short_slice;
+
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};

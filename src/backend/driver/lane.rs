@@ -202,6 +202,8 @@ impl Lane<'_> {
         sink: &mut impl Outcomes,
     ) -> LaneEnd {
         let point = self.point;
+        // Open loop: this thread starts items at their due times (see `ask_short_slice`).
+        let mut sliced = false;
         loop {
             if let Some(gate) = &point.gate {
                 if !gate.wait_blocking(self.slot, || self.point_over()) {
@@ -213,6 +215,10 @@ impl Lane<'_> {
             };
             let due = source.due();
             if let Some(due) = due {
+                if !sliced {
+                    crate::timer::ask_short_slice();
+                    sliced = true;
+                }
                 if !wait_blocking(due, || point.stopped()) {
                     return LaneEnd::Finished;
                 }
@@ -254,6 +260,8 @@ impl Lane<'_> {
         O: Outcomes + Send,
     {
         let point = self.point;
+        // Open loop: this lane's own timer, made on its first due item (see `LaneDeadline`).
+        let mut deadline: Option<Option<crate::timer::LaneDeadline>> = None;
         loop {
             if let Some(gate) = &point.gate {
                 if !gate.wait_async(self.slot, || self.point_over()).await {
@@ -267,7 +275,14 @@ impl Lane<'_> {
             if let Some(due) = due {
                 let now = Instant::now();
                 if due > now {
-                    crate::timer::sleep(due - now).await;
+                    let lane_timer =
+                        deadline.get_or_insert_with(|| crate::timer::LaneDeadline::new().ok());
+                    match lane_timer {
+                        Some(timer) if timer.sleep_until(due).await.is_ok() => {}
+                        _ => {
+                            crate::timer::sleep(due.saturating_duration_since(Instant::now())).await
+                        }
+                    }
                 }
                 if point.stopped() {
                     return LaneEnd::Finished;

@@ -1,6 +1,7 @@
-//! Each limiter's limit over time (a step line per `backend+limiter`), with what the sweep found
-//! drawn across it: the swept knee (dashed) and the USL's N* (dotted) of each backend. Where a
-//! limit settles against those lines is the chart's answer.
+//! Each limiter's limit over time (a step line per limiter), one panel per backend, with what
+//! the sweep found on that backend drawn across it: the swept knee (dashed) and the USL's N*
+//! (dotted). Where a limit settles against those lines is the chart's answer. Panels rather
+//! than one plot: three backends' runs of three limiters are nine lines that cross each other.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -8,11 +9,12 @@ use plotters::prelude::*;
 use super::style::{self, LegendEntry, Mark};
 use super::{Chart, DrawResult};
 use crate::backend::limiter::Algorithm;
+use crate::backend::BackendKind;
 use crate::results::SweepResult;
 
 pub struct Limiters<'a>(pub &'a SweepResult);
 
-/// One colour per algorithm, apart from the backends' (their lines are the reference here).
+/// One colour per algorithm; the panels tell the backends apart.
 fn limiter_color(algorithm: Algorithm) -> RGBColor {
     match algorithm {
         Algorithm::Aimd => RGBColor(214, 39, 40),
@@ -41,90 +43,145 @@ impl Chart for Limiters<'_> {
         "Adaptive limiters: limit over time".into()
     }
 
+    fn size(&self) -> (u32, u32) {
+        let (w, h) = style::SIZE;
+        let panels = self.backends().len().max(1) as u32;
+        // One panel keeps the common size; each further one adds room for a readable plot.
+        (w, h + (panels - 1) * 260)
+    }
+
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let sweep = self.0;
         let (plot, legend) = style::frame(root, &self.title())?;
+        let backends = self.backends();
+        let t_max = sweep
+            .limited
+            .iter()
+            .filter(|p| p.limiter.is_some())
+            .map(|p| p.wall_s)
+            .fold(0.0f64, f64::max)
+            .max(0.001);
+        let panels = plot.split_evenly((backends.len().max(1), 1));
+        let mut entries = vec![
+            LegendEntry::new("swept knee", GREY_LINE, Mark::Dashed),
+            LegendEntry::new("USL N*", GREY_LINE, Mark::Dotted),
+        ];
+        for algorithm in [Algorithm::Aimd, Algorithm::Vegas, Algorithm::Gradient2] {
+            let drawn = sweep
+                .limited
+                .iter()
+                .filter_map(|p| p.limiter.as_ref())
+                .any(|t| t.limiter.algorithm == algorithm);
+            if drawn {
+                entries.push(LegendEntry::new(
+                    algorithm.name(),
+                    limiter_color(algorithm),
+                    Mark::Line,
+                ));
+            }
+        }
+        for (area, backend) in panels.iter().zip(&backends) {
+            self.draw_panel(area, *backend, t_max)?;
+        }
+        style::draw_legend(&legend, &entries)
+    }
+}
+
+/// The reference lines' colour: the sweep's findings, apart from every limiter's hue.
+const GREY_LINE: RGBColor = RGBColor(90, 90, 90);
+
+impl Limiters<'_> {
+    /// The backends that ran a limiter, in the order their points ran.
+    fn backends(&self) -> Vec<BackendKind> {
+        let mut kinds: Vec<BackendKind> = Vec::new();
+        for p in self.0.limited.iter().filter(|p| p.limiter.is_some()) {
+            if !kinds.contains(&p.backend) {
+                kinds.push(p.backend);
+            }
+        }
+        kinds
+    }
+
+    /// One backend's limiters, its knee and its N*; the caption says which backend and where
+    /// each limiter settled.
+    fn draw_panel<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        backend: BackendKind,
+        t_max: f64,
+    ) -> DrawResult<DB> {
+        let sweep = self.0;
         let tracks: Vec<_> = sweep
             .limited
             .iter()
+            .filter(|p| p.backend == backend)
             .filter_map(|p| p.limiter.as_ref().map(|t| (p, t)))
             .collect();
-        let t_max = tracks
-            .iter()
-            .map(|(p, _)| p.wall_s)
-            .fold(0.0f64, f64::max)
-            .max(0.001);
-        let references: Vec<_> = sweep
+        let reference = sweep
             .analysis
             .iter()
             .flat_map(|a| a.backends.iter())
-            .filter(|b| tracks.iter().any(|(p, _)| p.backend == b.backend))
-            .collect();
+            .find(|b| b.backend == backend);
+        let knee = reference.and_then(|b| b.knee);
+        let optimum = reference.and_then(|b| b.scaling.as_ref().and_then(|s| s.optimum));
         let highest = tracks
             .iter()
             .flat_map(|(_, t)| t.limit_over_time.iter().map(|s| s.limit))
-            .chain(references.iter().filter_map(|b| b.knee))
-            .chain(
-                references
-                    .iter()
-                    .filter_map(|b| b.scaling.as_ref().and_then(|s| s.optimum)),
-            )
+            .chain(knee)
+            .chain(optimum)
             .max()
             .unwrap_or(1);
-        let y_max = style::top(highest as f64);
-        let mut chart = ChartBuilder::on(&plot)
+        let mut caption = format!("{backend}:");
+        for (p, track) in &tracks {
+            caption.push_str(&format!(
+                " {} → {},",
+                track.limiter.algorithm.name(),
+                p.throttle
+            ));
+        }
+        let mut found = Vec::new();
+        if let Some(knee) = knee {
+            found.push(format!("knee {knee}"));
+        }
+        if let Some(n) = optimum {
+            found.push(format!("N* {n}"));
+        }
+        let caption = match found.is_empty() {
+            true => caption.trim_end_matches(',').to_string(),
+            false => format!("{caption} swept {}", found.join(", ")),
+        };
+        let mut chart = ChartBuilder::on(area)
             .margin(12)
-            .x_label_area_size(50)
+            .caption(caption, (style::FONT, style::LABEL_SIZE + 2))
+            .x_label_area_size(45)
             .y_label_area_size(80)
-            .build_cartesian_2d(0.0..t_max, 0.0..y_max)?;
+            .build_cartesian_2d(0.0..t_max, 0.0..style::top(highest as f64))?;
         chart
             .configure_mesh()
             .x_desc("seconds into the point")
-            .y_desc("limit (items in flight)")
+            .y_desc("limit (in flight)")
             .x_label_formatter(&style::value_label)
             .y_label_formatter(&style::value_label)
             .label_style((style::FONT, style::LABEL_SIZE))
             .axis_desc_style((style::FONT, style::AXIS_DESC_SIZE))
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
-        let mut entries = Vec::new();
-        for b in &references {
-            let color = style::backend_color(b.backend);
-            if let Some(knee) = b.knee {
-                let y = knee as f64;
-                let dashes = (0..40).map(|i| i as f64 * t_max / 40.0);
-                chart.draw_series(dashes.map(|x| {
-                    PathElement::new(
-                        vec![(x, y), ((x + t_max / 80.0).min(t_max), y)],
-                        color.stroke_width(2),
-                    )
-                }))?;
-                entries.push(LegendEntry::new(
-                    format!("{} knee: {knee}", b.backend),
-                    color,
-                    Mark::Dashed,
-                ));
-            }
-            if let Some(n) = b.scaling.as_ref().and_then(|s| s.optimum) {
-                let y = n as f64;
-                let dots = (0..=80).map(|i| i as f64 * t_max / 80.0);
-                chart.draw_series(dots.map(|x| Circle::new((x, y), 2, color.filled())))?;
-                entries.push(LegendEntry::new(
-                    format!("{} USL N*: {n}", b.backend),
-                    color,
-                    Mark::Dotted,
-                ));
-            }
+        if let Some(knee) = knee {
+            let y = knee as f64;
+            let dashes = (0..40).map(|i| i as f64 * t_max / 40.0);
+            chart.draw_series(dashes.map(|x| {
+                PathElement::new(
+                    vec![(x, y), ((x + t_max / 80.0).min(t_max), y)],
+                    GREY_LINE.stroke_width(2),
+                )
+            }))?;
+        }
+        if let Some(n) = optimum {
+            let y = n as f64;
+            let dots = (0..=80).map(|i| i as f64 * t_max / 80.0);
+            chart.draw_series(dots.map(|x| Circle::new((x, y), 2, GREY_LINE.filled())))?;
         }
         for (p, track) in &tracks {
-            // One hue per algorithm; `async` full, other backends paler, so two backends' runs
-            // of one limiter stay apart.
-            let hue = limiter_color(track.limiter.algorithm);
-            let (color, width) = if p.backend == crate::backend::BackendKind::Async {
-                (hue, 3)
-            } else {
-                (style::shade(hue, 0.45), 2)
-            };
             let mut path = Vec::new();
             for (i, step) in track.limit_over_time.iter().enumerate() {
                 let end = track
@@ -134,16 +191,12 @@ impl Chart for Limiters<'_> {
                 path.push((step.t_s, step.limit as f64));
                 path.push((end, step.limit as f64));
             }
+            let color = limiter_color(track.limiter.algorithm);
             chart.draw_series(std::iter::once(PathElement::new(
                 path,
-                color.stroke_width(width),
+                color.stroke_width(2),
             )))?;
-            entries.push(LegendEntry::new(
-                format!("{} → {}", p.backend_label(), p.throttle),
-                color,
-                Mark::Line,
-            ));
         }
-        style::draw_legend(&legend, &entries)
+        Ok(())
     }
 }

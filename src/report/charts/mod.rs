@@ -44,6 +44,10 @@ pub trait Chart {
     fn stem(&self) -> String;
     fn title(&self) -> String;
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB>;
+    /// Width and height in pixels.
+    fn size(&self) -> (u32, u32) {
+        style::SIZE
+    }
 }
 
 /// Registers the embedded font with plotters, once per process.
@@ -64,7 +68,7 @@ pub fn register_fonts() -> anyhow::Result<()> {
 pub fn render<C: Chart>(chart: &C) -> anyhow::Result<ChartFile> {
     register_fonts()?;
     let stem = chart.stem();
-    let (w, h) = style::SIZE;
+    let (w, h) = chart.size();
     let fail = |e: &dyn std::fmt::Display| anyhow!("cannot draw the {stem} chart: {e}");
     let mut svg = String::new();
     {
