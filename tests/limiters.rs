@@ -187,6 +187,53 @@ fn limiters_against_a_sleep_that_thrashes_past_its_capacity() {
     );
 }
 
+/// A server that refuses past a bounded queue gives AIMD its drop signal: it comes near the
+/// level, but by sending requests the server answers 503 at once. A limiter is held to the same
+/// error budget as a static throttle, so that is a miss, and the failed share is shown.
+#[test]
+fn a_limiter_that_is_refused_more_than_the_budget_allows_misses() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("run");
+    tb().args(["run", "--kind", "http"])
+        .args([
+            "--param",
+            "server_capacity=8",
+            "--param",
+            "server_latency_ms=20",
+        ])
+        .args(["--param", "server_queue=8", "--backend", "async"])
+        .args([
+            "--limits",
+            "4,8,16",
+            "--duration",
+            "2s",
+            "--limiter",
+            "aimd",
+        ])
+        .args(["--quiet", "--out"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let json = results(&dir);
+    let point = &json["limited"][0];
+    let failed = point["failed"].as_u64().unwrap() + point["timed_out"].as_u64().unwrap();
+    let items = point["items"].as_u64().unwrap();
+    assert!(
+        failed * 100 > items,
+        "refused requests: {failed} of {items}"
+    );
+    let j = &json["analysis"]["limiters"][0];
+    let share = j["failed_share"].as_f64().unwrap();
+    assert!((share - failed as f64 / items as f64).abs() < 1e-9, "{j}");
+    let why = j["missed"].as_str().expect("a miss");
+    assert!(
+        why.contains("of its items failed, over the 1 % budget"),
+        "{why}"
+    );
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(summary.contains("| failed (% of items) |"), "{summary}");
+}
+
 /// Bad input: exit 2 and one line on stderr.
 fn refuses(args: &[&str], expected: &str) {
     let out = tempfile::tempdir().unwrap();

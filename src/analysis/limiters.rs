@@ -1,10 +1,13 @@
 //! Adaptive limiters judged against the sweep: where each one's limit settled (its median over
 //! the second half of the point), how long it took to first come within 10 % of that, how much
 //! it swung afterwards, its goodput against the same backend's best static goodput and its
-//! p99 against that of the static throttle the analysis recommends. A limiter found the level when it settled between half and twice the swept knee
-//! and kept at least 90 % of the best static goodput; otherwise the judgement says how it missed.
+//! p99 against that of the static throttle the analysis recommends. A limiter found the level
+//! when it settled between half and twice the swept knee, kept at least 90 % of the best static
+//! goodput and had no more failed items than the error budget the static throttles are held to;
+//! otherwise the judgement says how it missed.
 
 use crate::backend::limiter::LimitStep;
+use crate::format::percent;
 use crate::results::findings::BackendAnalysis;
 use crate::results::limited::LimiterJudgement;
 use crate::results::{PointResult, SweepResult};
@@ -122,12 +125,17 @@ fn judge_one(
     let n_star = backend
         .and_then(|b| b.scaling.as_ref())
         .and_then(|s| s.optimum);
+    let failed_share = match p.items {
+        0 => 0.0,
+        items => (p.failed + p.timed_out) as f64 / items as f64,
+    };
+    let budget = super::error_budget(sweep.spec.sweep.slo.as_ref());
     let missed = missed(
         settled,
         track.lanes,
         knee.or(best_throttle),
-        p.goodput_per_s,
-        best_goodput,
+        (p.goodput_per_s, best_goodput),
+        (failed_share, budget),
     );
     let mut j = LimiterJudgement {
         label: p.backend_label(),
@@ -140,6 +148,7 @@ fn judge_one(
         swing_min,
         swing_max,
         goodput_per_s: p.goodput_per_s,
+        failed_share,
         p99_ms: p.lat_p99_ms,
         best_throttle,
         best_goodput_per_s: best_goodput,
@@ -154,13 +163,14 @@ fn judge_one(
     Some(j)
 }
 
-/// Why a limiter that settled at `settled` missed the level the sweep found, if it did.
+/// Why a limiter that settled at `settled` missed the level the sweep found, if it did;
+/// `goodput` is its own and the best static one, `failed` its failed share and the budget.
 fn missed(
     settled: f64,
     lanes: usize,
     level: Option<usize>,
-    goodput: f64,
-    best_goodput: Option<f64>,
+    (goodput, best_goodput): (f64, Option<f64>),
+    (failed_share, budget): (f64, f64),
 ) -> Option<String> {
     let mut why = Vec::new();
     if let Some(level) = level {
@@ -183,6 +193,13 @@ fn missed(
                 share * 100.0
             ));
         }
+    }
+    if failed_share > budget {
+        why.push(format!(
+            "{} % of its items failed, over the {} % budget",
+            percent(failed_share * 100.0),
+            percent(budget * 100.0)
+        ));
     }
     (!why.is_empty()).then(|| why.join("; "))
 }
@@ -210,6 +227,12 @@ fn sentence(j: &LimiterJudgement) -> String {
             String::new()
         };
         s.push_str(&format!("{share} of the best static ({best:.1}/s at {t})"));
+    }
+    if j.failed_share > 0.0 {
+        s.push_str(&format!(
+            ", {} % of its items failed",
+            percent(j.failed_share * 100.0)
+        ));
     }
     if let Some(p99) = j.p99_ms {
         s.push_str(&format!(", p99 {p99:.1} ms"));
@@ -266,11 +289,20 @@ mod tests {
 
     #[test]
     fn a_miss_names_its_reason() {
-        assert_eq!(missed(12.0, 32, Some(8), 390.0, Some(400.0)), None);
-        let pinned = missed(32.0, 32, Some(8), 395.0, Some(400.0)).unwrap();
+        let clean = (0.0, 0.01);
+        assert_eq!(missed(12.0, 32, Some(8), (390.0, Some(400.0)), clean), None);
+        let pinned = missed(32.0, 32, Some(8), (395.0, Some(400.0)), clean).unwrap();
         assert!(pinned.contains("pinned at its ceiling"), "{pinned}");
-        let low = missed(2.0, 32, Some(8), 100.0, Some(400.0)).unwrap();
+        let low = missed(2.0, 32, Some(8), (100.0, Some(400.0)), clean).unwrap();
         assert!(low.contains("below half the knee"), "{low}");
         assert!(low.contains("kept 25 %"), "{low}");
+        // At the level with all the goodput, but most of what it sent was refused.
+        let refused = missed(9.0, 32, Some(8), (393.0, Some(392.0)), (0.876, 0.01)).unwrap();
+        assert_eq!(refused, "88 % of its items failed, over the 1 % budget");
+        assert_eq!(
+            missed(9.0, 32, Some(8), (393.0, Some(392.0)), (0.01, 0.01)),
+            None,
+            "a budget is inclusive, as for static throttles"
+        );
     }
 }

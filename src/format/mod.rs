@@ -10,14 +10,24 @@ pub fn maybe(x: Option<f64>, show: impl Fn(f64) -> String) -> String {
     x.map(show).unwrap_or_else(|| NO_DATA.to_string())
 }
 
-/// A percentage with the precision it needs: 0, 1, 0.25, 3.1, 42.
+/// A percentage with the precision it needs: 0, 1, 0.25, 3.1, 42, 99.6. A share that is not
+/// all or nothing never reads as 100 or 0: "100 % of items failed" when some succeeded would
+/// be false.
 pub fn percent(x: f64) -> String {
     if x.fract() == 0.0 {
         format!("{x:.0}")
+    } else if x > 0.0 && x < 0.005 {
+        "<0.01".to_string()
     } else if x < 1.0 {
         format!("{x:.2}")
     } else if x < 10.0 {
         format!("{x:.1}")
+    } else if x < 99.0 {
+        format!("{x:.0}")
+    } else if x < 99.95 {
+        format!("{x:.1}")
+    } else if x < 100.0 {
+        ">99.9".to_string()
     } else {
         format!("{x:.0}")
     }
@@ -66,5 +76,9 @@ mod tests {
         assert_eq!(percent(0.25), "0.25");
         assert_eq!(percent(3.04), "3.0");
         assert_eq!(percent(96.4), "96");
+        assert_eq!(percent(99.5), "99.5");
+        assert_eq!(percent(99.98), ">99.9");
+        assert_eq!(percent(0.001), "<0.01");
+        assert_eq!(percent(100.0), "100");
     }
 }

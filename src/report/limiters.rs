@@ -3,17 +3,18 @@
 //! console text, a markdown table (`summary.md`) and an HTML section. A limiter that missed the
 //! level says so in its last column.
 
-use crate::format::{maybe, number, NO_DATA};
+use crate::format::{maybe, number, percent, NO_DATA};
 use crate::results::limited::LimiterJudgement;
 use crate::results::SweepResult;
 
-pub const HEADERS: [&str; 8] = [
+pub const HEADERS: [&str; 9] = [
     "limiter",
     "settled at",
     "knee / N*",
     "within 10 % after (s)",
     "then swung",
     "goodput (ok/s, % of best static)",
+    "failed (% of items)",
     "p99 (ms) vs recommended static",
     "verdict",
 ];
@@ -23,7 +24,8 @@ pub const LEGEND: &str = "settled: the median limit over the second half of the 
 swung: lowest–highest limit after first coming within 10 % of it (time-weighted sd); best \
 static: the same backend's highest-goodput throttle; recommended static: the throttle the \
 analysis recommends on that backend, at its p99. A limiter found the level when it settled \
-between half and twice the knee with at least 90 % of the best static goodput.";
+between half and twice the knee with at least 90 % of the best static goodput and no more \
+failed items than the error budget (1 % unless the SLO sets `errors=`).";
 
 /// One row of the table.
 pub fn cells(j: &LimiterJudgement) -> Vec<String> {
@@ -38,6 +40,7 @@ pub fn cells(j: &LimiterJudgement) -> Vec<String> {
         maybe(j.settle_s, |t| format!("{t:.2}")),
         format!("{}–{} (sd {:.1})", j.swing_min, j.swing_max, j.swing_sd),
         format!("{}{share}", number(j.goodput_per_s)),
+        percent(j.failed_share * 100.0),
         format!(
             "{} vs {}{}",
             maybe(j.p99_ms, number),
@@ -72,7 +75,7 @@ pub fn console(sweep: &SweepResult) -> String {
     }
     format!(
         "Adaptive limiters\n{}{LEGEND}\n",
-        super::table::aligned(&HEADERS, &rows, &[0, 4, 7])
+        super::table::aligned(&HEADERS, &rows, &[0, 4, 8])
     )
 }
 
@@ -115,6 +118,7 @@ mod tests {
             swing_min: 29,
             swing_max: 32,
             goodput_per_s: 391.0,
+            failed_share: 0.0,
             p99_ms: Some(83.3),
             best_throttle: Some(16),
             best_goodput_per_s: Some(391.0),
@@ -130,7 +134,8 @@ mod tests {
         assert_eq!(row[2], format!("8 / {NO_DATA}"));
         assert_eq!(row[4], "29–32 (sd 0.1)");
         assert_eq!(row[5], "391 (100 %)");
-        assert!(row[6].ends_with(NO_DATA), "{}", row[6]);
-        assert_eq!(row[7], "missed: pinned at its ceiling of 32 lanes");
+        assert_eq!(row[6], "0");
+        assert!(row[7].ends_with(NO_DATA), "{}", row[7]);
+        assert_eq!(row[8], "missed: pinned at its ceiling of 32 lanes");
     }
 }

@@ -35,6 +35,10 @@ pub struct LimiterJudgement {
     pub swing_min: usize,
     pub swing_max: usize,
     pub goodput_per_s: f64,
+    /// The share of the limiter's items that failed or timed out, 0–1: a limiter that keeps
+    /// goodput by sending many requests a target refuses is not one to copy.
+    #[serde(default)]
+    pub failed_share: f64,
     pub p99_ms: Option<f64>,
     /// The same backend's best static throttle (highest goodput) and that goodput.
     pub best_throttle: Option<usize>,

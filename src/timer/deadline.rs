@@ -89,7 +89,13 @@ impl LaneDeadline {
                 }
             });
             match read {
-                Ok(result) => return result,
+                Ok(result) => {
+                    // The count is read, so the fd is not readable until the next expiry:
+                    // forget this readiness, or the next item's wait would begin with a
+                    // read that can only say EAGAIN — a system call an item for nothing.
+                    ready.clear_ready();
+                    return result;
+                }
                 Err(_would_block) => continue,
             }
         }
