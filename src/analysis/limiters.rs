@@ -2,9 +2,9 @@
 //! the second half of the point), how long it took to first come within 10 % of that, how much
 //! it swung afterwards, its goodput against the same backend's best static goodput and its
 //! p99 against that of the static throttle the analysis recommends. A limiter found the level
-//! when it settled between half and twice the swept knee, kept at least 90 % of the best static
-//! goodput and had no more failed items than the error budget the static throttles are held to;
-//! otherwise the judgement says how it missed.
+//! when it settled between half and twice the swept knee, below its ceiling of lanes, kept at
+//! least 90 % of the best static goodput and had no more failed items than the error budget the
+//! static throttles are held to; otherwise the judgement says how it missed.
 
 use crate::backend::limiter::LimitStep;
 use crate::format::percent;
@@ -175,10 +175,14 @@ fn missed(
     let mut why = Vec::new();
     if let Some(level) = level {
         let level = level as f64;
+        // Held at the most lanes it could use, it limited nothing: a miss wherever the knee is.
         if settled >= lanes as f64 {
-            why.push(format!(
-                "pinned at its ceiling of {lanes} lanes, past twice the knee"
-            ));
+            let past = if settled > 2.0 * level {
+                ", past twice the knee"
+            } else {
+                ""
+            };
+            why.push(format!("pinned at its ceiling of {lanes} lanes{past}"));
         } else if settled > 2.0 * level {
             why.push(format!("settled past twice the knee ({level})"));
         } else if settled < level / 2.0 {
@@ -292,7 +296,13 @@ mod tests {
         let clean = (0.0, 0.01);
         assert_eq!(missed(12.0, 32, Some(8), (390.0, Some(400.0)), clean), None);
         let pinned = missed(32.0, 32, Some(8), (395.0, Some(400.0)), clean).unwrap();
-        assert!(pinned.contains("pinned at its ceiling"), "{pinned}");
+        assert_eq!(
+            pinned,
+            "pinned at its ceiling of 32 lanes, past twice the knee"
+        );
+        // Twice a knee of 16 is the ceiling itself: still pinned, not "past twice the knee".
+        let at_ceiling = missed(32.0, 32, Some(16), (395.0, Some(400.0)), clean).unwrap();
+        assert_eq!(at_ceiling, "pinned at its ceiling of 32 lanes");
         let low = missed(2.0, 32, Some(8), (100.0, Some(400.0)), clean).unwrap();
         assert!(low.contains("below half the knee"), "{low}");
         assert!(low.contains("kept 25 %"), "{low}");

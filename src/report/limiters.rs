@@ -24,8 +24,9 @@ pub const LEGEND: &str = "settled: the median limit over the second half of the 
 swung: lowest–highest limit after first coming within 10 % of it (time-weighted sd); best \
 static: the same backend's highest-goodput throttle; recommended static: the throttle the \
 analysis recommends on that backend, at its p99. A limiter found the level when it settled \
-between half and twice the knee with at least 90 % of the best static goodput and no more \
-failed items than the error budget (1 % unless the SLO sets `errors=`).";
+between half and twice the knee, below its ceiling of lanes, with at least 90 % of the best \
+static goodput and no more failed items than the error budget (1 % unless the SLO sets \
+`errors=`).";
 
 /// One row of the table.
 pub fn cells(j: &LimiterJudgement) -> Vec<String> {
