@@ -3,7 +3,8 @@
 //! `sched_runtime`; no privilege needed): its deadline comes sooner, so when it wakes for an
 //! item that is due it gets a core at once instead of waiting out the slice of whatever runs
 //! there — on a small machine, often the service under test. It asks for no more CPU, only
-//! earlier turns. On an older kernel the call is refused and nothing changes.
+//! earlier turns. On an older kernel the call is refused and nothing changes. Asked by the
+//! async open-loop workers and the thread lanes; not by the process feeders (see `feed_open`).
 //!
 //! Written on `libc::syscall` because no libc wrapper exists for `sched_setattr`.
 
