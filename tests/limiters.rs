@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{csv_rows, results, tb};
+use common::{csv_rows, results, row, tb};
 use serde_json::Value;
 use throttlebench::backend::limiter::{Limit, LimitGate};
 use throttlebench::backend::{BackendKind, Budget, PointJob};
@@ -67,10 +67,7 @@ fn worker_processes_are_held_to_the_limit_one_item_each() {
     .assert()
     .success();
     let rows = csv_rows(&dir);
-    let row = rows
-        .iter()
-        .find(|r| r["backend"] == "process+aimd")
-        .unwrap_or_else(|| panic!("no process+aimd row in {rows:?}"));
+    let row = row(&rows, "process+aimd");
     assert_eq!(row["throttle"], "3");
     assert_eq!(row["failed"], "0");
     assert_eq!(row["ok"], "60", "every item ran");
@@ -102,10 +99,7 @@ fn judged(workload: &[&str], dir: &Path) {
     assert_eq!(judgements.len(), 3, "{judgements:?}");
     for name in ["aimd", "vegas", "gradient2"] {
         let label = format!("async+{name}");
-        let row = rows
-            .iter()
-            .find(|r| r["backend"] == label)
-            .unwrap_or_else(|| panic!("no {label} row in {rows:?}"));
+        let row = row(&rows, &label);
         let point = limited
             .iter()
             .find(|p| p["limiter"]["limiter"]["algorithm"] == name)

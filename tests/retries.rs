@@ -9,13 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{csv_rows as rows, tb as throttlebench};
-
-fn row<'a>(rows: &'a [BTreeMap<String, String>], backend: &str) -> &'a BTreeMap<String, String> {
-    rows.iter()
-        .find(|r| r["backend"] == backend)
-        .unwrap_or_else(|| panic!("no {backend} row in {rows:?}"))
-}
+use common::{csv_rows as rows, row, tb as throttlebench};
 
 fn count(row: &BTreeMap<String, String>, column: &str) -> u64 {
     row[column].parse().unwrap()

@@ -39,3 +39,13 @@ pub fn csv_rows(dir: &Path) -> Vec<BTreeMap<String, String>> {
         })
         .collect()
 }
+
+/// The row of `backend` (`thread`, `async+vegas`, …) among `rows`; a panic that shows them all.
+pub fn row<'a>(
+    rows: &'a [BTreeMap<String, String>],
+    backend: &str,
+) -> &'a BTreeMap<String, String> {
+    rows.iter()
+        .find(|r| r["backend"] == backend)
+        .unwrap_or_else(|| panic!("no {backend} row in {rows:?}"))
+}
