@@ -8,11 +8,10 @@ mod common;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::{csv_rows, results, row, tb};
 use serde_json::Value;
-use throttlebench::backend::limiter::{Limit, LimitGate};
+use throttlebench::backend::limiter::{Limit, LimitGate, Sample};
 use throttlebench::backend::{BackendKind, Budget, PointJob};
 use throttlebench::workload::{Registry, WorkloadSpec};
 
@@ -23,7 +22,7 @@ impl Limit for Fixed {
     fn limit(&self) -> usize {
         self.0
     }
-    fn on_sample(&mut self, _: Duration, _: usize, _: bool) {}
+    fn on_sample(&mut self, _: &Sample) {}
 }
 
 #[test]
@@ -88,7 +87,12 @@ fn judged(workload: &[&str], dir: &Path) {
             "--duration",
             "2s",
         ])
-        .args(["--limiter", "aimd,vegas,gradient2", "--quiet", "--out"])
+        .args([
+            "--limiter",
+            "aimd,vegas,gradient2,envoy,vector",
+            "--quiet",
+            "--out",
+        ])
         .arg(dir)
         .assert()
         .success();
@@ -96,8 +100,8 @@ fn judged(workload: &[&str], dir: &Path) {
     let json = results(dir);
     let limited = json["limited"].as_array().expect("limited points");
     let judgements = json["analysis"]["limiters"].as_array().expect("judgements");
-    assert_eq!(judgements.len(), 3, "{judgements:?}");
-    for name in ["aimd", "vegas", "gradient2"] {
+    assert_eq!(judgements.len(), 5, "{judgements:?}");
+    for name in ["aimd", "vegas", "gradient2", "envoy", "vector"] {
         let label = format!("async+{name}");
         let row = row(&rows, &label);
         let point = limited
@@ -256,7 +260,7 @@ fn refuses(args: &[&str], expected: &str) {
 fn an_unknown_limiter_is_refused() {
     refuses(
         &["--limiter", "aimd,cubic"],
-        "unknown limiter 'cubic' (known limiters: aimd, vegas, gradient2)",
+        "unknown limiter 'cubic' (known limiters: aimd, vegas, gradient2, envoy, vector)",
     );
 }
 

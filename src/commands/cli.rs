@@ -138,8 +138,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub shard: ShardArgs,
     /// Adaptive limiters to judge against the sweep, comma-separated, each with its own
-    /// parameters: aimd,vegas:alpha=3,beta=6,gradient2. One point per limiter on thread and
-    /// async, whose row reads async+vegas.
+    /// parameters: aimd,vegas:alpha=3,beta=6,gradient2,envoy,vector. One point per limiter on
+    /// thread, async and process, whose row reads async+vegas.
     #[arg(long = "limiter", value_name = "LIST")]
     pub limiter: Option<String>,
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{Limit, Params};
+use super::{Limit, Params, Sample};
 
 pub(super) const PARAMS: &[(&str, f64)] = &[
     ("initial_limit", 20.0),
@@ -40,11 +40,11 @@ impl Limit for Aimd {
         self.limit
     }
 
-    fn on_sample(&mut self, rtt: Duration, inflight: usize, dropped: bool) {
+    fn on_sample(&mut self, s: &Sample) {
         let mut limit = self.limit;
-        if dropped || rtt > self.timeout {
+        if s.dropped || s.rtt > self.timeout {
             limit = (limit as f64 * self.backoff_ratio) as usize;
-        } else if inflight * 2 >= limit {
+        } else if s.inflight * 2 >= limit {
             limit += 1;
         }
         self.limit = limit.clamp(self.min, self.max);
@@ -64,14 +64,14 @@ mod tests {
     fn grows_by_one_when_busy_and_backs_off_on_a_drop() {
         let mut l = aimd("aimd");
         assert_eq!(l.limit(), 20);
-        l.on_sample(Duration::from_millis(5), 10, false);
+        l.on_sample(&Sample::new(Duration::from_millis(5), 10, false));
         assert_eq!(l.limit(), 21);
         // Fewer than half in flight: the limit is not the constraint, so it does not grow.
-        l.on_sample(Duration::from_millis(5), 5, false);
+        l.on_sample(&Sample::new(Duration::from_millis(5), 5, false));
         assert_eq!(l.limit(), 21);
-        l.on_sample(Duration::from_millis(5), 21, true);
+        l.on_sample(&Sample::new(Duration::from_millis(5), 21, true));
         assert_eq!(l.limit(), 18, "21 × 0.9, truncated");
-        l.on_sample(Duration::from_secs(6), 18, false);
+        l.on_sample(&Sample::new(Duration::from_secs(6), 18, false));
         assert_eq!(l.limit(), 16, "past the 5 s timeout is a drop");
         assert_eq!(
             "aimd".parse::<LimiterSpec>().unwrap().algorithm,
@@ -83,11 +83,11 @@ mod tests {
     fn stays_within_its_bounds() {
         let mut l = aimd("aimd:initial_limit=2,min_limit=2,max_limit=3");
         for _ in 0..10 {
-            l.on_sample(Duration::from_millis(1), 3, false);
+            l.on_sample(&Sample::new(Duration::from_millis(1), 3, false));
         }
         assert_eq!(l.limit(), 3);
         for _ in 0..10 {
-            l.on_sample(Duration::from_millis(1), 3, true);
+            l.on_sample(&Sample::new(Duration::from_millis(1), 3, true));
         }
         assert_eq!(l.limit(), 2);
     }

@@ -4,13 +4,13 @@
 //! item and wait; when it rises, they are woken. Each ended item is one sample for the limiter,
 //! under a lock: a limiter point pays for it on every item, a static point never does.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::Limit;
+use super::{Limit, Sample};
 
 /// How often a waiting lane looks at Ctrl-C and the end of a timed budget.
 const WAIT_SLICE: Duration = Duration::from_millis(10);
@@ -25,6 +25,8 @@ pub struct LimitStep {
 pub struct LimitGate {
     limit: AtomicUsize,
     inflight: AtomicUsize,
+    /// An item found the limit full since the last sample.
+    reached: AtomicBool,
     state: Mutex<State>,
     raised: Condvar,
     raised_async: tokio::sync::Notify,
@@ -41,6 +43,7 @@ impl LimitGate {
         LimitGate {
             limit: AtomicUsize::new(limit),
             inflight: AtomicUsize::new(0),
+            reached: AtomicBool::new(false),
             state: Mutex::new(State {
                 limiter,
                 steps: vec![LimitStep { t_s: 0.0, limit }],
@@ -108,7 +111,11 @@ impl LimitGate {
     /// An item starts: the items in flight now, itself included.
     #[inline]
     pub(crate) fn enter(&self) -> usize {
-        self.inflight.fetch_add(1, Ordering::AcqRel) + 1
+        let inflight = self.inflight.fetch_add(1, Ordering::AcqRel) + 1;
+        if inflight >= self.limit() {
+            self.reached.store(true, Ordering::Relaxed);
+        }
+        inflight
     }
 
     /// An item ended after `took`, having started with `inflight` in flight; `dropped` when it
@@ -116,7 +123,14 @@ impl LimitGate {
     pub(crate) fn leave(&self, took: Duration, inflight: usize, dropped: bool, at: Duration) {
         self.inflight.fetch_sub(1, Ordering::AcqRel);
         let mut state = self.lock();
-        state.limiter.on_sample(took, inflight, dropped);
+        let sample = Sample {
+            rtt: took,
+            inflight,
+            dropped,
+            at,
+            limit_reached: self.reached.swap(false, Ordering::Relaxed),
+        };
+        state.limiter.on_sample(&sample);
         let limit = state.limiter.limit().max(1);
         let before = self.limit.swap(limit, Ordering::AcqRel);
         if limit != before {
@@ -144,7 +158,7 @@ mod tests {
         fn limit(&self) -> usize {
             self.0[self.1.min(self.0.len() - 1)]
         }
-        fn on_sample(&mut self, _: Duration, _: usize, _: bool) {
+        fn on_sample(&mut self, _: &Sample) {
             self.1 += 1;
         }
     }
@@ -164,6 +178,32 @@ mod tests {
         let steps: Vec<(f64, usize)> = gate.steps().iter().map(|s| (s.t_s, s.limit)).collect();
         assert_eq!(steps, [(0.0, 2), (2.0, 3), (3.0, 1)]);
         assert!(gate.admits(0) && !gate.admits(1));
+    }
+
+    /// A limit of 2 that keeps what each sample said of the limit being reached.
+    struct Recording(std::sync::Arc<Mutex<Vec<bool>>>);
+
+    impl Limit for Recording {
+        fn limit(&self) -> usize {
+            2
+        }
+        fn on_sample(&mut self, s: &Sample) {
+            self.0.lock().unwrap().push(s.limit_reached);
+        }
+    }
+
+    #[test]
+    fn a_sample_says_whether_an_item_found_the_limit_full_since_the_last() {
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let gate = LimitGate::new(Box::new(Recording(seen.clone())));
+        let ms = Duration::from_millis;
+        let one = gate.enter();
+        gate.leave(ms(1), one, false, ms(1));
+        let first = gate.enter();
+        let second = gate.enter(); // 2 in flight: the limit is full
+        gate.leave(ms(1), first, false, ms(2));
+        gate.leave(ms(1), second, false, ms(3));
+        assert_eq!(*seen.lock().unwrap(), [false, true, false]);
     }
 
     #[test]

@@ -6,9 +6,7 @@
 //! decays by 5 % a sample, so that the limiter recovers after a spell of load. With fewer than
 //! half the limit in flight the limit stays.
 
-use std::time::Duration;
-
-use super::{Limit, Params};
+use super::{Limit, Params, Sample};
 
 pub(super) const PARAMS: &[(&str, f64)] = &[
     ("initial_limit", 20.0),
@@ -81,13 +79,13 @@ impl Limit for Gradient2 {
         (self.estimated as usize).clamp(self.min, self.max)
     }
 
-    fn on_sample(&mut self, rtt: Duration, inflight: usize, _dropped: bool) {
-        let short = rtt.as_secs_f64().max(1e-9);
+    fn on_sample(&mut self, s: &Sample) {
+        let short = s.rtt.as_secs_f64().max(1e-9);
         let long = self.long.add(short);
         if long / short > 2.0 {
             self.long.value *= 0.95;
         }
-        if (inflight as f64) < self.estimated / 2.0 {
+        if (s.inflight as f64) < self.estimated / 2.0 {
             return;
         }
         let gradient = (self.tolerance * long / short).clamp(0.5, 1.0);
@@ -99,6 +97,8 @@ impl Limit for Gradient2 {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::super::LimiterSpec;
     use super::*;
 
@@ -109,7 +109,7 @@ mod tests {
     #[test]
     fn steady_latency_grows_the_limit_by_the_smoothed_queue_size() {
         let mut l = gradient2("gradient2");
-        l.on_sample(Duration::from_millis(20), 20, false);
+        l.on_sample(&Sample::new(Duration::from_millis(20), 20, false));
         // Gradient 1 (1.5 × 20/20, capped): 20 × 0.8 + (20 + 4) × 0.2 = 20.8.
         assert!((l.estimated - 20.8).abs() < 1e-9, "{}", l.estimated);
         assert_eq!(l.limit(), 20);
@@ -119,11 +119,11 @@ mod tests {
     fn a_latency_jump_halves_the_target_at_most() {
         let mut l = gradient2("gradient2");
         for _ in 0..10 {
-            l.on_sample(Duration::from_millis(20), 20, false);
+            l.on_sample(&Sample::new(Duration::from_millis(20), 20, false));
         }
         let before = l.estimated;
         // 1.5 × ~20 / 200 is under 0.5: the gradient is held at 0.5.
-        l.on_sample(Duration::from_millis(200), 30, false);
+        l.on_sample(&Sample::new(Duration::from_millis(200), 30, false));
         let expected = before * 0.8 + (before * 0.5 + 4.0) * 0.2;
         assert!((l.estimated - expected).abs() < 1e-6, "{}", l.estimated);
     }
@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn few_in_flight_leave_the_limit_alone() {
         let mut l = gradient2("gradient2:min_limit=20");
-        l.on_sample(Duration::from_millis(20), 5, false);
+        l.on_sample(&Sample::new(Duration::from_millis(20), 5, false));
         assert_eq!(l.estimated, 20.0);
     }
 }

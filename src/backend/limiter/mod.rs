@@ -1,15 +1,19 @@
 //! Adaptive concurrency limiters: the published algorithms of Netflix concurrency-limits (AIMD,
-//! Vegas, Gradient2), each moving a limit from every item's latency, the items in flight when it
-//! started and whether it was dropped (failed or timed out). The `gate` holds a point's lanes to
-//! the limit and keeps the limit over time, so that a limiter can be judged against the sweep.
+//! Vegas, Gradient2), Envoy's adaptive concurrency gradient controller and Vector's adaptive
+//! request concurrency, each moving a limit from every item's latency, the items in flight when
+//! it started, whether it was dropped (failed or timed out) and when it ended. The `gate` holds
+//! a point's lanes to the limit and keeps the limit over time, so that a limiter can be judged
+//! against the sweep.
 //!
-//! Parameters are the library's defaults but one: `min_limit` is 1 (the library's is 20 for AIMD
-//! and Gradient2), so that a limiter can go where a target's optimum is. Each is settable:
-//! `vegas:alpha=3,beta=6`.
+//! Parameters are each project's defaults but one: `min_limit` is 1 (concurrency-limits' is 20
+//! for AIMD and Gradient2), so that a limiter can go where a target's optimum is. Each is
+//! settable: `vegas:alpha=3,beta=6`.
 
 mod aimd;
+mod envoy;
 mod gate;
 mod gradient2;
+mod vector;
 mod vegas;
 
 use std::collections::BTreeMap;
@@ -27,9 +31,44 @@ pub use gate::{LimitGate, LimitStep};
 pub trait Limit: Send {
     /// The limit now.
     fn limit(&self) -> usize;
-    /// One item ended: it took `rtt`, `inflight` items were in flight when it started (itself
-    /// included), and `dropped` when it failed or timed out.
-    fn on_sample(&mut self, rtt: Duration, inflight: usize, dropped: bool);
+    /// One item ended.
+    fn on_sample(&mut self, sample: &Sample);
+}
+
+/// One ended item, as a limiter sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// How long it took.
+    pub rtt: Duration,
+    /// The items in flight when it started, itself included.
+    pub inflight: usize,
+    /// It failed or timed out.
+    pub dropped: bool,
+    /// When it ended, from the point's start: the clock of the limiters that work in windows
+    /// of time (Envoy's, Vector's).
+    pub at: Duration,
+    /// Some item that started since the previous sample found the limit full (Vector's
+    /// `reached_limit`: evidence that a larger limit would have been used).
+    pub limit_reached: bool,
+}
+
+impl Sample {
+    /// An item that took `rtt` with `inflight` in flight, ended at the point's start; the limit
+    /// counts as reached.
+    pub fn new(rtt: Duration, inflight: usize, dropped: bool) -> Sample {
+        Sample {
+            rtt,
+            inflight,
+            dropped,
+            at: Duration::ZERO,
+            limit_reached: true,
+        }
+    }
+
+    /// The same item, ended at `at`.
+    pub fn at(self, at: Duration) -> Sample {
+        Sample { at, ..self }
+    }
 }
 
 /// The algorithms known by name.
@@ -39,16 +78,26 @@ pub enum Algorithm {
     Aimd,
     Vegas,
     Gradient2,
+    Envoy,
+    Vector,
 }
 
 impl Algorithm {
-    pub const ALL: [Algorithm; 3] = [Algorithm::Aimd, Algorithm::Vegas, Algorithm::Gradient2];
+    pub const ALL: [Algorithm; 5] = [
+        Algorithm::Aimd,
+        Algorithm::Vegas,
+        Algorithm::Gradient2,
+        Algorithm::Envoy,
+        Algorithm::Vector,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Algorithm::Aimd => "aimd",
             Algorithm::Vegas => "vegas",
             Algorithm::Gradient2 => "gradient2",
+            Algorithm::Envoy => "envoy",
+            Algorithm::Vector => "vector",
         }
     }
 
@@ -58,6 +107,8 @@ impl Algorithm {
             Algorithm::Aimd => aimd::PARAMS,
             Algorithm::Vegas => vegas::PARAMS,
             Algorithm::Gradient2 => gradient2::PARAMS,
+            Algorithm::Envoy => envoy::PARAMS,
+            Algorithm::Vector => vector::PARAMS,
         }
     }
 }
@@ -99,6 +150,8 @@ impl LimiterSpec {
             Algorithm::Aimd => Box::new(aimd::Aimd::new(&p)),
             Algorithm::Vegas => Box::new(vegas::Vegas::new(&p)),
             Algorithm::Gradient2 => Box::new(gradient2::Gradient2::new(&p)),
+            Algorithm::Envoy => Box::new(envoy::Envoy::new(&p)),
+            Algorithm::Vector => Box::new(vector::Vector::new(&p)),
         }
     }
 }
@@ -210,14 +263,21 @@ impl FromStr for LimiterSpec {
 fn check(algorithm: Algorithm, key: &str, value: f64) -> Result<(), SpecError> {
     let why = match key {
         "backoff_ratio" if !(0.5..1.0).contains(&value) => Some("must be in [0.5, 1)"),
-        "smoothing" if !(value > 0.0 && value <= 1.0) => Some("must be in (0, 1]"),
+        "smoothing" | "ewma_alpha" if !(value > 0.0 && value <= 1.0) => Some("must be in (0, 1]"),
+        "decrease_ratio" if !(value > 0.0 && value < 1.0) => Some("must be in (0, 1)"),
+        "sample_percentile" if !(value > 0.0 && value <= 100.0) => Some("must be in (0, 100]"),
+        "jitter" if !(0.0..=100.0).contains(&value) => Some("must be in [0, 100]"),
+        "timeout_ms" | "update_interval_ms" | "min_rtt_interval_ms" if value <= 0.0 => {
+            Some("must be positive")
+        }
+        "buffer" | "rtt_deviation_scale" if value < 0.0 => Some("must not be negative"),
         "rtt_tolerance" if value < 1.0 => Some("must be at least 1"),
         "initial_limit" | "min_limit" | "max_limit" | "long_window" | "probe_multiplier"
+        | "min_concurrency" | "request_count"
             if value < 1.0 || value.fract() != 0.0 =>
         {
             Some("must be a whole number, at least 1")
         }
-        "timeout_ms" if value <= 0.0 => Some("must be positive"),
         "alpha" | "beta" | "threshold" | "queue_size" if value < 0.0 => {
             Some("must not be negative")
         }
@@ -247,7 +307,7 @@ pub fn parse_limiters(text: &str) -> Result<Vec<LimiterSpec>, SpecError> {
     }
     if pieces.is_empty() {
         return Err(SpecError::invalid(
-            "--limiter needs at least one limiter (aimd, vegas, gradient2)",
+            "--limiter needs at least one limiter (aimd, vegas, gradient2, envoy, vector)",
         ));
     }
     let limiters = pieces
@@ -305,6 +365,9 @@ mod tests {
         );
         assert!(err("aimd:backoff_ratio=0.2").contains("[0.5, 1)"));
         assert!(err("vegas:alpha=x").contains("not a number"));
+        assert!(err("vector:decrease_ratio=1").contains("(0, 1)"));
+        assert!(err("envoy:sample_percentile=0").contains("(0, 100]"));
+        assert!(err("envoy:request_count=2.5").contains("whole number"));
         assert!(err("vegas,vegas").contains("twice"));
         assert!(err("").contains("at least one"));
     }

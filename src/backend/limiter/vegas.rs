@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::{Limit, Params};
+use super::{Limit, Params, Sample};
 
 pub(super) const PARAMS: &[(&str, f64)] = &[
     ("initial_limit", 20.0),
@@ -107,8 +107,9 @@ impl Limit for Vegas {
         (self.estimated as usize).clamp(self.min, self.max)
     }
 
-    fn on_sample(&mut self, rtt: Duration, inflight: usize, dropped: bool) {
-        let rtt = rtt.max(Duration::from_nanos(1));
+    fn on_sample(&mut self, s: &Sample) {
+        let (inflight, dropped) = (s.inflight, s.dropped);
+        let rtt = s.rtt.max(Duration::from_nanos(1));
         self.probe_count += 1;
         if self.should_probe() {
             self.reset_probe_jitter();
@@ -138,20 +139,20 @@ mod tests {
             .parse::<LimiterSpec>()
             .unwrap()
             .build(1000);
-        l.on_sample(ms(20), 20, false); // the first sample only sets rtt_noload
+        l.on_sample(&Sample::new(ms(20), 20, false)); // the first sample only sets rtt_noload
         assert_eq!(l.limit(), 20);
-        l.on_sample(ms(20), 20, false);
+        l.on_sample(&Sample::new(ms(20), 20, false));
         assert_eq!(l.limit(), 26, "no queue: + 6 log10(20)");
         // 26 × (1 − 20/40) = 13 queued: more than beta (6), so − log10(26).
-        l.on_sample(ms(40), 26, false);
+        l.on_sample(&Sample::new(ms(40), 26, false));
         assert_eq!(l.limit(), 25);
         // 25 × (1 − 20/24) = 4.2 → 5 queued: between alpha (3) and beta, so unchanged.
-        l.on_sample(ms(24), 25, false);
+        l.on_sample(&Sample::new(ms(24), 25, false));
         assert_eq!(l.limit(), 25);
         // Few in flight: no evidence, unchanged.
-        l.on_sample(ms(20), 3, false);
+        l.on_sample(&Sample::new(ms(20), 3, false));
         assert_eq!(l.limit(), 25);
-        l.on_sample(ms(20), 25, true);
+        l.on_sample(&Sample::new(ms(20), 25, true));
         assert_eq!(l.limit(), 24, "a drop shrinks it");
     }
 
@@ -161,9 +162,9 @@ mod tests {
             .parse::<LimiterSpec>()
             .unwrap()
             .build(1000);
-        l.on_sample(ms(20), 20, false);
+        l.on_sample(&Sample::new(ms(20), 20, false));
         // 20 × (1 − 20/25) = 4 queued: above beta = 2, so it shrinks.
-        l.on_sample(ms(25), 20, false);
+        l.on_sample(&Sample::new(ms(25), 20, false));
         assert_eq!(l.limit(), 19);
     }
 
@@ -173,11 +174,11 @@ mod tests {
             .parse::<LimiterSpec>()
             .unwrap();
         let mut l = Vegas::new(&spec.params(1000));
-        l.on_sample(ms(10), 2, false);
+        l.on_sample(&Sample::new(ms(10), 2, false));
         assert_eq!(l.rtt_noload, Some(ms(10)));
         // Within 30 × 2 samples (jittered to ×0.5–1) the next latency becomes the baseline.
         for _ in 0..61 {
-            l.on_sample(ms(40), 2, false);
+            l.on_sample(&Sample::new(ms(40), 2, false));
         }
         assert_eq!(l.rtt_noload, Some(ms(40)));
     }

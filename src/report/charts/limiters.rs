@@ -20,6 +20,8 @@ fn limiter_color(algorithm: Algorithm) -> RGBColor {
         Algorithm::Aimd => RGBColor(214, 39, 40),
         Algorithm::Vegas => RGBColor(44, 160, 44),
         Algorithm::Gradient2 => RGBColor(148, 103, 189),
+        Algorithm::Envoy => RGBColor(255, 127, 14),
+        Algorithm::Vector => RGBColor(31, 119, 180),
     }
 }
 
@@ -66,7 +68,7 @@ impl Chart for Limiters<'_> {
             LegendEntry::new("swept knee", GREY_LINE, Mark::Dashed),
             LegendEntry::new("USL N*", GREY_LINE, Mark::Dotted),
         ];
-        for algorithm in [Algorithm::Aimd, Algorithm::Vegas, Algorithm::Gradient2] {
+        for algorithm in Algorithm::ALL {
             let drawn = sweep
                 .limited
                 .iter()
@@ -85,6 +87,23 @@ impl Chart for Limiters<'_> {
         }
         style::draw_legend(&legend, &entries)
     }
+}
+
+/// The caption's font size: the usual one, smaller when five limiters' settled limits would not
+/// fit across the panel.
+fn fitting_size<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, caption: &str) -> u32 {
+    let width = area.dim_in_pixel().0.saturating_sub(24);
+    let mut size = style::LABEL_SIZE + 2;
+    while size > 10 {
+        let fits = area
+            .estimate_text_size(caption, &TextStyle::from((style::FONT, size).into_font()))
+            .is_ok_and(|(w, _)| w <= width);
+        if fits {
+            break;
+        }
+        size -= 1;
+    }
+    size
 }
 
 /// The reference lines' colour: the sweep's findings, apart from every limiter's hue.
@@ -150,9 +169,10 @@ impl Limiters<'_> {
             true => caption.trim_end_matches(',').to_string(),
             false => format!("{caption} swept {}", found.join(", ")),
         };
+        let caption_size = fitting_size(area, &caption);
         let mut chart = ChartBuilder::on(area)
             .margin(12)
-            .caption(caption, (style::FONT, style::LABEL_SIZE + 2))
+            .caption(caption, (style::FONT, caption_size))
             .x_label_area_size(45)
             .y_label_area_size(80)
             .build_cartesian_2d(0.0..t_max, 0.0..style::top(highest as f64))?;
