@@ -231,17 +231,8 @@ mod tests {
 
     #[test]
     fn settles_where_queueing_balances_the_headroom() {
-        // A server of capacity 8 at 20 ms that queues past it: latency 20 ms × max(1, limit / 8).
-        let mut l = envoy("envoy");
-        let mut at = Duration::ZERO;
-        let mut limits = Vec::new();
-        while at < Duration::from_secs(10) {
-            let rtt = ms(20).mul_f64((l.limit() as f64 / 8.0).max(1.0));
-            at += rtt / l.limit() as u32;
-            l.on_sample(&Sample::new(rtt, l.limit(), false).at(at));
-            limits.push(l.limit());
-        }
-        // minRTT 20, buffered 25: L = 25 / (2.5 L) · L + √10 → about 13.
+        let limits = super::super::on_a_queueing_server(&mut envoy("envoy"), 10);
+        // Latency 2.5 ms × L past 8; minRTT 20 ms buffered to 25: L = 25 / 2.5 + √L, about 13.
         let tail = &limits[limits.len() / 2..];
         assert!(tail.iter().all(|&x| (11..=14).contains(&x)), "{tail:?}");
     }

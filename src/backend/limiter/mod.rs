@@ -334,6 +334,23 @@ fn unit_hash(n: u64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// The limits `limit` takes against a simulated server of capacity 8 at 20 ms that queues past
+/// it (latency 20 ms × max(1, limit / 8), items ending at the rate that allows), noise-free, over
+/// `seconds`: one limit per sample.
+#[cfg(test)]
+pub(super) fn on_a_queueing_server(limit: &mut dyn Limit, seconds: u64) -> Vec<usize> {
+    let mut at = Duration::ZERO;
+    let mut limits = Vec::new();
+    while at < Duration::from_secs(seconds) {
+        let n = limit.limit();
+        let rtt = Duration::from_millis(20).mul_f64((n as f64 / 8.0).max(1.0));
+        at += rtt / n as u32;
+        limit.on_sample(&Sample::new(rtt, n, false).at(at));
+        limits.push(limit.limit());
+    }
+    limits
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
