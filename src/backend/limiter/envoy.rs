@@ -9,7 +9,9 @@
 //! failed ones included, as in Envoy (which samples every response it encodes).
 //!
 //! Envoy's timers fire on their own; here a window ends at the first sample past its end, which
-//! on a busy point is within a few milliseconds.
+//! on a busy point is within a few milliseconds. Envoy has no default for the two intervals (its
+//! configuration must give them); the defaults here are its documentation's example, 100 ms and
+//! 60 s. The rest are Envoy's own defaults.
 
 use std::time::Duration;
 
