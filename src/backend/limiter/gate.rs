@@ -112,7 +112,8 @@ impl LimitGate {
     #[inline]
     pub(crate) fn enter(&self) -> usize {
         let inflight = self.inflight.fetch_add(1, Ordering::AcqRel) + 1;
-        if inflight >= self.limit() {
+        // Read before writing: lanes at a full limit would otherwise all write the flag.
+        if inflight >= self.limit() && !self.reached.load(Ordering::Relaxed) {
             self.reached.store(true, Ordering::Relaxed);
         }
         inflight
