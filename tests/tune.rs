@@ -247,13 +247,31 @@ fn tune_answers_runs_question_on_a_capacity_six_server() {
     for unmeasured in ["3", "5", "6", "7"] {
         assert!(!numbers.contains(&unmeasured), "{unmeasured}: {summary}");
     }
-    // The same question asked of every throttle around the capacity: the same answer, to
-    // within the plateau's noise (6, 7 and 8 hold goodputs a few percent apart, and a busy
-    // machine moves which of them first comes within 95 % of the best).
-    let (every, summary, _) = go("run", &["--limits", "1,2,3,4,5,6,7,8,10,12,16"], "every");
+    // The same question asked of every throttle around the capacity: an answer on the same
+    // plateau. 6, 7, 8 and 10 hold goodputs a few percent apart, and a busy machine moves which
+    // of them first comes within 95 % of the best, so the two answers are compared by what the
+    // sweep measured at them, not by their distance: at tune's answer the sweep found goodput
+    // within 90 % of its best (a tune that stopped on the way up, at 3 or 4, would not be).
+    let (every, summary, dir) = go("run", &["--limits", "1,2,3,4,5,6,7,8,10,12,16"], "every");
     assert!(
-        (5..=10).contains(&every) && every.abs_diff(tuned) <= 2,
-        "run over every throttle: {every}, tune: {tuned}: {summary}"
+        (5..=10).contains(&every),
+        "run over every throttle: {every}: {summary}"
+    );
+    let goodput_at = |throttle: u64| -> f64 {
+        results(&dir)["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["backend"] == "thread" && p["throttle"].as_u64() <= Some(throttle))
+            .max_by_key(|p| p["throttle"].as_u64())
+            .and_then(|p| p["goodput_per_s"].as_f64())
+            .unwrap_or_else(|| panic!("no thread point at or below {throttle}"))
+    };
+    let best = (1..=16).map(goodput_at).fold(0.0, f64::max);
+    assert!(
+        goodput_at(tuned) >= 0.9 * best,
+        "tune's {tuned} measured {:.0}/s in the sweep, best {best:.0}/s; run chose {every}: {summary}",
+        goodput_at(tuned)
     );
 }
 
