@@ -140,6 +140,30 @@ fn judged(workload: &[&str], dir: &Path) {
             found,
             "{label}: the verdict must match its figures: {j}"
         );
+        // How the limit moved is named, in the sentence too, and a limit held at the lanes'
+        // ceiling is said to be there.
+        let summary = j["summary"].as_str().unwrap();
+        let kind = j["behaviour"]["kind"].as_str().expect("a behaviour");
+        let words = [
+            ("steady", "steady"),
+            ("oscillating", "oscillating"),
+            ("drifting", "drifting"),
+            ("slow_to_settle", "slow to settle"),
+            ("at_floor", "held at its floor"),
+            ("at_ceiling", "held at its ceiling"),
+        ];
+        let word = words.iter().find(|(k, _)| *k == kind).expect(kind).1;
+        assert!(summary.contains(word), "{label}: {kind} unsaid: {summary}");
+        if pinned {
+            assert_eq!(kind, "at_ceiling", "{label}: {j}");
+        }
+        // AIMD past the level with nothing failed: the sentence says which signal it lacked.
+        if name == "aimd" && pinned && j["failed_share"] == 0.0 {
+            assert!(
+                summary.contains("AIMD lowers its limit only when an item fails"),
+                "{summary}"
+            );
+        }
         eprintln!(
             "{label}: settled {settled}, {:.0} % of the best static goodput, 5–16 with ≥ 90 %: {}",
             share * 100.0,
@@ -150,7 +174,6 @@ fn judged(workload: &[&str], dir: &Path) {
         // limiter is never hidden: its summary says where it settled and what goodput it kept,
         // and where the knee was measured at the true 8, the verdict is a miss.
         if !in_target {
-            let summary = j["summary"].as_str().unwrap();
             let at = match settled.fract() == 0.0 {
                 true => format!("settled at {settled:.0}"),
                 false => format!("settled at {settled:.1}"),

@@ -6,6 +6,7 @@
 //! least 90 % of the best static goodput and had no more failed items than the error budget the
 //! static throttles are held to; otherwise the judgement says how it missed.
 
+use super::limiter_behaviour::{behaviour, unheard_signal, Movement};
 use crate::backend::limiter::LimitStep;
 use crate::format::percent;
 use crate::results::findings::BackendAnalysis;
@@ -18,14 +19,14 @@ pub const GOODPUT_SHARE: f64 = 0.90;
 const NEAR: f64 = 0.10;
 
 /// The limit held from `start` to `end` (seconds), clipped to `[from, to]`.
-struct Held {
-    start: f64,
-    end: f64,
-    limit: usize,
+pub(super) struct Held {
+    pub start: f64,
+    pub end: f64,
+    pub limit: usize,
 }
 
 /// The step function `steps` as held spans over `[from, to]`.
-fn spans(steps: &[LimitStep], from: f64, to: f64) -> Vec<Held> {
+pub(super) fn spans(steps: &[LimitStep], from: f64, to: f64) -> Vec<Held> {
     let mut out = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         let next = steps.get(i + 1).map_or(f64::INFINITY, |s| s.t_s);
@@ -130,13 +131,30 @@ fn judge_one(
         items => (p.failed + p.timed_out) as f64 / items as f64,
     };
     let budget = super::error_budget(sweep.spec.sweep.slo.as_ref());
+    let level = knee.or(best_throttle);
+    let over_level =
+        settled >= track.lanes as f64 || level.is_some_and(|level| settled > 2.0 * level as f64);
     let missed = missed(
         settled,
         track.lanes,
-        knee.or(best_throttle),
+        level,
         (p.goodput_per_s, best_goodput),
         (failed_share, budget),
+    )
+    .map(
+        |why| match unheard_signal(&track.limiter, p).filter(|_| over_level) {
+            Some(cause) => format!("{why}: {cause}"),
+            None => why,
+        },
     );
+    let behaviour = behaviour(&Movement {
+        steps,
+        settled,
+        bounds: track.limiter.bounds(track.lanes),
+        settle_s,
+        swing_sd,
+        wall_s: p.wall_s,
+    });
     let mut j = LimiterJudgement {
         label: p.backend_label(),
         backend: p.backend,
@@ -156,6 +174,7 @@ fn judge_one(
         recommended_p99_ms: recommended_p99,
         knee,
         n_star,
+        behaviour: Some(behaviour),
         missed,
         summary: String::new(),
     };
@@ -223,6 +242,9 @@ fn sentence(j: &LimiterJudgement) -> String {
         ", then swung {}–{} (sd {:.1})",
         j.swing_min, j.swing_max, j.swing_sd
     ));
+    if let Some(b) = j.behaviour {
+        s.push_str(&format!(": {b}"));
+    }
     s.push_str(&format!("; goodput {:.1}/s", j.goodput_per_s));
     if let (Some(best), Some(t)) = (j.best_goodput_per_s, j.best_throttle) {
         let share = if best > 0.0 {

@@ -21,7 +21,10 @@ pub const HEADERS: [&str; 9] = [
 
 /// What the columns mean, in one line under the table.
 pub const LEGEND: &str = "settled: the median limit over the second half of the point; \
-swung: lowest–highest limit after first coming within 10 % of it (time-weighted sd); best \
+swung: lowest–highest limit after first coming within 10 % of it (time-weighted sd), and how \
+it moved: steady; oscillating (sd at least a quarter of its level, or never within 10 % of \
+it); drifting (its least-squares line over the second half moved by a quarter of its level); \
+slow to settle (first near it past half of the point); held at its floor or ceiling. Best \
 static: the same backend's highest-goodput throttle; recommended static: the throttle the \
 analysis recommends on that backend, at its p99. A limiter found the level when it settled \
 between half and twice the knee, below its ceiling of lanes, with at least 90 % of the best \
@@ -39,7 +42,13 @@ pub fn cells(j: &LimiterJudgement) -> Vec<String> {
         format!("{:.1}", j.settled),
         format!("{} / {}", whole(j.knee), whole(j.n_star)),
         maybe(j.settle_s, |t| format!("{t:.2}")),
-        format!("{}–{} (sd {:.1})", j.swing_min, j.swing_max, j.swing_sd),
+        format!(
+            "{}–{} (sd {:.1}){}",
+            j.swing_min,
+            j.swing_max,
+            j.swing_sd,
+            j.behaviour.map_or_else(String::new, |b| format!(": {b}"))
+        ),
         format!("{}{share}", number(j.goodput_per_s)),
         percent(j.failed_share * 100.0),
         format!(
@@ -105,6 +114,7 @@ pub fn html(sweep: &SweepResult, escape: impl Fn(&str) -> String) -> String {
 mod tests {
     use super::*;
     use crate::backend::BackendKind;
+    use crate::results::limited::Behaviour;
 
     #[test]
     fn a_row_shows_the_figures_and_what_was_missed() {
@@ -127,13 +137,14 @@ mod tests {
             recommended_p99_ms: None,
             knee: Some(8),
             n_star: None,
+            behaviour: Some(Behaviour::AtCeiling { ceiling: 32 }),
             missed: Some("pinned at its ceiling of 32 lanes".into()),
             summary: String::new(),
         };
         let row = cells(&j);
         assert_eq!(row[1], "32.0");
         assert_eq!(row[2], format!("8 / {NO_DATA}"));
-        assert_eq!(row[4], "29–32 (sd 0.1)");
+        assert_eq!(row[4], "29–32 (sd 0.1): held at its ceiling of 32");
         assert_eq!(row[5], "391 (100 %)");
         assert_eq!(row[6], "0");
         assert!(row[7].ends_with(NO_DATA), "{}", row[7]);

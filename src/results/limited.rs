@@ -50,8 +50,49 @@ pub struct LimiterJudgement {
     /// The swept knee and the USL's N* on the same backend.
     pub knee: Option<usize>,
     pub n_star: Option<usize>,
+    /// How the limit moved once near where it settled; `None` in results written before
+    /// throttlebench said so.
+    #[serde(default)]
+    pub behaviour: Option<Behaviour>,
     /// Why the limiter missed the level the sweep found; `None` when it found it.
     pub missed: Option<String>,
     /// The findings in one sentence.
     pub summary: String,
+}
+
+/// How a limiter's limit moved, in the words its users complain in. Descriptive: whether it
+/// found the level is the judgement's `missed`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Behaviour {
+    /// Held near one level once there.
+    Steady,
+    /// Swung widely around its level, or was never within 10 % of it.
+    Oscillating,
+    /// Moved by `by` over the second half of the point (least-squares line).
+    Drifting { by: f64 },
+    /// First came near its level only after `after_s`, past half of the point.
+    SlowToSettle { after_s: f64 },
+    /// Held at the lowest limit it may set.
+    AtFloor { floor: usize },
+    /// Held at the highest limit it may set: it limited nothing.
+    AtCeiling { ceiling: usize },
+}
+
+impl std::fmt::Display for Behaviour {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Behaviour::Steady => f.write_str("steady"),
+            Behaviour::Oscillating => f.write_str("oscillating"),
+            Behaviour::Drifting { by } => {
+                let way = if by > 0.0 { "up" } else { "down" };
+                write!(f, "drifting {way} ({by:+.0} over the second half)")
+            }
+            Behaviour::SlowToSettle { after_s } => {
+                write!(f, "slow to settle (near its level after {after_s:.1} s)")
+            }
+            Behaviour::AtFloor { floor } => write!(f, "stuck at its floor of {floor}"),
+            Behaviour::AtCeiling { ceiling } => write!(f, "held at its ceiling of {ceiling}"),
+        }
+    }
 }

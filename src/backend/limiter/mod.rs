@@ -143,6 +143,17 @@ impl LimiterSpec {
         }
     }
 
+    /// The lowest and highest limit it may set on a point of `ceiling` lanes.
+    pub fn bounds(&self, ceiling: usize) -> (usize, usize) {
+        self.params(ceiling).bounds()
+    }
+
+    /// A parameter's value, given or default; `None` for a name the algorithm does not take.
+    pub fn param(&self, name: &str) -> Option<f64> {
+        let known = self.algorithm.params().iter().find(|(n, _)| *n == name)?;
+        Some(self.params.get(name).copied().unwrap_or(known.1))
+    }
+
     /// The algorithm, ready for samples, on a point of at most `ceiling` lanes.
     pub fn build(&self, ceiling: usize) -> Box<dyn Limit> {
         let p = self.params(ceiling);

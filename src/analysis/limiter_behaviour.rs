@@ -1,0 +1,178 @@
+//! How a judged limiter's limit moved, in the words its users complain in (steady, oscillating,
+//! drifting, slow to settle, held at its floor or ceiling), and, for a loss-based limiter that
+//! grew past the level, the signal it never got. Descriptive: the verdict is `limiters::missed`.
+
+use crate::backend::limiter::{Algorithm, LimitStep, LimiterSpec};
+use crate::results::limited::Behaviour;
+use crate::results::PointResult;
+
+use super::limiters::spans;
+
+/// Over the second half, a limit whose least-squares line moves by a quarter of its level (and
+/// by at least two: one step either way is how every limiter probes) is drifting, not settled.
+const DRIFT_SHARE: f64 = 0.25;
+/// A limit whose time-weighted sd is a quarter of its level (and at least one) oscillates.
+const SWING_SHARE: f64 = 0.25;
+
+/// What the judgement measured of a limit over a point of `wall_s` seconds.
+pub struct Movement<'a> {
+    pub steps: &'a [LimitStep],
+    pub settled: f64,
+    /// The lowest and highest limit the limiter may set on its point.
+    pub bounds: (usize, usize),
+    /// When it first came within 10 % of `settled`.
+    pub settle_s: Option<f64>,
+    pub swing_sd: f64,
+    pub wall_s: f64,
+}
+
+/// Which one word describes `m`: the bounds first (a limit held there moved nothing), then how
+/// late it settled, then a trend, then the spread around it.
+pub fn behaviour(m: &Movement) -> Behaviour {
+    let (floor, ceiling) = m.bounds;
+    if m.settled >= ceiling as f64 {
+        return Behaviour::AtCeiling { ceiling };
+    }
+    if m.settled <= floor as f64 {
+        return Behaviour::AtFloor { floor };
+    }
+    let Some(settle_s) = m.settle_s else {
+        return Behaviour::Oscillating;
+    };
+    if settle_s > m.wall_s / 2.0 {
+        return Behaviour::SlowToSettle { after_s: settle_s };
+    }
+    let by = drift(m.steps, m.wall_s / 2.0, m.wall_s);
+    if by.abs() >= (DRIFT_SHARE * m.settled).max(2.0) {
+        Behaviour::Drifting { by }
+    } else if m.swing_sd >= (SWING_SHARE * m.settled).max(1.0) {
+        Behaviour::Oscillating
+    } else {
+        Behaviour::Steady
+    }
+}
+
+/// How far the least-squares line through the limit over `[from, to]` moves across it: the
+/// step function's slope (its covariance with time over time's variance, both exact integrals)
+/// times the span.
+pub fn drift(steps: &[LimitStep], from: f64, to: f64) -> f64 {
+    let width = to - from;
+    if width <= 0.0 {
+        return 0.0;
+    }
+    let mid = (from + to) / 2.0;
+    // ∫ limit·(t − mid) dt over each held span; the mean limit drops out because ∫ (t − mid) dt
+    // over the whole of [from, to] is 0.
+    let covariance: f64 = spans(steps, from, to)
+        .iter()
+        .map(|h| h.limit as f64 * ((h.end - mid).powi(2) - (h.start - mid).powi(2)) / 2.0)
+        .sum();
+    let variance = width.powi(3) / 12.0;
+    covariance / variance * width
+}
+
+/// For AIMD that went past the level: it lowers its limit only on a failed item or one slower
+/// than its `timeout_ms`, so a target that only queues never tells it to stop. Said only when
+/// the point shows it: no item failed and the slowest took less than the timeout.
+pub fn unheard_signal(spec: &LimiterSpec, point: &PointResult) -> Option<String> {
+    if spec.algorithm != Algorithm::Aimd || point.failed + point.timed_out > 0 {
+        return None;
+    }
+    let timeout_ms = spec.param("timeout_ms")?;
+    let slowest = point.lat_max_ms?;
+    (slowest < timeout_ms).then(|| {
+        format!(
+            "AIMD lowers its limit only when an item fails or takes over {timeout_ms:.0} ms, \
+             and none did (slowest {slowest:.0} ms)"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn steps(list: &[(f64, usize)]) -> Vec<LimitStep> {
+        list.iter()
+            .map(|&(t_s, limit)| LimitStep { t_s, limit })
+            .collect()
+    }
+
+    fn moved(steps: &[LimitStep], settled: f64, settle_s: Option<f64>, sd: f64) -> Behaviour {
+        behaviour(&Movement {
+            steps,
+            settled,
+            bounds: (1, 64),
+            settle_s,
+            swing_sd: sd,
+            wall_s: 4.0,
+        })
+    }
+
+    #[test]
+    fn a_flat_limit_has_no_drift_and_a_ramp_drifts_by_its_rise() {
+        assert_eq!(drift(&steps(&[(0.0, 12)]), 2.0, 4.0), 0.0);
+        // One more every 0.1 s from 10 at 2 s: a staircase of n = 20 unit steps over the
+        // second half, whose least-squares line rises n·(1 − 1/n²).
+        let ramp: Vec<(f64, usize)> = (0..20).map(|i| (2.0 + 0.1 * i as f64, 10 + i)).collect();
+        let by = drift(&steps(&ramp), 2.0, 4.0);
+        assert!((by - 20.0 * (1.0 - 1.0 / 400.0)).abs() < 1e-9, "{by}");
+        // A single step from 10 to 14 halfway: the line through a step rises 1.5 times it.
+        let jump = drift(&steps(&[(0.0, 10), (3.0, 14)]), 2.0, 4.0);
+        assert!((jump - 6.0).abs() < 1e-9, "{jump}");
+        assert!(drift(&steps(&[(0.0, 30), (3.0, 20)]), 2.0, 4.0) < 0.0);
+    }
+
+    #[test]
+    fn each_behaviour_is_named_from_the_measured_movement() {
+        let flat = steps(&[(0.0, 20), (0.5, 13)]);
+        assert_eq!(moved(&flat, 13.0, Some(0.5), 0.4), Behaviour::Steady);
+        assert_eq!(moved(&flat, 13.0, Some(0.5), 5.0), Behaviour::Oscillating);
+        assert_eq!(moved(&flat, 13.0, None, 0.4), Behaviour::Oscillating);
+        assert_eq!(
+            moved(&flat, 13.0, Some(2.5), 0.4),
+            Behaviour::SlowToSettle { after_s: 2.5 }
+        );
+        assert_eq!(
+            moved(&flat, 64.0, Some(0.5), 0.0),
+            Behaviour::AtCeiling { ceiling: 64 }
+        );
+        assert_eq!(
+            moved(&flat, 1.0, Some(0.5), 0.0),
+            Behaviour::AtFloor { floor: 1 }
+        );
+        let creep = steps(&[(0.0, 12), (2.5, 14), (3.0, 16), (3.5, 18)]);
+        let Behaviour::Drifting { by } = moved(&creep, 16.0, Some(0.0), 2.0) else {
+            panic!("a creep from 12 to 18 over the second half drifts");
+        };
+        assert!(by > 4.0, "{by}");
+        // One step either way is how a limiter probes, not a drift.
+        let probe = steps(&[(0.0, 8), (3.0, 9)]);
+        assert_eq!(moved(&probe, 8.0, Some(0.0), 0.5), Behaviour::Steady);
+    }
+
+    #[test]
+    fn aimd_is_told_what_it_never_heard_only_when_the_point_shows_it() {
+        let aimd: LimiterSpec = "aimd".parse().unwrap();
+        let mut point =
+            super::super::fixture::point(crate::backend::BackendKind::Async, 8, 1, 20.0);
+        point.lat_max_ms = Some(164.0);
+        let said = unheard_signal(&aimd, &point).unwrap();
+        assert!(
+            said.contains("5000 ms") && said.contains("164 ms"),
+            "{said}"
+        );
+        point.failed = 1;
+        assert_eq!(
+            unheard_signal(&aimd, &point),
+            None,
+            "a failure was a signal"
+        );
+        point.failed = 0;
+        point.lat_max_ms = Some(6000.0);
+        assert_eq!(unheard_signal(&aimd, &point), None, "a slow item was one");
+        let vegas: LimiterSpec = "vegas".parse().unwrap();
+        point.lat_max_ms = Some(164.0);
+        assert_eq!(unheard_signal(&vegas, &point), None, "latency moves Vegas");
+    }
+}
