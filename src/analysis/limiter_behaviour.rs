@@ -8,9 +8,10 @@ use crate::results::PointResult;
 
 use super::limiters::spans;
 
-/// Over the second half, a limit whose least-squares line moves by a quarter of its level (and
-/// by at least two: one step either way is how every limiter probes) is drifting, not settled.
-const DRIFT_SHARE: f64 = 0.25;
+/// Over the second half, a limit whose least-squares line crosses the whole ±10 % band around
+/// its level (and moves by at least two: one step either way is how every limiter probes) has
+/// not settled in it: it is drifting.
+const DRIFT_SHARE: f64 = 0.20;
 /// A limit whose time-weighted sd is a quarter of its level (and at least one) oscillates.
 const SWING_SHARE: f64 = 0.25;
 
@@ -26,8 +27,9 @@ pub struct Movement<'a> {
     pub wall_s: f64,
 }
 
-/// Which one word describes `m`: the bounds first (a limit held there moved nothing), then how
-/// late it settled, then a trend, then the spread around it.
+/// Which one word describes `m`: the bounds first (a limit held there moved nothing), then the
+/// second half's trend (a limit still moving along a line has not settled, however late it
+/// first came near), then how late it came near, then the spread around it.
 pub fn behaviour(m: &Movement) -> Behaviour {
     let (floor, ceiling) = m.bounds;
     if m.settled >= ceiling as f64 {
@@ -39,36 +41,68 @@ pub fn behaviour(m: &Movement) -> Behaviour {
     let Some(settle_s) = m.settle_s else {
         return Behaviour::Oscillating;
     };
-    if settle_s > m.wall_s / 2.0 {
-        return Behaviour::SlowToSettle { after_s: settle_s };
-    }
-    let by = drift(m.steps, m.wall_s / 2.0, m.wall_s);
-    if by.abs() >= (DRIFT_SHARE * m.settled).max(2.0) {
-        Behaviour::Drifting { by }
-    } else if m.swing_sd >= (SWING_SHARE * m.settled).max(1.0) {
+    let wide = (SWING_SHARE * m.settled).max(1.0);
+    let trend = Trend::of(m.steps, m.wall_s / 2.0, m.wall_s);
+    // A saw-tooth has a trend over any window that cuts it: only a limit that follows its line
+    // closely drifts.
+    if trend.residual_sd >= wide {
+        Behaviour::Oscillating
+    } else if trend.by.abs() >= (DRIFT_SHARE * m.settled).max(2.0) {
+        Behaviour::Drifting { by: trend.by }
+    } else if settle_s > m.wall_s / 2.0 {
+        Behaviour::SlowToSettle { after_s: settle_s }
+    } else if m.swing_sd >= wide {
         Behaviour::Oscillating
     } else {
         Behaviour::Steady
     }
 }
 
-/// How far the least-squares line through the limit over `[from, to]` moves across it: the
-/// step function's slope (its covariance with time over time's variance, both exact integrals)
-/// times the span.
-pub fn drift(steps: &[LimitStep], from: f64, to: f64) -> f64 {
-    let width = to - from;
-    if width <= 0.0 {
-        return 0.0;
+/// The least-squares line through the limit over a span of time.
+struct Trend {
+    /// How far the line moves across the span.
+    by: f64,
+    /// The limit's time-weighted sd around the line.
+    residual_sd: f64,
+}
+
+impl Trend {
+    /// Exact integrals over the step function: slope = cov(t, limit) / var(t), and the residual
+    /// variance var(limit) − slope²·var(t).
+    fn of(steps: &[LimitStep], from: f64, to: f64) -> Trend {
+        let width = to - from;
+        let held = spans(steps, from, to);
+        if width <= 0.0 || held.is_empty() {
+            return Trend {
+                by: 0.0,
+                residual_sd: 0.0,
+            };
+        }
+        let mid = (from + to) / 2.0;
+        let var_t = width.powi(2) / 12.0;
+        // Each span's ∫ limit·(t − mid) dt / width; the mean limit drops out because
+        // ∫ (t − mid) dt over the whole of [from, to] is 0.
+        let cov: f64 = held
+            .iter()
+            .map(|h| h.limit as f64 * ((h.end - mid).powi(2) - (h.start - mid).powi(2)) / 2.0)
+            .sum::<f64>()
+            / width;
+        let mean = held
+            .iter()
+            .map(|h| h.limit as f64 * (h.end - h.start))
+            .sum::<f64>()
+            / width;
+        let var_limit = held
+            .iter()
+            .map(|h| (h.limit as f64 - mean).powi(2) * (h.end - h.start))
+            .sum::<f64>()
+            / width;
+        let slope = cov / var_t;
+        Trend {
+            by: slope * width,
+            residual_sd: (var_limit - slope * slope * var_t).max(0.0).sqrt(),
+        }
     }
-    let mid = (from + to) / 2.0;
-    // ∫ limit·(t − mid) dt over each held span; the mean limit drops out because ∫ (t − mid) dt
-    // over the whole of [from, to] is 0.
-    let covariance: f64 = spans(steps, from, to)
-        .iter()
-        .map(|h| h.limit as f64 * ((h.end - mid).powi(2) - (h.start - mid).powi(2)) / 2.0)
-        .sum();
-    let variance = width.powi(3) / 12.0;
-    covariance / variance * width
 }
 
 /// For AIMD that went past the level: it lowers its limit only on a failed item or one slower
@@ -111,16 +145,16 @@ mod tests {
 
     #[test]
     fn a_flat_limit_has_no_drift_and_a_ramp_drifts_by_its_rise() {
-        assert_eq!(drift(&steps(&[(0.0, 12)]), 2.0, 4.0), 0.0);
+        assert_eq!(Trend::of(&steps(&[(0.0, 12)]), 2.0, 4.0).by, 0.0);
         // One more every 0.1 s from 10 at 2 s: a staircase of n = 20 unit steps over the
         // second half, whose least-squares line rises n·(1 − 1/n²).
         let ramp: Vec<(f64, usize)> = (0..20).map(|i| (2.0 + 0.1 * i as f64, 10 + i)).collect();
-        let by = drift(&steps(&ramp), 2.0, 4.0);
+        let by = Trend::of(&steps(&ramp), 2.0, 4.0).by;
         assert!((by - 20.0 * (1.0 - 1.0 / 400.0)).abs() < 1e-9, "{by}");
         // A single step from 10 to 14 halfway: the line through a step rises 1.5 times it.
-        let jump = drift(&steps(&[(0.0, 10), (3.0, 14)]), 2.0, 4.0);
+        let jump = Trend::of(&steps(&[(0.0, 10), (3.0, 14)]), 2.0, 4.0).by;
         assert!((jump - 6.0).abs() < 1e-9, "{jump}");
-        assert!(drift(&steps(&[(0.0, 30), (3.0, 20)]), 2.0, 4.0) < 0.0);
+        assert!(Trend::of(&steps(&[(0.0, 30), (3.0, 20)]), 2.0, 4.0).by < 0.0);
     }
 
     #[test]
@@ -146,6 +180,23 @@ mod tests {
             panic!("a creep from 12 to 18 over the second half drifts");
         };
         assert!(by > 4.0, "{by}");
+        // Still creeping when it first came near, late: it has not settled, it drifts.
+        let Behaviour::Drifting { .. } = moved(&creep, 16.0, Some(3.0), 2.0) else {
+            panic!("a creep is a drift however late it came near");
+        };
+        // Vegas's saw-tooth: 7 → 55 and back twice over the second half. Its line leans
+        // whichever way the window cuts it, but the limit does not follow the line.
+        let saw: Vec<(f64, usize)> = (0..40)
+            .map(|i| (2.0 + 0.05 * i as f64, 7 + (i % 20) * 48 / 19))
+            .collect();
+        assert_eq!(
+            moved(&steps(&saw), 30.0, Some(0.0), 14.0),
+            Behaviour::Oscillating
+        );
+        assert!(Trend::of(&steps(&saw), 2.0, 4.0).by.abs() > 7.5, "it leans");
+        let Behaviour::Drifting { .. } = moved(&creep, 16.0, Some(0.0), 8.0) else {
+            panic!("a creep's wide swing is its trend, not an oscillation");
+        };
         // One step either way is how a limiter probes, not a drift.
         let probe = steps(&[(0.0, 8), (3.0, 9)]);
         assert_eq!(moved(&probe, 8.0, Some(0.0), 0.5), Behaviour::Steady);

@@ -23,13 +23,13 @@ pub const HEADERS: [&str; 9] = [
 pub const LEGEND: &str = "settled: the median limit over the second half of the point; \
 swung: lowest–highest limit after first coming within 10 % of it (time-weighted sd), and how \
 it moved: steady; oscillating (sd at least a quarter of its level, or never within 10 % of \
-it); drifting (its least-squares line over the second half moved by a quarter of its level); \
-slow to settle (first near it past half of the point); held at its floor or ceiling. Best \
-static: the same backend's highest-goodput throttle; recommended static: the throttle the \
-analysis recommends on that backend, at its p99. A limiter found the level when it settled \
-between half and twice the knee, below its ceiling of lanes, with at least 90 % of the best \
-static goodput and no more failed items than the error budget (1 % unless the SLO sets \
-`errors=`).";
+it); drifting (its least-squares line over the second half moved by a fifth of its level: \
+across the ±10 % band); slow to settle (first near it past half of the point); held at its \
+floor or ceiling. Best static: the same backend's highest-goodput throttle; recommended \
+static: the throttle the analysis recommends on that backend, at its p99. A limiter found the \
+level when it settled between half and twice the knee, below its ceiling of lanes, with at \
+least 90 % of the best static goodput and no more failed items than the error budget (1 % \
+unless the SLO sets `errors=`).";
 
 /// One row of the table.
 pub fn cells(j: &LimiterJudgement) -> Vec<String> {

@@ -10,6 +10,7 @@ use super::style::{self, LegendEntry, Mark};
 use super::{Chart, DrawResult};
 use crate::backend::limiter::Algorithm;
 use crate::backend::BackendKind;
+use crate::results::findings::BackendAnalysis;
 use crate::results::SweepResult;
 
 pub struct Limiters<'a>(pub &'a SweepResult);
@@ -64,10 +65,16 @@ impl Chart for Limiters<'_> {
             .fold(0.0f64, f64::max)
             .max(0.001);
         let panels = plot.split_evenly((backends.len().max(1), 1));
-        let mut entries = vec![
-            LegendEntry::new("swept knee", GREY_LINE, Mark::Dashed),
-            LegendEntry::new("USL N*", GREY_LINE, Mark::Dotted),
-        ];
+        // A reference line is in the legend only where some panel draws it: a sweep too short
+        // for the USL fit has no N*.
+        let references: Vec<_> = backends.iter().filter_map(|b| self.reference(*b)).collect();
+        let mut entries = Vec::new();
+        if references.iter().any(|r| r.knee.is_some()) {
+            entries.push(LegendEntry::new("swept knee", GREY_LINE, Mark::Dashed));
+        }
+        if references.iter().any(|r| optimum(r).is_some()) {
+            entries.push(LegendEntry::new("USL N*", GREY_LINE, Mark::Dotted));
+        }
         for algorithm in Algorithm::ALL {
             let drawn = sweep
                 .limited
@@ -106,6 +113,11 @@ fn fitting_size<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, caption: &str
     size
 }
 
+/// The USL's N* on a backend, where its fit gave one.
+fn optimum(b: &BackendAnalysis) -> Option<usize> {
+    b.scaling.as_ref().and_then(|s| s.optimum)
+}
+
 /// The reference lines' colour: the sweep's findings, apart from every limiter's hue.
 const GREY_LINE: RGBColor = RGBColor(90, 90, 90);
 
@@ -119,6 +131,15 @@ impl Limiters<'_> {
             }
         }
         kinds
+    }
+
+    /// What the sweep found on `backend`, if it was analysed.
+    fn reference(&self, backend: BackendKind) -> Option<&BackendAnalysis> {
+        self.0
+            .analysis
+            .iter()
+            .flat_map(|a| a.backends.iter())
+            .find(|b| b.backend == backend)
     }
 
     /// One backend's limiters, its knee and its N*; the caption says which backend and where
@@ -136,13 +157,9 @@ impl Limiters<'_> {
             .filter(|p| p.backend == backend)
             .filter_map(|p| p.limiter.as_ref().map(|t| (p, t)))
             .collect();
-        let reference = sweep
-            .analysis
-            .iter()
-            .flat_map(|a| a.backends.iter())
-            .find(|b| b.backend == backend);
+        let reference = self.reference(backend);
         let knee = reference.and_then(|b| b.knee);
-        let optimum = reference.and_then(|b| b.scaling.as_ref().and_then(|s| s.optimum));
+        let optimum = reference.and_then(optimum);
         let highest = tracks
             .iter()
             .flat_map(|(_, t)| t.limit_over_time.iter().map(|s| s.limit))
