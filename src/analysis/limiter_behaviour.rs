@@ -6,7 +6,7 @@ use crate::backend::limiter::{Algorithm, LimitStep, LimiterSpec};
 use crate::results::limited::Behaviour;
 use crate::results::PointResult;
 
-use super::limiters::spans;
+use super::limiters::{mean_and_variance, spans};
 
 /// Over the second half, a limit whose least-squares line crosses the whole ±10 % band around
 /// its level (and moves by at least two: one step either way is how every limiter probes) has
@@ -87,16 +87,7 @@ impl Trend {
             .map(|h| h.limit as f64 * ((h.end - mid).powi(2) - (h.start - mid).powi(2)) / 2.0)
             .sum::<f64>()
             / width;
-        let mean = held
-            .iter()
-            .map(|h| h.limit as f64 * (h.end - h.start))
-            .sum::<f64>()
-            / width;
-        let var_limit = held
-            .iter()
-            .map(|h| (h.limit as f64 - mean).powi(2) * (h.end - h.start))
-            .sum::<f64>()
-            / width;
+        let (_, var_limit) = mean_and_variance(&held);
         let slope = cov / var_t;
         Trend {
             by: slope * width,

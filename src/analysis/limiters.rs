@@ -42,6 +42,22 @@ pub(super) fn spans(steps: &[LimitStep], from: f64, to: f64) -> Vec<Held> {
     out
 }
 
+/// The time-weighted mean and variance of the limit over `held` (not empty, of some length).
+pub(super) fn mean_and_variance(held: &[Held]) -> (f64, f64) {
+    let total: f64 = held.iter().map(|h| h.end - h.start).sum();
+    let mean = held
+        .iter()
+        .map(|h| h.limit as f64 * (h.end - h.start))
+        .sum::<f64>()
+        / total;
+    let var = held
+        .iter()
+        .map(|h| (h.limit as f64 - mean).powi(2) * (h.end - h.start))
+        .sum::<f64>()
+        / total;
+    (mean, var)
+}
+
 /// The time-weighted median of the limit over the second half of a point of `wall_s` seconds.
 pub fn settled_limit(steps: &[LimitStep], wall_s: f64) -> f64 {
     let mut held = spans(steps, wall_s / 2.0, wall_s);
@@ -74,16 +90,7 @@ fn swing(steps: &[LimitStep], from: f64, to: f64) -> (f64, usize, usize) {
         let last = steps.last().map_or(0, |s| s.limit);
         return (0.0, last, last);
     }
-    let mean = held
-        .iter()
-        .map(|h| h.limit as f64 * (h.end - h.start))
-        .sum::<f64>()
-        / total;
-    let var = held
-        .iter()
-        .map(|h| (h.limit as f64 - mean).powi(2) * (h.end - h.start))
-        .sum::<f64>()
-        / total;
+    let (_, var) = mean_and_variance(&held);
     let lo = held.iter().map(|h| h.limit).min().unwrap_or(0);
     let hi = held.iter().map(|h| h.limit).max().unwrap_or(0);
     (var.sqrt(), lo, hi)
