@@ -115,13 +115,8 @@ pub fn unheard_signal(spec: &LimiterSpec, point: &PointResult) -> Option<String>
 
 #[cfg(test)]
 mod tests {
+    use super::super::limiters::steps;
     use super::*;
-
-    fn steps(list: &[(f64, usize)]) -> Vec<LimitStep> {
-        list.iter()
-            .map(|&(t_s, limit)| LimitStep { t_s, limit })
-            .collect()
-    }
 
     fn moved(steps: &[LimitStep], settled: f64, settle_s: Option<f64>, sd: f64) -> Behaviour {
         behaviour(&Movement {

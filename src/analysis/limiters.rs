@@ -290,15 +290,17 @@ fn fmt_limit(x: f64) -> String {
     }
 }
 
+/// A limit over time from (seconds, limit) pairs, for the tests here and in limiter_behaviour.
+#[cfg(test)]
+pub(super) fn steps(list: &[(f64, usize)]) -> Vec<LimitStep> {
+    list.iter()
+        .map(|&(t_s, limit)| LimitStep { t_s, limit })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn steps(list: &[(f64, usize)]) -> Vec<LimitStep> {
-        list.iter()
-            .map(|&(t_s, limit)| LimitStep { t_s, limit })
-            .collect()
-    }
 
     #[test]
     fn the_settled_limit_is_the_time_weighted_median_of_the_second_half() {
