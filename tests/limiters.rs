@@ -66,7 +66,10 @@ fn worker_processes_are_held_to_the_limit_one_item_each() {
     .assert()
     .success();
     let rows = csv_rows(&dir);
-    let row = row(&rows, "process+aimd");
+    let row = row(
+        &rows,
+        "process+aimd:initial_limit=3,max_limit=3,min_limit=3",
+    );
     assert_eq!(row["throttle"], "3");
     assert_eq!(row["failed"], "0");
     assert_eq!(row["ok"], "60", "every item ran");
@@ -350,7 +353,11 @@ fn a_spec_file_names_its_limiters_and_a_bad_one_where_it_stands() {
         .into_iter()
         .map(|r| r["backend"].clone())
         .collect();
-    assert!(labels.contains(&"thread+aimd".to_string()), "{labels:?}");
+    // A row names its limiter's parameters where they were given.
+    assert!(
+        labels.contains(&"thread+aimd:min_limit=2".to_string()),
+        "{labels:?}"
+    );
     assert!(labels.contains(&"thread+vegas".to_string()), "{labels:?}");
 
     std::fs::write(
@@ -362,4 +369,50 @@ fn a_spec_file_names_its_limiters_and_a_bad_one_where_it_stands() {
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
     assert!(stderr.contains("limited.toml:4:12"), "{stderr}");
     assert!(stderr.contains("must not be negative"), "{stderr}");
+}
+
+#[test]
+fn one_algorithm_runs_with_two_sets_of_parameters_side_by_side() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("run");
+    tb().args([
+        "run",
+        "--kind",
+        "sleep",
+        "--param",
+        "ms=2",
+        "--backend",
+        "thread",
+    ])
+    .args(["--limits", "1,2", "--items", "40", "--quiet", "--out"])
+    .arg(&dir)
+    .args(["--limiter", "vegas,vegas:alpha=2,beta=4"])
+    .assert()
+    .success();
+    let rows = csv_rows(&dir);
+    for label in ["thread+vegas", "thread+vegas:alpha=2,beta=4"] {
+        assert_eq!(row(&rows, label)["ok"], "40", "{label}");
+    }
+    let json = results(&dir);
+    let judged: Vec<&str> = json["analysis"]["limiters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["limiter"].as_str().unwrap())
+        .collect();
+    assert_eq!(judged, ["vegas", "vegas:alpha=2,beta=4"]);
+    // Each is drawn and named in the chart's legend, in its own shade of Vegas's green.
+    let svg = std::fs::read_to_string(dir.join("charts/limiters.svg")).unwrap();
+    assert!(svg.contains("\nvegas:alpha=2,beta=4\n"), "legend");
+    assert!(svg.contains("\nvegas\n"), "legend");
+
+    refuses(
+        &[
+            "--backend",
+            "thread",
+            "--limiter",
+            "vegas:alpha=2,vegas:alpha=2",
+        ],
+        "limiter vegas:alpha=2 is given twice",
+    );
 }

@@ -180,10 +180,11 @@ impl PointResult {
         self.offered_per_s.is_some()
     }
 
-    /// The backend as rows name it: `async`, or `async+vegas` for a limiter's point.
+    /// The backend as rows name it: `async`, or `async+vegas` for a limiter's point, with the
+    /// parameters given (`async+vegas:alpha=2`), so that one algorithm can run several ways.
     pub fn backend_label(&self) -> String {
         match &self.limiter {
-            Some(track) => format!("{}+{}", self.backend, track.limiter.algorithm.name()),
+            Some(track) => format!("{}+{}", self.backend, track.limiter),
             None => self.backend.to_string(),
         }
     }

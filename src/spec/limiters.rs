@@ -2,7 +2,7 @@
 //! judges, and the backends that can run one.
 
 use super::SweepSettings;
-use crate::backend::limiter::{parse_limiters, LimiterSpec};
+use crate::backend::limiter::{check_distinct, parse_limiters, LimiterSpec};
 use crate::backend::BackendKind;
 use crate::error::SpecError;
 
@@ -34,20 +34,11 @@ pub fn apply_limiter_flag(sweep: &mut SweepSettings, flag: Option<&str>) -> Resu
 
 /// Limiters from a spec file's list, each entry as the flag takes one.
 pub fn limiters_from_list(entries: &[String]) -> Result<Vec<LimiterSpec>, SpecError> {
-    let mut limiters = Vec::new();
-    for entry in entries {
-        let parsed: LimiterSpec = entry.parse()?;
-        if limiters
-            .iter()
-            .any(|l: &LimiterSpec| l.algorithm == parsed.algorithm)
-        {
-            return Err(SpecError::invalid(format!(
-                "limiter {} is given twice",
-                parsed.algorithm.name()
-            )));
-        }
-        limiters.push(parsed);
-    }
+    let limiters = entries
+        .iter()
+        .map(|entry| entry.parse())
+        .collect::<Result<Vec<LimiterSpec>, _>>()?;
+    check_distinct(&limiters)?;
     Ok(limiters)
 }
 

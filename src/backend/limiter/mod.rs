@@ -154,6 +154,16 @@ impl LimiterSpec {
         Some(self.params.get(name).copied().unwrap_or(known.1))
     }
 
+    /// Whether `other` runs the same algorithm with the same value for every parameter, given
+    /// or default.
+    pub fn same_as(&self, other: &LimiterSpec) -> bool {
+        self.algorithm == other.algorithm
+            && self.algorithm.params().iter().all(|(name, _)| {
+                let (a, b) = (self.param(name), other.param(name));
+                a == b || a.zip(b).is_some_and(|(a, b)| a.is_nan() && b.is_nan())
+            })
+    }
+
     /// The algorithm, ready for samples, on a point of at most `ceiling` lanes.
     pub fn build(&self, ceiling: usize) -> Box<dyn Limit> {
         let p = self.params(ceiling);
@@ -325,15 +335,26 @@ pub fn parse_limiters(text: &str) -> Result<Vec<LimiterSpec>, SpecError> {
         .iter()
         .map(|p| p.parse())
         .collect::<Result<Vec<LimiterSpec>, _>>()?;
+    check_distinct(&limiters)?;
+    Ok(limiters)
+}
+
+/// One algorithm may run with several sets of parameters (`vegas,vegas:alpha=2`), each its own
+/// point and row; the same limiter twice would measure one thing twice under one name.
+/// A parameter given at its default is the same limiter as one that leaves it out.
+pub fn check_distinct(limiters: &[LimiterSpec]) -> Result<(), SpecError> {
     for (i, l) in limiters.iter().enumerate() {
-        if limiters[..i].iter().any(|o| o.algorithm == l.algorithm) {
+        if let Some(earlier) = limiters[..i].iter().find(|o| o.same_as(l)) {
+            let same = match earlier == l {
+                true => String::new(),
+                false => format!(" ({earlier} is the same limiter)"),
+            };
             return Err(SpecError::invalid(format!(
-                "limiter {} is given twice",
-                l.algorithm.name()
+                "limiter {l} is given twice{same}"
             )));
         }
     }
-    Ok(limiters)
+    Ok(())
 }
 
 /// A number in [0, 1) from `n`: splitmix64, so that a rerun draws the same.
@@ -398,6 +419,26 @@ mod tests {
         assert!(err("envoy:request_count=2.5").contains("whole number"));
         assert!(err("vegas,vegas").contains("twice"));
         assert!(err("").contains("at least one"));
+    }
+
+    #[test]
+    fn one_algorithm_runs_several_ways_but_one_limiter_runs_once() {
+        let both = parse_limiters("vegas,vegas:alpha=2,beta=4,aimd:backoff_ratio=0.5").unwrap();
+        let names: Vec<String> = both.iter().map(LimiterSpec::name).collect();
+        assert_eq!(
+            names,
+            ["vegas", "vegas:alpha=2,beta=4", "aimd:backoff_ratio=0.5"]
+        );
+        let err = |text: &str| parse_limiters(text).unwrap_err().to_string();
+        assert_eq!(
+            err("vegas:alpha=2,vegas:alpha=2.0"),
+            "limiter vegas:alpha=2 is given twice"
+        );
+        // A parameter given at its default: the same limiter under another name.
+        assert_eq!(
+            err("aimd,aimd:backoff_ratio=0.9"),
+            "limiter aimd:backoff_ratio=0.9 is given twice (aimd is the same limiter)"
+        );
     }
 
     #[test]

@@ -8,15 +8,15 @@ use plotters::prelude::*;
 
 use super::style::{self, LegendEntry, Mark};
 use super::{Chart, DrawResult};
-use crate::backend::limiter::Algorithm;
+use crate::backend::limiter::{Algorithm, LimiterSpec};
 use crate::backend::BackendKind;
 use crate::results::findings::BackendAnalysis;
 use crate::results::SweepResult;
 
 pub struct Limiters<'a>(pub &'a SweepResult);
 
-/// One colour per algorithm; the panels tell the backends apart.
-fn limiter_color(algorithm: Algorithm) -> RGBColor {
+/// One hue per algorithm; the panels tell the backends apart.
+fn algorithm_color(algorithm: Algorithm) -> RGBColor {
     match algorithm {
         Algorithm::Aimd => RGBColor(214, 39, 40),
         Algorithm::Vegas => RGBColor(44, 160, 44),
@@ -24,6 +24,37 @@ fn limiter_color(algorithm: Algorithm) -> RGBColor {
         Algorithm::Envoy => RGBColor(255, 127, 14),
         Algorithm::Vector => RGBColor(31, 119, 180),
     }
+}
+
+/// The limiters of `sweep` in the order they first ran, each with its colour: its algorithm's
+/// hue, and for the same algorithm with other parameters (`vegas,vegas:alpha=2`) that hue darker,
+/// then lighter, then darker still.
+fn colors(sweep: &SweepResult) -> Vec<(&LimiterSpec, RGBColor)> {
+    let mut out: Vec<(&LimiterSpec, RGBColor)> = Vec::new();
+    for track in sweep.limited.iter().filter_map(|p| p.limiter.as_ref()) {
+        if out.iter().any(|(l, _)| **l == track.limiter) {
+            continue;
+        }
+        let earlier = out
+            .iter()
+            .filter(|(l, _)| l.algorithm == track.limiter.algorithm)
+            .count();
+        let color = shade(algorithm_color(track.limiter.algorithm), earlier);
+        out.push((&track.limiter, color));
+    }
+    out
+}
+
+/// The `k`-th variant of `c`: `c` itself, then mixed toward black and white by turns, a third
+/// further each pair (at most 80 %).
+fn shade(c: RGBColor, k: usize) -> RGBColor {
+    if k == 0 {
+        return c;
+    }
+    let amount = (0.35 * k.div_ceil(2) as f64).min(0.8);
+    let toward = if k % 2 == 1 { 0.0 } else { 255.0 };
+    let mix = |v: u8| (v as f64 + (toward - v as f64) * amount).round() as u8;
+    RGBColor(mix(c.0), mix(c.1), mix(c.2))
 }
 
 impl Limiters<'_> {
@@ -75,19 +106,8 @@ impl Chart for Limiters<'_> {
         if references.iter().any(|r| optimum(r).is_some()) {
             entries.push(LegendEntry::new("USL N*", GREY_LINE, Mark::Dotted));
         }
-        for algorithm in Algorithm::ALL {
-            let drawn = sweep
-                .limited
-                .iter()
-                .filter_map(|p| p.limiter.as_ref())
-                .any(|t| t.limiter.algorithm == algorithm);
-            if drawn {
-                entries.push(LegendEntry::new(
-                    algorithm.name(),
-                    limiter_color(algorithm),
-                    Mark::Line,
-                ));
-            }
+        for (limiter, color) in colors(sweep) {
+            entries.push(LegendEntry::new(limiter.name(), color, Mark::Line));
         }
         for (area, backend) in panels.iter().zip(&backends) {
             self.draw_panel(area, *backend, t_max)?;
@@ -151,6 +171,7 @@ impl Limiters<'_> {
         t_max: f64,
     ) -> DrawResult<DB> {
         let sweep = self.0;
+        let colors = colors(sweep);
         let tracks: Vec<_> = sweep
             .limited
             .iter()
@@ -169,11 +190,7 @@ impl Limiters<'_> {
             .unwrap_or(1);
         let mut caption = format!("{backend}:");
         for (p, track) in &tracks {
-            caption.push_str(&format!(
-                " {} → {},",
-                track.limiter.algorithm.name(),
-                p.throttle
-            ));
+            caption.push_str(&format!(" {} → {},", track.limiter, p.throttle));
         }
         let mut found = Vec::new();
         if let Some(knee) = knee {
@@ -228,7 +245,10 @@ impl Limiters<'_> {
                 path.push((step.t_s, step.limit as f64));
                 path.push((end, step.limit as f64));
             }
-            let color = limiter_color(track.limiter.algorithm);
+            let color = colors
+                .iter()
+                .find(|(l, _)| **l == track.limiter)
+                .map_or(GREY_LINE, |(_, c)| *c);
             chart.draw_series(std::iter::once(PathElement::new(
                 path,
                 color.stroke_width(2),
