@@ -5,7 +5,8 @@
 # limiter's median and range over the rounds, and in how many it found the level.
 #
 # Usage: scripts/bench-limiters.sh [ROUNDS] [BACKEND] [DURATION] [LIMITERS]
-#        (defaults: 5 rounds, async, 4s, aimd,vegas,gradient2,envoy,vector)
+#        (defaults: 5 rounds, async, 4s, aimd,vegas,gradient2,envoy,vector; one algorithm
+#        may come twice with other parameters: vector,vector:rtt_deviation_scale=1)
 # Measure on a quiet machine: a limiter's settling follows the latency noise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,18 +32,20 @@ by = {}
 for r in range(1, rounds + 1):
     for j in json.load(open(f"{work}/round-{r}/results.json"))["analysis"]["limiters"]:
         by.setdefault(j["label"], []).append(j)
-print(f"{'limiter':<18}{'round':>6}{'settled':>9}{'knee':>6}{'goodput %':>11}{'p99 ms':>9}  verdict")
+w = max(len(label) for label in by) + 2
+print(f"{'limiter':<{w}}{'round':>6}{'settled':>9}{'knee':>6}{'goodput %':>11}{'p99 ms':>9}  how it moved; verdict")
 for label, js in by.items():
     for r, j in enumerate(js, 1):
         share = 100 * j["goodput_per_s"] / j["best_goodput_per_s"]
         verdict = "found" if j["missed"] is None else "missed: " + j["missed"]
-        print(f"{label:<18}{r:>6}{j['settled']:>9.0f}{j['knee'] or 0:>6}{share:>11.0f}{j['p99_ms']:>9.1f}  {verdict}")
+        moved = (j.get("behaviour") or {}).get("kind", "-")
+        print(f"{label:<{w}}{r:>6}{j['settled']:>9.0f}{j['knee'] or 0:>6}{share:>11.0f}{j['p99_ms']:>9.1f}  {moved}; {verdict}")
 print()
-print(f"{'limiter':<18}{'settled: median [range]':>26}{'goodput %: median [range]':>28}{'found':>8}")
+print(f"{'limiter':<{w}}{'settled: median [range]':>26}{'goodput %: median [range]':>28}{'found':>8}")
 for label, js in by.items():
     s = [j["settled"] for j in js]
     g = [100 * j["goodput_per_s"] / j["best_goodput_per_s"] for j in js]
     found = sum(j["missed"] is None for j in js)
-    print(f"{label:<18}{statistics.median(s):>12.0f} [{min(s):.0f}, {max(s):.0f}]{'':>5}"
+    print(f"{label:<{w}}{statistics.median(s):>12.0f} [{min(s):.0f}, {max(s):.0f}]{'':>5}"
           f"{statistics.median(g):>12.0f} [{min(g):.0f}, {max(g):.0f}]{'':>7}{found:>4}/{len(js)}")
 PY
