@@ -139,7 +139,8 @@ pub struct RunArgs {
     pub shard: ShardArgs,
     /// Adaptive limiters to judge against the sweep, comma-separated, each with its own
     /// parameters: aimd,vegas:alpha=3,beta=6,gradient2,envoy,vector. One point per limiter on
-    /// thread, async and process, whose row reads async+vegas.
+    /// thread, async and process, whose row reads async+vegas (async+vegas:alpha=3,beta=6 with
+    /// parameters); one algorithm may come several times with other parameters.
     #[arg(long = "limiter", value_name = "LIST")]
     pub limiter: Option<String>,
 }
