@@ -190,6 +190,13 @@ fn judged(workload: &[&str], dir: &Path) {
     }
     let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
     assert!(summary.contains("**Adaptive limiters**"), "{summary}");
+    // Which one to copy, or that the static throttle is the one to use: said as the verdicts say.
+    let found = judgements.iter().filter(|j| j["missed"].is_null()).count();
+    let choice = match found {
+        0 => "- async: none of 5 limiters found the level; use the static ".to_string(),
+        n => format!("- async: {n} of 5 limiters found the level; of them "),
+    };
+    assert!(summary.contains(&choice), "{choice}: {summary}");
     assert!(dir.join("charts/limiters.png").exists());
     // The legend names a reference line only where one is drawn: N* needs the USL fit.
     let svg = std::fs::read_to_string(dir.join("charts/limiters.svg")).unwrap();

@@ -3,6 +3,7 @@
 //! console text, a markdown table (`summary.md`) and an HTML section. A limiter that missed the
 //! level says so in its last column.
 
+use crate::analysis::limiter_choice::choices as choices_of;
 use crate::format::{maybe, number, percent, NO_DATA};
 use crate::results::limited::LimiterJudgement;
 use crate::results::SweepResult;
@@ -77,6 +78,15 @@ fn rows(sweep: &SweepResult) -> Vec<Vec<String>> {
         .unwrap_or_default()
 }
 
+/// Per backend, which limiter to copy, or that the static throttle is the one to use.
+fn choices(sweep: &SweepResult) -> Vec<String> {
+    sweep
+        .analysis
+        .as_ref()
+        .map(|a| choices_of(&a.limiters))
+        .unwrap_or_default()
+}
+
 /// Aligned plain text, or nothing when no limiter ran.
 pub fn console(sweep: &SweepResult) -> String {
     let rows = rows(sweep);
@@ -84,8 +94,9 @@ pub fn console(sweep: &SweepResult) -> String {
         return String::new();
     }
     format!(
-        "Adaptive limiters\n{}{LEGEND}\n",
-        super::table::aligned(&HEADERS, &rows, &[0, 4, 8])
+        "Adaptive limiters\n{}{LEGEND}\n{}\n",
+        super::table::aligned(&HEADERS, &rows, &[0, 4, 8]),
+        choices(sweep).join("\n")
     )
 }
 
@@ -95,7 +106,13 @@ pub fn markdown(sweep: &SweepResult) -> String {
     if rows.is_empty() {
         return String::new();
     }
-    super::table::markdown_section("Adaptive limiters", &HEADERS, &rows, LEGEND)
+    let mut out = super::table::markdown_section("Adaptive limiters", &HEADERS, &rows, LEGEND);
+    out.push('\n');
+    for choice in choices(sweep) {
+        out.push_str(&format!("- {choice}\n"));
+    }
+    out.push('\n');
+    out
 }
 
 /// An HTML section, or nothing; `escape` makes the cells safe.
@@ -107,6 +124,9 @@ pub fn html(sweep: &SweepResult, escape: impl Fn(&str) -> String) -> String {
     let mut out = String::from("<h2>Adaptive limiters</h2>\n");
     out.push_str(&super::table::html_table(&HEADERS, &rows, None, &escape));
     out.push_str(&format!("<p class=\"muted\">{}</p>\n", escape(LEGEND)));
+    for choice in choices(sweep) {
+        out.push_str(&format!("<p>{}</p>\n", escape(&choice)));
+    }
     out
 }
 
