@@ -1,6 +1,7 @@
 //! What an adaptive limiter costs: each algorithm's work per ended item (`on_sample`, on a
 //! trace of a queueing target's latencies), and what the gate adds to a point's items on
-//! `thread` at 8 lanes (no-op items, a limit fixed at 8, against the same point without a gate).
+//! `thread` at 8 lanes (no-op items, a limit fixed at 8, against the same point without a gate),
+//! and what reading a limit's movement costs the analysis (once per limiter point).
 //!
 //! `cargo bench --bench limiters` — per-sample and per-item time is the reported time divided by
 //! the elements.
@@ -10,7 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use throttlebench::backend::limiter::{Algorithm, LimitGate, LimiterSpec, Sample};
+use throttlebench::analysis::limiter_behaviour::{behaviour, Movement};
+use throttlebench::analysis::limiters::settled_limit;
+use throttlebench::backend::limiter::{Algorithm, LimitGate, LimitStep, LimiterSpec, Sample};
 use throttlebench::backend::{BackendKind, Budget, PointJob};
 use throttlebench::workload::{Registry, WorkloadSpec};
 
@@ -84,5 +87,34 @@ fn gate_per_item(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, per_sample, gate_per_item);
+/// Steps of a limit that changes every 2.5 ms for 15 s, saw-toothing 7–64 as Vegas's does.
+const TRACK_STEPS: usize = 6_000;
+
+fn reading_a_track(c: &mut Criterion) {
+    let steps: Vec<LimitStep> = (0..TRACK_STEPS)
+        .map(|i| LimitStep {
+            t_s: i as f64 * 0.0025,
+            limit: 7 + (i * 13) % 58,
+        })
+        .collect();
+    let wall_s = TRACK_STEPS as f64 * 0.0025;
+    let mut group = c.benchmark_group("limiter_judgement");
+    group.throughput(Throughput::Elements(TRACK_STEPS as u64));
+    group.bench_function("settled and how it moved, 6000 steps", |b| {
+        b.iter(|| {
+            let settled = settled_limit(black_box(&steps), wall_s);
+            black_box(behaviour(&Movement {
+                steps: &steps,
+                settled,
+                bounds: (1, 64),
+                settle_s: Some(0.0),
+                swing_sd: 14.0,
+                wall_s,
+            }))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, per_sample, gate_per_item, reading_a_track);
 criterion_main!(benches);

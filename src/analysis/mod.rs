@@ -20,7 +20,7 @@ pub(crate) mod costs;
 pub(crate) mod efficiency;
 pub(crate) mod explain;
 pub mod knee;
-mod limiter_behaviour;
+pub mod limiter_behaviour;
 pub mod limiter_choice;
 pub mod limiters;
 pub(crate) mod littles_law;
