@@ -41,11 +41,16 @@ for label, js in by.items():
         moved = (j.get("behaviour") or {}).get("kind", "-")
         print(f"{label:<{w}}{r:>6}{j['settled']:>9.0f}{j['knee'] or 0:>6}{share:>11.0f}{j['p99_ms']:>9.1f}  {moved}; {verdict}")
 print()
-print(f"{'limiter':<{w}}{'settled: median [range]':>26}{'goodput %: median [range]':>28}{'found':>8}")
+print(f"{'limiter':<{w}}{'settled: median [range]':>26}{'goodput %: median [range]':>28}{'found':>8}  how it moved (rounds)")
 for label, js in by.items():
     s = [j["settled"] for j in js]
     g = [100 * j["goodput_per_s"] / j["best_goodput_per_s"] for j in js]
     found = sum(j["missed"] is None for j in js)
+    moved = {}
+    for j in js:
+        kind = (j.get("behaviour") or {}).get("kind", "-")
+        moved[kind] = moved.get(kind, 0) + 1
+    words = ", ".join(f"{k} {n}" for k, n in sorted(moved.items(), key=lambda kv: -kv[1]))
     print(f"{label:<{w}}{statistics.median(s):>12.0f} [{min(s):.0f}, {max(s):.0f}]{'':>5}"
-          f"{statistics.median(g):>12.0f} [{min(g):.0f}, {max(g):.0f}]{'':>7}{found:>4}/{len(js)}")
+          f"{statistics.median(g):>12.0f} [{min(g):.0f}, {max(g):.0f}]{'':>7}{found:>4}/{len(js)}  {words}")
 PY
