@@ -232,10 +232,11 @@ fn tune_answers_runs_question_on_a_capacity_six_server() {
     assert!(probes.iter().any(|p| (5..=7).contains(p)), "{probes:?}");
     assert!(!probes.iter().any(|p| (12..16).contains(p)), "{probes:?}");
 
-    // Doubling measures 8 and 16 on the plateau: noise decides which is first within 95 %.
+    // Doubling measures 8, 16 and 32 on the plateau: noise decides which is first within 95 %;
+    // 4 and below are under the capacity (two thirds of its goodput at most).
     let (doubling, summary, _) = go("run", &["--limits", "1..32"], "doubling");
     assert!(
-        [8, 16].contains(&doubling),
+        [8, 16, 32].contains(&doubling),
         "run recommended {doubling}: {summary}"
     );
     // A doubling sweep measured nothing between 4 and 8: its sentence names no throttle there.
