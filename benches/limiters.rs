@@ -92,10 +92,7 @@ const TRACK_STEPS: usize = 6_000;
 
 fn reading_a_track(c: &mut Criterion) {
     let steps: Vec<LimitStep> = (0..TRACK_STEPS)
-        .map(|i| LimitStep {
-            t_s: i as f64 * 0.0025,
-            limit: 7 + (i * 13) % 58,
-        })
+        .map(|i| LimitStep::new(i as f64 * 0.0025, 7 + (i * 13) % 58))
         .collect();
     let wall_s = TRACK_STEPS as f64 * 0.0025;
     let mut group = c.benchmark_group("limiter_judgement");

@@ -160,6 +160,19 @@ fn judged(workload: &[&str], dir: &Path) {
         if pinned {
             assert_eq!(kind, "at_ceiling", "{label}: {j}");
         }
+        // Every algorithm but AIMD keeps a reference latency ("no queue"), and the results
+        // keep it with the limit.
+        assert_eq!(
+            j["reference_ms"].is_null(),
+            name == "aimd",
+            "{label}: reference {}",
+            j["reference_ms"]
+        );
+        assert_eq!(
+            steps.iter().any(|s| s["reference_ms"].is_number()),
+            name != "aimd",
+            "{label}"
+        );
         // AIMD past the level with nothing failed: the sentence says which signal it lacked.
         if name == "aimd" && pinned && j["failed_share"] == 0.0 {
             assert!(

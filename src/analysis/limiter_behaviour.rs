@@ -96,6 +96,39 @@ impl Trend {
     }
 }
 
+/// A reference latency that rose by half or more followed the queue the limit built.
+const REFERENCE_ROSE: f64 = 1.5;
+
+/// The limiter's reference latency (`Limit::reference`, kept at each change of the limit): the
+/// first it kept, and the median of those kept over the second half of a point of `wall_s`.
+pub fn reference_early_late(steps: &[LimitStep], wall_s: f64) -> Option<(f64, f64)> {
+    let early = steps.iter().find_map(|s| s.reference_ms)?;
+    let mut late: Vec<f64> = steps
+        .iter()
+        .filter(|s| s.t_s >= wall_s / 2.0)
+        .filter_map(|s| s.reference_ms)
+        .collect();
+    late.sort_by(f64::total_cmp);
+    let median = match late.len() {
+        0 => steps.iter().rev().find_map(|s| s.reference_ms)?,
+        n if n % 2 == 1 => late[n / 2],
+        n => (late[n / 2 - 1] + late[n / 2]) / 2.0,
+    };
+    Some((early, median))
+}
+
+/// For a limiter that went past the level with a reference latency that rose with it: its
+/// "no queue" had become the queue it built.
+pub fn reference_followed(early_late: Option<(f64, f64)>) -> Option<String> {
+    let (early, late) = early_late?;
+    (late >= REFERENCE_ROSE * early).then(|| {
+        format!(
+            "its reference latency rose from {early:.1} to {late:.1} ms, following the queue \
+             its limit built"
+        )
+    })
+}
+
 /// For AIMD that went past the level: it lowers its limit only on a failed item or one slower
 /// than its `timeout_ms`, so a target that only queues never tells it to stop. Said only when
 /// the point shows it: no item failed and the slowest took less than the timeout.
@@ -186,6 +219,38 @@ mod tests {
         // One step either way is how a limiter probes, not a drift.
         let probe = steps(&[(0.0, 8), (3.0, 9)]);
         assert_eq!(moved(&probe, 8.0, Some(0.0), 0.5), Behaviour::Steady);
+    }
+
+    #[test]
+    fn a_reference_that_followed_the_queue_is_said() {
+        let mut s = steps(&[
+            (0.0, 20),
+            (0.5, 30),
+            (1.0, 40),
+            (2.5, 50),
+            (3.0, 60),
+            (3.5, 64),
+        ]);
+        assert_eq!(reference_early_late(&s, 4.0), None, "AIMD keeps none");
+        for (step, ms) in s.iter_mut().zip([
+            None,
+            Some(20.0),
+            Some(40.0),
+            Some(90.0),
+            Some(150.0),
+            Some(160.0),
+        ]) {
+            step.reference_ms = ms;
+        }
+        // The first kept, and the median of the three kept from 2 s on.
+        assert_eq!(reference_early_late(&s, 4.0), Some((20.0, 150.0)));
+        let said = reference_followed(reference_early_late(&s, 4.0)).unwrap();
+        assert_eq!(
+            said,
+            "its reference latency rose from 20.0 to 150.0 ms, following the queue its limit built"
+        );
+        // Envoy's measured minRTT stays put: nothing to say.
+        assert_eq!(reference_followed(Some((20.4, 20.9))), None);
     }
 
     #[test]

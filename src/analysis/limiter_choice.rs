@@ -96,6 +96,7 @@ mod tests {
             recommended_p99_ms: Some(21.0),
             knee: Some(8),
             n_star: Some(18),
+            reference_ms: None,
             behaviour: None,
             missed: missed.then(|| "settled past twice the knee (8)".to_string()),
             summary: String::new(),

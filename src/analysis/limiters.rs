@@ -6,7 +6,9 @@
 //! least 90 % of the best static goodput and had no more failed items than the error budget the
 //! static throttles are held to; otherwise the judgement says how it missed.
 
-use super::limiter_behaviour::{behaviour, unheard_signal, Movement};
+use super::limiter_behaviour::{
+    behaviour, reference_early_late, reference_followed, unheard_signal, Movement,
+};
 use crate::backend::limiter::LimitStep;
 use crate::format::percent;
 use crate::results::findings::BackendAnalysis;
@@ -139,6 +141,7 @@ fn judge_one(
     };
     let budget = super::error_budget(sweep.spec.sweep.slo.as_ref());
     let level = knee.or(best_throttle);
+    let reference = reference_early_late(steps, p.wall_s);
     let over_level =
         settled >= track.lanes as f64 || level.is_some_and(|level| settled > 2.0 * level as f64);
     let missed = missed(
@@ -148,12 +151,13 @@ fn judge_one(
         (p.goodput_per_s, best_goodput),
         (failed_share, budget),
     )
-    .map(
-        |why| match unheard_signal(&track.limiter, p).filter(|_| over_level) {
+    .map(|why| {
+        let cause = unheard_signal(&track.limiter, p).or_else(|| reference_followed(reference));
+        match cause.filter(|_| over_level) {
             Some(cause) => format!("{why}: {cause}"),
             None => why,
-        },
-    );
+        }
+    });
     let behaviour = behaviour(&Movement {
         steps,
         settled,
@@ -181,6 +185,7 @@ fn judge_one(
         recommended_p99_ms: recommended_p99,
         knee,
         n_star,
+        reference_ms: reference,
         behaviour: Some(behaviour),
         missed,
         summary: String::new(),
@@ -252,6 +257,11 @@ fn sentence(j: &LimiterJudgement) -> String {
     if let Some(b) = j.behaviour {
         s.push_str(&format!(": {b}"));
     }
+    if let Some((early, late)) = j.reference_ms {
+        s.push_str(&format!(
+            "; its reference latency {early:.1} ms at first, {late:.1} ms over the second half"
+        ));
+    }
     s.push_str(&format!("; goodput {:.1}/s", j.goodput_per_s));
     if let (Some(best), Some(t)) = (j.best_goodput_per_s, j.best_throttle) {
         let share = if best > 0.0 {
@@ -294,7 +304,7 @@ fn fmt_limit(x: f64) -> String {
 #[cfg(test)]
 pub(super) fn steps(list: &[(f64, usize)]) -> Vec<LimitStep> {
     list.iter()
-        .map(|&(t_s, limit)| LimitStep { t_s, limit })
+        .map(|&(t_s, limit)| LimitStep::new(t_s, limit))
         .collect()
 }
 

@@ -157,6 +157,7 @@ mod tests {
             recommended_p99_ms: None,
             knee: Some(8),
             n_star: None,
+            reference_ms: None,
             behaviour: Some(Behaviour::AtCeiling { ceiling: 32 }),
             missed: Some("pinned at its ceiling of 32 lanes".into()),
             summary: String::new(),

@@ -50,6 +50,10 @@ pub struct LimiterJudgement {
     /// The swept knee and the USL's N* on the same backend.
     pub knee: Option<usize>,
     pub n_star: Option<usize>,
+    /// The limiter's reference latency ("no queue", where it keeps one): the first it kept and
+    /// its median over the second half, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_ms: Option<(f64, f64)>,
     /// How the limit moved once near where it settled; `None` in results written before
     /// throttlebench said so.
     #[serde(default)]

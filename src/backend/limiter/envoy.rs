@@ -149,6 +149,10 @@ impl Limit for Envoy {
         self.limit
     }
 
+    fn reference(&self) -> Option<Duration> {
+        (self.min_rtt > Duration::ZERO).then_some(self.min_rtt)
+    }
+
     fn on_sample(&mut self, s: &Sample) {
         let now = s.at;
         if !self.measuring() {

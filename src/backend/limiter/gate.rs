@@ -15,11 +15,25 @@ use super::{Limit, Sample};
 /// How often a waiting lane looks at Ctrl-C and the end of a timed budget.
 const WAIT_SLICE: Duration = Duration::from_millis(10);
 
-/// The limit from `t_s` seconds after the point's start on.
+/// The limit from `t_s` seconds after the point's start on, and the limiter's reference latency
+/// then, where it keeps one (`Limit::reference`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LimitStep {
     pub t_s: f64,
     pub limit: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_ms: Option<f64>,
+}
+
+impl LimitStep {
+    /// `limit` from `t_s` on, with no reference latency.
+    pub fn new(t_s: f64, limit: usize) -> LimitStep {
+        LimitStep {
+            t_s,
+            limit,
+            reference_ms: None,
+        }
+    }
 }
 
 pub struct LimitGate {
@@ -46,7 +60,7 @@ impl LimitGate {
             reached: AtomicBool::new(false),
             state: Mutex::new(State {
                 limiter,
-                steps: vec![LimitStep { t_s: 0.0, limit }],
+                steps: vec![LimitStep::new(0.0, limit)],
             }),
             raised: Condvar::new(),
             raised_async: tokio::sync::Notify::new(),
@@ -135,9 +149,11 @@ impl LimitGate {
         let limit = state.limiter.limit().max(1);
         let before = self.limit.swap(limit, Ordering::AcqRel);
         if limit != before {
+            let reference_ms = state.limiter.reference().map(|r| r.as_secs_f64() * 1e3);
             state.steps.push(LimitStep {
                 t_s: at.as_secs_f64(),
                 limit,
+                reference_ms,
             });
         }
         drop(state);
@@ -179,6 +195,38 @@ mod tests {
         let steps: Vec<(f64, usize)> = gate.steps().iter().map(|s| (s.t_s, s.limit)).collect();
         assert_eq!(steps, [(0.0, 2), (2.0, 3), (3.0, 1)]);
         assert!(gate.admits(0) && !gate.admits(1));
+    }
+
+    /// A limit that is the number of samples plus one, with the last latency as its reference.
+    struct Following(usize, Option<Duration>);
+
+    impl Limit for Following {
+        fn limit(&self) -> usize {
+            self.0 + 1
+        }
+        fn on_sample(&mut self, s: &Sample) {
+            self.0 += 1;
+            self.1 = Some(s.rtt);
+        }
+        fn reference(&self) -> Option<Duration> {
+            self.1
+        }
+    }
+
+    #[test]
+    fn each_change_keeps_the_reference_latency_then() {
+        let gate = LimitGate::new(Box::new(Following(0, None)));
+        for ms in [20, 45] {
+            let inflight = gate.enter();
+            gate.leave(
+                Duration::from_millis(ms),
+                inflight,
+                false,
+                Duration::from_millis(ms),
+            );
+        }
+        let kept: Vec<Option<f64>> = gate.steps().iter().map(|s| s.reference_ms).collect();
+        assert_eq!(kept, [None, Some(20.0), Some(45.0)]);
     }
 
     /// A limit of 2 that keeps what each sample said of the limit being reached.

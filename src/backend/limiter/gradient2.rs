@@ -6,6 +6,8 @@
 //! decays by 5 % a sample, so that the limiter recovers after a spell of load. With fewer than
 //! half the limit in flight the limit stays.
 
+use std::time::Duration;
+
 use super::{Limit, Params, Sample};
 
 pub(super) const PARAMS: &[(&str, f64)] = &[
@@ -77,6 +79,10 @@ impl Gradient2 {
 impl Limit for Gradient2 {
     fn limit(&self) -> usize {
         (self.estimated as usize).clamp(self.min, self.max)
+    }
+
+    fn reference(&self) -> Option<Duration> {
+        (self.long.count > 0).then(|| Duration::from_secs_f64(self.long.value))
     }
 
     fn on_sample(&mut self, s: &Sample) {

@@ -33,6 +33,12 @@ pub trait Limit: Send {
     fn limit(&self) -> usize;
     /// One item ended.
     fn on_sample(&mut self, sample: &Sample);
+    /// The latency it takes for "no queue" now, where it keeps one: Vegas's no-load RTT,
+    /// Gradient2's long average, Envoy's measured minRTT, Vector's past mean. A reference that
+    /// follows the latency the limit causes lets the limit drift; results keep it to show that.
+    fn reference(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// One ended item, as a limiter sees it.

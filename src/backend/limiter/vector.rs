@@ -96,6 +96,10 @@ impl Limit for Vector {
         self.limit
     }
 
+    fn reference(&self) -> Option<Duration> {
+        self.past.map(|(mean, _)| Duration::from_secs_f64(mean))
+    }
+
     fn on_sample(&mut self, s: &Sample) {
         self.reached_limit |= s.limit_reached;
         if s.dropped {

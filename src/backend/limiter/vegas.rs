@@ -107,6 +107,10 @@ impl Limit for Vegas {
         (self.estimated as usize).clamp(self.min, self.max)
     }
 
+    fn reference(&self) -> Option<Duration> {
+        self.rtt_noload
+    }
+
     fn on_sample(&mut self, s: &Sample) {
         let (inflight, dropped) = (s.inflight, s.dropped);
         let rtt = s.rtt.max(Duration::from_nanos(1));
