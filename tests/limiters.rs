@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -46,26 +47,41 @@ fn the_gate_holds_the_lanes_to_the_limit_on_thread_and_async() {
     }
 }
 
-#[test]
-fn worker_processes_are_held_to_the_limit_one_item_each() {
-    // A limit pinned at 3 (AIMD may not leave [3, 3]): 8 lanes, 8 workers, 3 items in flight.
-    let out = tempfile::tempdir().unwrap();
-    let dir = out.path().join("run");
+/// A sweep of sleeps (`[ms param, backend, limits, items]`) into `dir` with `limiter` after it;
+/// its rows.
+fn sleeps_then_limiter(
+    dir: &Path,
+    sweep: &[&str; 4],
+    limiter: &str,
+) -> Vec<BTreeMap<String, String>> {
+    let [ms, backend, limits, items] = *sweep;
     tb().args([
         "run",
         "--kind",
         "sleep",
         "--param",
-        "ms=5",
+        ms,
         "--backend",
-        "process",
+        backend,
     ])
-    .args(["--limits", "1,4", "--items", "60", "--quiet", "--out"])
-    .arg(&dir)
-    .args(["--limiter", "aimd:initial_limit=3,min_limit=3,max_limit=3"])
+    .args(["--limits", limits, "--items", items, "--quiet", "--out"])
+    .arg(dir)
+    .args(["--limiter", limiter])
     .assert()
     .success();
-    let rows = csv_rows(&dir);
+    csv_rows(dir)
+}
+
+#[test]
+fn worker_processes_are_held_to_the_limit_one_item_each() {
+    // A limit pinned at 3 (AIMD may not leave [3, 3]): 8 lanes, 8 workers, 3 items in flight.
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("run");
+    let rows = sleeps_then_limiter(
+        &dir,
+        &["ms=5", "process", "1,4", "60"],
+        "aimd:initial_limit=3,min_limit=3,max_limit=3",
+    );
     let row = row(
         &rows,
         "process+aimd:initial_limit=3,max_limit=3,min_limit=3",
@@ -395,21 +411,11 @@ fn a_spec_file_names_its_limiters_and_a_bad_one_where_it_stands() {
 fn one_algorithm_runs_with_two_sets_of_parameters_side_by_side() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("run");
-    tb().args([
-        "run",
-        "--kind",
-        "sleep",
-        "--param",
-        "ms=2",
-        "--backend",
-        "thread",
-    ])
-    .args(["--limits", "1,2", "--items", "40", "--quiet", "--out"])
-    .arg(&dir)
-    .args(["--limiter", "vegas,vegas:alpha=2,beta=4"])
-    .assert()
-    .success();
-    let rows = csv_rows(&dir);
+    let rows = sleeps_then_limiter(
+        &dir,
+        &["ms=2", "thread", "1,2", "40"],
+        "vegas,vegas:alpha=2,beta=4",
+    );
     for label in ["thread+vegas", "thread+vegas:alpha=2,beta=4"] {
         assert_eq!(row(&rows, label)["ok"], "40", "{label}");
     }
